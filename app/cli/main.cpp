@@ -1,0 +1,39 @@
+// bitbench-cli: headless entry point; each subcommand lives in its own cmd_*.cpp.
+#include "cli_common.h"
+
+#include "bitbench/version.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <vector>
+
+using namespace bitbench::cli;
+
+int main(int argc, char** argv) {
+    CLI::App app{"bitbench-cli: train neural networks with integer arithmetic at chosen bitwidths.\n"
+                 "Exit codes: 0 ok, 1 check failed, 2 usage or input error, 3 data error,\n"
+                 "4 database error, 130 interrupted."};
+    app.set_version_flag("--version", std::string("bitbench-cli ") + bitbench::kVersion);
+    app.require_subcommand(1);
+
+    std::vector<Command> commands = {
+        cli_add_idx_info(app),
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "bitbench-cli: %s (see bitbench-cli --help)\n", e.what());
+        return kExitUsage;
+    }
+    for (const Command& c : commands)
+        if (c.sub->parsed()) return cli_run_guarded(c.run);
+    return kExitUsage;
+}
