@@ -1,0 +1,41 @@
+// Image classification datasets in memory: IDX (MNIST and alike), CIFAR-10 binary, synthetic.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitbench {
+
+// Images are uint8, stored image after image in HWC order (channel fastest).
+struct Dataset {
+    std::string name;           // "mnist", "cifar10", "synthetic", or the folder name
+    int32_t height = 0, width = 0, channels = 0;
+    int32_t classes = 0;
+    std::vector<uint8_t> trainImages, trainLabels;
+    std::vector<uint8_t> testImages, testLabels;
+
+    int64_t imageSize() const { return int64_t(height) * width * channels; }
+    int64_t trainCount() const { return int64_t(trainLabels.size()); }
+    int64_t testCount() const { return int64_t(testLabels.size()); }
+};
+
+// Loads the four IDX files of an MNIST-style folder: train-images-idx3-ubyte,
+// train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may end in .gz).
+// ensures: counts of images and labels agree, every label < classes (10 unless a label is larger).
+// throws: DataError naming the folder or file and what is missing or inconsistent.
+Dataset dataset_load_idx(const std::string& dir);
+
+// Loads CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin) from `dir` or from
+// `dir`/cifar-10-batches-bin. Images are converted from CHW planes to HWC. throws DataError.
+Dataset dataset_load_cifar10(const std::string& dir);
+
+// Loads by kind: "mnist" or "idx" (IDX folder), "cifar10". throws InputError for another kind.
+Dataset dataset_load(const std::string& kind, const std::string& dir);
+
+// A small learnable dataset for tests and benchmarks: each class has a fixed random prototype
+// image; samples are the prototype plus noise. Fully determined by `seed`.
+Dataset dataset_generate_synthetic(int32_t height, int32_t width, int32_t channels, int32_t classes,
+                                   int64_t trainCount, int64_t testCount, uint64_t seed);
+
+} // namespace bitbench
