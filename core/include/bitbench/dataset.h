@@ -30,12 +30,24 @@ Dataset dataset_load_idx(const std::string& dir);
 // `dir`/cifar-10-batches-bin. Images are converted from CHW planes to HWC. throws DataError.
 Dataset dataset_load_cifar10(const std::string& dir);
 
-// Loads by kind: "mnist" or "idx" (IDX folder), "cifar10". throws InputError for another kind.
+// Loads by kind: "mnist" or "idx" (IDX folder), "cifar10". An empty `dir` means the default
+// folder under paths_data_dir(): datasets/mnist or datasets/cifar10.
+// throws: InputError for another kind (the message lists the kinds); DataError from the loader.
 Dataset dataset_load(const std::string& kind, const std::string& dir);
 
 // A small learnable dataset for tests and benchmarks: each class has a fixed random prototype
-// image; samples are the prototype plus noise. Fully determined by `seed`.
+// image; samples are the prototype moved by up to one pixel each way, plus noise. Fully
+// determined by `seed`.
+// requires: height, width, channels >= 1; 2 <= classes <= 256; counts >= 0 (else InputError).
+// ensures: every class occurs trainCount/classes or one more times in train (same for test).
 Dataset dataset_generate_synthetic(int32_t height, int32_t width, int32_t channels, int32_t classes,
                                    int64_t trainCount, int64_t testCount, uint64_t seed);
+
+// The WAGE CIFAR augmentation of one HWC image: zero-pad each side by `pad`, crop h x w at
+// offset (dy, dx) of the padded image, then mirror left-right when `flip`.
+// requires: src and dst hold h*w*c bytes each and do not overlap; pad >= 0;
+//           0 <= dy, dx <= 2*pad (else InputError). dy = dx = pad with no flip copies src.
+void dataset_augment_cifar(const uint8_t* src, uint8_t* dst, int32_t h, int32_t w, int32_t c,
+                           int32_t pad, int32_t dy, int32_t dx, bool flip);
 
 } // namespace bitbench

@@ -1,0 +1,18 @@
+// Choosing a dataset loader by kind name, as experiment files and the CLI spell it.
+#include "bitbench/dataset.h"
+
+#include "bitbench/error.h"
+#include "bitbench/paths.h"
+
+namespace bitbench {
+
+Dataset dataset_load(const std::string& kind, const std::string& dir) {
+    if (kind == "mnist" || kind == "idx")
+        return dataset_load_idx(dir.empty() ? paths_mnist_dir() : dir);
+    if (kind == "cifar10")
+        return dataset_load_cifar10(dir.empty() ? paths_data_dir() + "/datasets/cifar10" : dir);
+    throw InputError("unknown dataset kind '" + kind +
+                     "': expected one of mnist, idx (an MNIST-style IDX folder), cifar10");
+}
+
+} // namespace bitbench
