@@ -1,0 +1,379 @@
+// BitwidthEditor: pattern field, validation, per-layer grid with override marking.
+#include "bitbench_widgets/bitwidth_editor.h"
+
+#include <QAction>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPainter>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStyledItemDelegate>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace bitbench::widgets {
+
+namespace {
+
+constexpr int kOverrideRole = Qt::UserRole + 1;
+
+QString bitsText(int bits) {
+    return bits == kFloatBits ? QStringLiteral("float") : QString::number(bits);
+}
+
+// Edits a cell with a spin box whose lowest value reads "float"; frames overridden cells.
+class BitsDelegate : public QStyledItemDelegate {
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+    QString displayText(const QVariant& value, const QLocale&) const override {
+        return bitsText(value.toInt());
+    }
+
+    QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem&,
+                          const QModelIndex&) const override {
+        auto* spin = new QSpinBox(parent);
+        spin->setRange(kFloatBits, kMaxBits);
+        spin->setSpecialValueText(QStringLiteral("float"));
+        spin->setAlignment(Qt::AlignCenter);
+        spin->setFrame(false);
+        return spin;
+    }
+
+    void setEditorData(QWidget* editor, const QModelIndex& index) const override {
+        static_cast<QSpinBox*>(editor)->setValue(index.data(Qt::EditRole).toInt());
+    }
+
+    void setModelData(QWidget* editor, QAbstractItemModel* model,
+                      const QModelIndex& index) const override {
+        auto* spin = static_cast<QSpinBox*>(editor);
+        spin->interpretText();
+        model->setData(index, spin->value(), Qt::EditRole);
+    }
+
+    void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override {
+        QStyledItemDelegate::initStyleOption(option, index);
+        option->displayAlignment = Qt::AlignCenter;
+    }
+
+    void paint(QPainter* painter, const QStyleOptionViewItem& option,
+               const QModelIndex& index) const override {
+        QStyledItemDelegate::paint(painter, option, index);
+        if (!index.data(kOverrideRole).toBool())
+            return;
+        painter->save();
+        painter->setPen(QPen(QColor(30, 30, 30), 2));
+        painter->setBrush(Qt::NoBrush);
+        painter->drawRect(option.rect.adjusted(1, 1, -1, -1));
+        painter->restore();
+    }
+};
+
+QString legendHtml() {
+    QString html = QStringLiteral("<span>bits: </span>");
+    for (int b : {1, 2, 4, 6, 8, 12, 16, kFloatBits})
+        html += QStringLiteral("<span style=\"background-color:%1;\">&nbsp;%2&nbsp;</span> ")
+                    .arg(bitwidth_colour(b).name(), bitsText(b));
+    html += QStringLiteral("&nbsp;&nbsp;<b>bold, framed</b> = per-layer override");
+    return html;
+}
+
+} // namespace
+
+QColor bitwidth_colour(int bits) {
+    if (bits == kFloatBits)
+        return QColor(0xd8, 0xd0, 0xe8);
+    // Stops chosen so neighbouring common widths (2, 4, 8, 16) are easy to tell apart.
+    struct Stop {
+        double bits;
+        QColor colour;
+    };
+    static const Stop stops[] = {{1, QColor(0xf4, 0x9a, 0x8a)},  {2, QColor(0xf7, 0xb7, 0x8f)},
+                                 {4, QColor(0xfb, 0xe0, 0x9a)},  {8, QColor(0xbf, 0xe3, 0xa8)},
+                                 {12, QColor(0x9f, 0xd8, 0xd2)}, {16, QColor(0xa8, 0xc8, 0xf0)}};
+    const double b = std::clamp<double>(bits, kMinBits, kMaxBits);
+    for (size_t i = 1; i < std::size(stops); ++i) {
+        if (b <= stops[i].bits) {
+            const double t = (b - stops[i - 1].bits) / (stops[i].bits - stops[i - 1].bits);
+            const QColor& a = stops[i - 1].colour;
+            const QColor& c = stops[i].colour;
+            return QColor::fromRgbF(float(a.redF() + t * (c.redF() - a.redF())),
+                                    float(a.greenF() + t * (c.greenF() - a.greenF())),
+                                    float(a.blueF() + t * (c.blueF() - a.blueF())));
+        }
+    }
+    return stops[std::size(stops) - 1].colour;
+}
+
+BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
+    m_edit = new QLineEdit(this);
+    m_edit->setPlaceholderText(QStringLiteral("W-A-G-E, e.g. 2-8-8-8 or 28f8"));
+    m_edit->setToolTip(
+        QStringLiteral("Bitwidths for Weights, Activations, Gradients, Errors.\n"
+                       "Dashed: 1..16 or f per class (2-8-8-8, 2-8-f-8).\n"
+                       "Compact: one character per class, 1-9, A-E = 10-14, f = float (28C8)."));
+    m_error = new QLabel(this);
+    m_error->setStyleSheet(QStringLiteral("color: #b00020;"));
+    m_error->setWordWrap(true);
+    m_error->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    m_grid = new QTableWidget(0, kClassCount, this);
+    m_grid->setItemDelegate(new BitsDelegate(m_grid));
+    m_grid->setEditTriggers(QAbstractItemView::AllEditTriggers);
+    m_grid->setSelectionMode(QAbstractItemView::SingleSelection);
+    const QString classTips[kClassCount] = {QStringLiteral("Weights"), QStringLiteral("Activations"),
+                                            QStringLiteral("Gradients (weight updates)"),
+                                            QStringLiteral("Errors (backpropagated)")};
+    for (int c = 0; c < kClassCount; ++c) {
+        auto* header = new QTableWidgetItem(tensor_class_name(c));
+        header->setToolTip(classTips[c]);
+        m_grid->setHorizontalHeaderItem(c, header);
+    }
+    m_grid->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_grid->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+
+    m_resetAction = new QAction(QStringLiteral("Reset overrides"), this);
+    m_resetAction->setToolTip(QStringLiteral("Make every layer follow the pattern again"));
+    m_resetAction->setEnabled(false);
+    connect(m_resetAction, &QAction::triggered, this, &BitwidthEditor::resetOverrides);
+    m_resetButton = new QPushButton(m_resetAction->text(), this);
+    m_resetButton->setEnabled(false);
+    m_resetButton->setToolTip(m_resetAction->toolTip());
+    connect(m_resetButton, &QPushButton::clicked, m_resetAction, &QAction::trigger);
+
+    auto* legend = new QLabel(legendHtml(), this);
+    legend->setWordWrap(true);
+
+    m_cost = new QLabel(this);
+    m_cost->setWordWrap(true);
+    m_cost->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_cost->setFrameShape(QFrame::StyledPanel);
+    m_cost->setMargin(4);
+    m_cost->setVisible(false);
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(new QLabel(QStringLiteral("Pattern"), this));
+    top->addWidget(m_edit, 1);
+    top->addWidget(m_resetButton);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(top);
+    layout->addWidget(m_error);
+    layout->addWidget(m_grid, 1);
+    layout->addWidget(legend);
+    layout->addWidget(m_cost);
+
+    connect(m_edit, &QLineEdit::textEdited, this, &BitwidthEditor::onTextEdited);
+    connect(m_grid, &QTableWidget::itemChanged, this, &BitwidthEditor::onItemChanged);
+
+    m_patternBits = {2, 8, 8, 8};
+    m_pattern = QStringLiteral("2-8-8-8");
+    m_edit->setText(m_pattern);
+    showError({});
+    m_lastEmitted = config();
+}
+
+void BitwidthEditor::setLayers(const QStringList& names) {
+    QVector<ClassBits> bits;
+    QVector<std::array<bool, kClassCount>> overrides;
+    for (const QString& name : names) {
+        const qsizetype old = m_layers.indexOf(name);
+        if (old >= 0) {
+            bits.push_back(m_bits[old]);
+            overrides.push_back(m_override[old]);
+        } else {
+            bits.push_back(m_patternBits);
+            overrides.push_back({false, false, false, false});
+        }
+    }
+    m_layers = names;
+    m_bits = bits;
+    m_override = overrides;
+    rebuildGrid();
+    emitIfChanged();
+}
+
+void BitwidthEditor::setValidator(Validator validator) { m_validator = std::move(validator); }
+
+bool BitwidthEditor::setPattern(const QString& text) {
+    m_edit->setText(text);
+    onTextEdited(text);
+    return errorText().isEmpty();
+}
+
+QString BitwidthEditor::patternText() const { return m_edit->text(); }
+
+QString BitwidthEditor::errorText() const { return m_error->text(); }
+
+void BitwidthEditor::onTextEdited(const QString& text) {
+    QString message = m_validator ? m_validator(text) : QString();
+    std::optional<ClassBits> parsed;
+    if (message.isEmpty())
+        parsed = bitwidth_parse_pattern(text, &message);
+    if (!parsed) {
+        showError(message);
+        return; // the grid keeps the last accepted pattern
+    }
+    showError({});
+    m_pattern = text.trimmed();
+    m_patternBits = *parsed;
+    for (int l = 0; l < m_layers.size(); ++l)
+        for (int c = 0; c < kClassCount; ++c)
+            if (!m_override[l][c])
+                m_bits[l][c] = m_patternBits[c];
+    refreshCells();
+    emitIfChanged();
+}
+
+void BitwidthEditor::onItemChanged(QTableWidgetItem* item) {
+    if (m_updating)
+        return;
+    applyCellEdit(item->row(), item->column(), item->data(Qt::EditRole).toInt());
+}
+
+void BitwidthEditor::setCellBits(int layer, int cls, int bits) {
+    if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
+        return;
+    applyCellEdit(layer, cls, bits);
+}
+
+void BitwidthEditor::applyCellEdit(int layer, int cls, int bits) {
+    bits = (bits == kFloatBits) ? kFloatBits : std::clamp(bits, kMinBits, kMaxBits);
+    m_bits[layer][cls] = bits;
+    m_override[layer][cls] = bits != m_patternBits[cls];
+    foldColumns();
+    refreshCells();
+    emitIfChanged();
+}
+
+// A class overridden the same way in every layer is the pattern's value in all but name.
+void BitwidthEditor::foldColumns() {
+    if (m_layers.isEmpty())
+        return;
+    bool changed = false;
+    for (int c = 0; c < kClassCount; ++c) {
+        bool allSame = true;
+        for (int l = 0; l < m_layers.size() && allSame; ++l)
+            allSame = m_override[l][c] && m_bits[l][c] == m_bits[0][c];
+        if (!allSame)
+            continue;
+        m_patternBits[c] = m_bits[0][c];
+        for (int l = 0; l < m_layers.size(); ++l)
+            m_override[l][c] = false;
+        changed = true;
+    }
+    if (!changed)
+        return;
+    // Keep the user's chosen form where it can express the new bits.
+    const bool dashed = m_pattern.contains(QLatin1Char('-'));
+    const QString compact = bitwidth_format_compact(m_patternBits);
+    m_pattern = (dashed || compact.isEmpty()) ? bitwidth_format_dashed(m_patternBits) : compact;
+    m_edit->setText(m_pattern);
+    showError({});
+}
+
+void BitwidthEditor::resetOverrides() {
+    for (int l = 0; l < m_layers.size(); ++l)
+        for (int c = 0; c < kClassCount; ++c) {
+            m_override[l][c] = false;
+            m_bits[l][c] = m_patternBits[c];
+        }
+    refreshCells();
+    emitIfChanged();
+}
+
+int BitwidthEditor::cellBits(int layer, int cls) const {
+    if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
+        return -1;
+    return m_bits[layer][cls];
+}
+
+bool BitwidthEditor::isOverridden(int layer, int cls) const {
+    if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
+        return false;
+    return m_override[layer][cls];
+}
+
+int BitwidthEditor::overrideCount() const {
+    int n = 0;
+    for (const auto& row : m_override)
+        n += int(std::count(row.begin(), row.end(), true));
+    return n;
+}
+
+BitwidthConfig BitwidthEditor::config() const {
+    BitwidthConfig cfg;
+    cfg.pattern = m_pattern;
+    cfg.patternBits = m_patternBits;
+    cfg.layerNames = m_layers;
+    cfg.layerBits = m_bits;
+    return cfg;
+}
+
+void BitwidthEditor::setCostText(const QString& text) {
+    m_cost->setText(text);
+    m_cost->setVisible(!text.isEmpty());
+}
+
+QString BitwidthEditor::costText() const { return m_cost->text(); }
+
+void BitwidthEditor::showError(const QString& message) {
+    m_error->setText(message);
+    m_error->setVisible(!message.isEmpty());
+    m_edit->setStyleSheet(message.isEmpty() ? QString()
+                                            : QStringLiteral("QLineEdit { border: 1px solid "
+                                                             "#b00020; }"));
+}
+
+void BitwidthEditor::rebuildGrid() {
+    m_updating = true;
+    m_grid->setRowCount(int(m_layers.size()));
+    m_grid->setVerticalHeaderLabels(m_layers);
+    for (int l = 0; l < m_layers.size(); ++l)
+        for (int c = 0; c < kClassCount; ++c)
+            if (!m_grid->item(l, c))
+                m_grid->setItem(l, c, new QTableWidgetItem);
+    m_updating = false;
+    refreshCells();
+}
+
+void BitwidthEditor::refreshCells() {
+    m_updating = true;
+    QFont bold = m_grid->font();
+    bold.setBold(true);
+    for (int l = 0; l < m_layers.size(); ++l) {
+        for (int c = 0; c < kClassCount; ++c) {
+            QTableWidgetItem* item = m_grid->item(l, c);
+            const int bits = m_bits[l][c];
+            const bool over = m_override[l][c];
+            item->setData(Qt::EditRole, bits);
+            item->setData(kOverrideRole, over);
+            item->setBackground(bitwidth_colour(bits));
+            item->setForeground(QColor(20, 20, 20));
+            item->setFont(over ? bold : m_grid->font());
+            item->setToolTip(over ? QStringLiteral("%1 %2: %3 (override; pattern says %4)")
+                                        .arg(m_layers[l], tensor_class_name(c), bitsText(bits),
+                                             bitsText(m_patternBits[c]))
+                                  : QStringLiteral("%1 %2: %3 (from the pattern)")
+                                        .arg(m_layers[l], tensor_class_name(c), bitsText(bits)));
+        }
+    }
+    const bool any = overrideCount() > 0;
+    m_resetAction->setEnabled(any);
+    m_resetButton->setEnabled(any);
+    m_updating = false;
+}
+
+void BitwidthEditor::emitIfChanged() {
+    const BitwidthConfig cfg = config();
+    if (cfg == m_lastEmitted)
+        return;
+    m_lastEmitted = cfg;
+    Q_EMIT configChanged(cfg);
+}
+
+} // namespace bitbench::widgets
