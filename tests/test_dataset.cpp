@@ -27,10 +27,12 @@ std::vector<uint8_t> makeIdx(const QList<quint32>& dims, int salt, bool labels =
     std::vector<uint8_t> b = {0, 0, 0x08, uint8_t(dims.size())};
     size_t n = 1;
     for (quint32 d : dims) {
-        for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(d >> s));
+        for (int s = 24; s >= 0; s -= 8)
+            b.push_back(uint8_t(d >> s));
         n *= d;
     }
-    for (size_t i = 0; i < n; ++i) b.push_back(labels ? uint8_t(i % 10) : uint8_t(i * 3 + salt));
+    for (size_t i = 0; i < n; ++i)
+        b.push_back(labels ? uint8_t(i % 10) : uint8_t(i * 3 + salt));
     return b;
 }
 
@@ -69,8 +71,12 @@ void writeIdxFolder(const fs::path& dir, const QList<quint32>& trainImages,
 }
 
 // CIFAR-10 record r of batch b (test batch: b = 0): label and plane c, position p.
-uint8_t cifarLabel(int b, int r) { return uint8_t((r * 7 + b) % 10); }
-uint8_t cifarPixel(int b, int r, int c, int p) { return uint8_t(p + 31 * c + 7 * r + 13 * b); }
+uint8_t cifarLabel(int b, int r) {
+    return uint8_t((r * 7 + b) % 10);
+}
+uint8_t cifarPixel(int b, int r, int c, int p) {
+    return uint8_t(p + 31 * c + 7 * r + 13 * b);
+}
 constexpr int64_t kCifarRecord = 3073;
 constexpr int64_t kCifarRecords = 10000;
 
@@ -80,7 +86,8 @@ std::vector<uint8_t> makeCifarBatch(int b) {
         uint8_t* rec = v.data() + r * kCifarRecord;
         rec[0] = cifarLabel(b, r);
         for (int c = 0; c < 3; ++c)
-            for (int p = 0; p < 1024; ++p) rec[1 + c * 1024 + p] = cifarPixel(b, r, c, p);
+            for (int p = 0; p < 1024; ++p)
+                rec[1 + c * 1024 + p] = cifarPixel(b, r, c, p);
     }
     return v;
 }
@@ -121,7 +128,8 @@ private Q_SLOTS:
         QVERIFY(m_cifarRoot.isValid());
         m_cifar = fs::path(m_cifarRoot.path().toStdString()) / "cifar-10-batches-bin";
         fs::create_directory(m_cifar);
-        for (int b = 0; b <= 5; ++b) writeFile(m_cifar / cifarName(b), makeCifarBatch(b));
+        for (int b = 0; b <= 5; ++b)
+            writeFile(m_cifar / cifarName(b), makeCifarBatch(b));
     }
 
     // --- IDX ------------------------------------------------------------------------------
@@ -181,22 +189,22 @@ private Q_SLOTS:
         QTest::addColumn<QString>("file");   // the file the message must name
         QTest::addColumn<QString>("expect"); // and what it must say
         using L = QList<quint32>;
-        QTest::newRow("train label count") << L{5, 3, 3} << L{4} << L{2, 3, 3} << L{2} << kTrainLabels
-                                           << "holds 4 labels, expected 5";
+        QTest::newRow("train label count") << L{5, 3, 3} << L{4} << L{2, 3, 3} << L{2}
+                                           << kTrainLabels << "holds 4 labels, expected 5";
         QTest::newRow("test label count") << L{5, 3, 3} << L{5} << L{2, 3, 3} << L{3} << kTestLabels
                                           << "holds 3 labels, expected 2";
-        QTest::newRow("2-D images") << L{5, 9} << L{5} << L{2, 3, 3} << L{2} << kTrainImages
-                                    << "expected 3-D image data";
-        QTest::newRow("4-D test images") << L{5, 3, 3} << L{5} << L{2, 1, 3, 3} << L{2} << kTestImages
-                                         << "found 4-D (2 x 1 x 3 x 3)";
+        QTest::newRow("2-D images")
+            << L{5, 9} << L{5} << L{2, 3, 3} << L{2} << kTrainImages << "expected 3-D image data";
+        QTest::newRow("4-D test images") << L{5, 3, 3} << L{5} << L{2, 1, 3, 3} << L{2}
+                                         << kTestImages << "found 4-D (2 x 1 x 3 x 3)";
         QTest::newRow("2-D labels") << L{5, 3, 3} << L{5, 1} << L{2, 3, 3} << L{2} << kTrainLabels
                                     << "expected 1-D label data";
         QTest::newRow("shape mismatch") << L{5, 3, 3} << L{5} << L{2, 3, 4} << L{2} << kTestImages
                                         << "images are 3 x 4, expected 3 x 3";
-        QTest::newRow("no images") << L{0, 3, 3} << L{0} << L{2, 3, 3} << L{2} << kTrainImages
-                                   << "holds no images";
-        QTest::newRow("missing labels") << L{5, 3, 3} << L{5} << L{2, 3, 3} << L{} << kTestLabels
-                                        << "missing IDX file(s)";
+        QTest::newRow("no images")
+            << L{0, 3, 3} << L{0} << L{2, 3, 3} << L{2} << kTrainImages << "holds no images";
+        QTest::newRow("missing labels")
+            << L{5, 3, 3} << L{5} << L{2, 3, 3} << L{} << kTestLabels << "missing IDX file(s)";
     }
 
     void rejectsInconsistentIdx() {
@@ -208,7 +216,8 @@ private Q_SLOTS:
         QFETCH(QString, expect);
         QTemporaryDir tmp;
         writeIdxFolder(tmp.path().toStdString(), trainImages, trainLabels, testImages, testLabels);
-        const QString msg = messageOf<DataError>([&] { dataset_load_idx(tmp.path().toStdString()); });
+        const QString msg =
+            messageOf<DataError>([&] { dataset_load_idx(tmp.path().toStdString()); });
         QVERIFY2(msg.contains(file), qPrintable(msg));
         QVERIFY2(msg.contains(expect), qPrintable(msg));
     }
@@ -238,8 +247,9 @@ private Q_SLOTS:
             struct Probe {
                 int batch, record, y, x;
             };
-            for (const Probe& p : {Probe{1, 0, 0, 0}, Probe{1, 9999, 31, 31}, Probe{3, 1234, 7, 19},
-                                   Probe{5, 9999, 31, 0}, Probe{0, 0, 0, 1}, Probe{0, 4321, 16, 30}}) {
+            for (const Probe& p :
+                 {Probe{1, 0, 0, 0}, Probe{1, 9999, 31, 31}, Probe{3, 1234, 7, 19},
+                  Probe{5, 9999, 31, 0}, Probe{0, 0, 0, 1}, Probe{0, 4321, 16, 30}}) {
                 const bool test = p.batch == 0;
                 const int64_t index = test ? p.record : (p.batch - 1) * kCifarRecords + p.record;
                 const auto& labels = test ? d.testLabels : d.trainLabels;
@@ -260,21 +270,24 @@ private Q_SLOTS:
         writeFile(dir / cifarName(3), bytes);
         const QString msg = messageOf<DataError>([&] { dataset_load_cifar10(dir.string()); });
         QVERIFY2(msg.contains(QStringLiteral("data_batch_3.bin")), qPrintable(msg));
-        QVERIFY2(msg.contains(QStringLiteral("truncated: 30729900 bytes, expected 30730000")), qPrintable(msg));
+        QVERIFY2(msg.contains(QStringLiteral("truncated: 30729900 bytes, expected 30730000")),
+                 qPrintable(msg));
     }
 
     void rejectsMissingCifarBatches() {
         QTemporaryDir tmp;
         const fs::path dir = cifarCopy(tmp, {3, 5});
         const QString msg = messageOf<DataError>([&] { dataset_load_cifar10(dir.string()); });
-        QVERIFY2(msg.contains(QStringLiteral("data_batch_3.bin, data_batch_5.bin")), qPrintable(msg));
+        QVERIFY2(msg.contains(QStringLiteral("data_batch_3.bin, data_batch_5.bin")),
+                 qPrintable(msg));
         QVERIFY2(!msg.contains(QStringLiteral("data_batch_1.bin")), qPrintable(msg));
         QVERIFY2(!msg.contains(QStringLiteral("test_batch.bin")), qPrintable(msg));
 
         QTemporaryDir noTest;
         const QString msg2 =
             messageOf<DataError>([&] { dataset_load_cifar10(cifarCopy(noTest, {0}).string()); });
-        QVERIFY2(msg2.contains(QStringLiteral("missing CIFAR-10 batch file(s) test_batch.bin")), qPrintable(msg2));
+        QVERIFY2(msg2.contains(QStringLiteral("missing CIFAR-10 batch file(s) test_batch.bin")),
+                 qPrintable(msg2));
     }
 
     void rejectsCifarLabelOutOfRange() {
@@ -290,7 +303,8 @@ private Q_SLOTS:
 
     void rejectsFolderWithoutCifar() {
         QTemporaryDir tmp;
-        const QString msg = messageOf<DataError>([&] { dataset_load_cifar10(tmp.path().toStdString()); });
+        const QString msg =
+            messageOf<DataError>([&] { dataset_load_cifar10(tmp.path().toStdString()); });
         QVERIFY2(msg.contains(tmp.path()), qPrintable(msg));
         QVERIFY2(msg.contains(QStringLiteral("holds no CIFAR-10 binary batches")), qPrintable(msg));
     }
@@ -303,9 +317,11 @@ private Q_SLOTS:
         QCOMPARE(dataset_load("idx", tmp.path().toStdString()).trainCount(), int64_t(3));
         QCOMPARE(dataset_load("mnist", tmp.path().toStdString()).testCount(), int64_t(1));
         QCOMPARE(dataset_load("cifar10", m_cifar.string()).channels, 3);
-        const QString msg = messageOf<InputError>([&] { dataset_load("svhn", tmp.path().toStdString()); });
+        const QString msg =
+            messageOf<InputError>([&] { dataset_load("svhn", tmp.path().toStdString()); });
         QVERIFY2(msg.contains(QStringLiteral("'svhn'")), qPrintable(msg));
-        QVERIFY2(msg.contains(QStringLiteral("mnist, idx")) && msg.contains(QStringLiteral("cifar10")),
+        QVERIFY2(msg.contains(QStringLiteral("mnist, idx")) &&
+                     msg.contains(QStringLiteral("cifar10")),
                  qPrintable(msg));
     }
 
@@ -330,15 +346,18 @@ private Q_SLOTS:
     void syntheticIsBalanced() {
         const Dataset d = dataset_generate_synthetic(6, 5, 1, 7, 1003, 70, 1);
         std::vector<int> train(7), test(7);
-        for (uint8_t l : d.trainLabels) ++train.at(l);
-        for (uint8_t l : d.testLabels) ++test.at(l);
+        for (uint8_t l : d.trainLabels)
+            ++train.at(l);
+        for (uint8_t l : d.testLabels)
+            ++test.at(l);
         for (int k = 0; k < 7; ++k) {
             QVERIFY2(train[k] == 143 || train[k] == 144, qPrintable(QString::number(train[k])));
             QCOMPARE(test[k], 10);
         }
         // Shuffled, not in class order.
         int inOrder = 0;
-        for (size_t i = 0; i < d.trainLabels.size(); ++i) inOrder += d.trainLabels[i] == i % 7;
+        for (size_t i = 0; i < d.trainLabels.size(); ++i)
+            inOrder += d.trainLabels[i] == i % 7;
         QVERIFY(inOrder < 400);
     }
 
@@ -364,7 +383,8 @@ private Q_SLOTS:
         QCOMPARE(int(lo), 0);
         QCOMPARE(int(hi), 255);
         for (int k = 0; k < classes; ++k)
-            for (int64_t p = 0; p < n; ++p) mean[size_t(k * n + p)] /= count[k];
+            for (int64_t p = 0; p < n; ++p)
+                mean[size_t(k * n + p)] /= count[k];
         int correct = 0;
         for (int64_t i = 0; i < d.testCount(); ++i) {
             int best = -1;
@@ -404,22 +424,22 @@ private Q_SLOTS:
         //   5  6  7  8
         //   9 10 11 12
         //  13 14 15 16
-        QTest::newRow("centre is the image") << 1 << 1 << false
-                                             << QList<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+        QTest::newRow("centre is the image")
+            << 1 << 1 << false << QList<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
         QTest::newRow("top left") << 0 << 0 << false
                                   << QList<int>{0, 0, 0, 0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11};
-        QTest::newRow("bottom right") << 2 << 2 << false
-                                      << QList<int>{6, 7, 8, 0, 10, 11, 12, 0, 14, 15, 16, 0, 0, 0, 0, 0};
-        QTest::newRow("top right") << 0 << 2 << false
-                                   << QList<int>{0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0, 10, 11, 12, 0};
-        QTest::newRow("bottom left") << 2 << 0 << false
-                                     << QList<int>{0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 0, 0, 0};
-        QTest::newRow("centre flipped") << 1 << 1 << true
-                                        << QList<int>{4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13};
-        QTest::newRow("top right flipped") << 0 << 2 << true
-                                           << QList<int>{0, 0, 0, 0, 0, 4, 3, 2, 0, 8, 7, 6, 0, 12, 11, 10};
-        QTest::newRow("bottom left flipped") << 2 << 0 << true
-                                             << QList<int>{7, 6, 5, 0, 11, 10, 9, 0, 15, 14, 13, 0, 0, 0, 0, 0};
+        QTest::newRow("bottom right")
+            << 2 << 2 << false << QList<int>{6, 7, 8, 0, 10, 11, 12, 0, 14, 15, 16, 0, 0, 0, 0, 0};
+        QTest::newRow("top right")
+            << 0 << 2 << false << QList<int>{0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0, 10, 11, 12, 0};
+        QTest::newRow("bottom left")
+            << 2 << 0 << false << QList<int>{0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 0, 0, 0};
+        QTest::newRow("centre flipped")
+            << 1 << 1 << true << QList<int>{4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13};
+        QTest::newRow("top right flipped")
+            << 0 << 2 << true << QList<int>{0, 0, 0, 0, 0, 4, 3, 2, 0, 8, 7, 6, 0, 12, 11, 10};
+        QTest::newRow("bottom left flipped")
+            << 2 << 0 << true << QList<int>{7, 6, 5, 0, 11, 10, 9, 0, 15, 14, 13, 0, 0, 0, 0, 0};
     }
 
     void augmentCifar() {
@@ -428,7 +448,8 @@ private Q_SLOTS:
         QFETCH(bool, flip);
         QFETCH(QList<int>, expected);
         std::vector<uint8_t> src(16), dst(16, 99);
-        for (int i = 0; i < 16; ++i) src[size_t(i)] = uint8_t(i + 1);
+        for (int i = 0; i < 16; ++i)
+            src[size_t(i)] = uint8_t(i + 1);
         dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, 1, dy, dx, flip);
         QCOMPARE(QList<int>(dst.begin(), dst.end()), expected);
     }
@@ -440,12 +461,16 @@ private Q_SLOTS:
         for (int y = 0; y < 4; ++y)
             for (int x = 0; x < 4; ++x) {
                 uint8_t* p = src.data() + (y * 4 + x) * 3;
-                p[0] = uint8_t(10 * y + x), p[1] = uint8_t(100 + 10 * y + x), p[2] = uint8_t(200 + x);
+                p[0] = uint8_t(10 * y + x), p[1] = uint8_t(100 + 10 * y + x),
+                p[2] = uint8_t(200 + x);
             }
         // pad 2, crop at the bottom-left extreme (dy = 4, dx = 0), then mirror.
         dataset_augment_cifar(src.data(), dst.data(), 4, 4, 3, 2, 4, 0, true);
-        auto px = [&](int y, int x) { return QList<int>(dst.begin() + (y * 4 + x) * 3, dst.begin() + (y * 4 + x) * 3 + 3); };
-        // Crop rows are source rows 2, 3, pad, pad; crop columns pad, pad, 0, 1; mirrored: 1, 0, pad, pad.
+        auto px = [&](int y, int x) {
+            return QList<int>(dst.begin() + (y * 4 + x) * 3, dst.begin() + (y * 4 + x) * 3 + 3);
+        };
+        // Crop rows are source rows 2, 3, pad, pad; crop columns pad, pad, 0, 1; mirrored: 1, 0,
+        // pad, pad.
         QCOMPARE(px(0, 0), (QList<int>{21, 121, 201}));
         QCOMPARE(px(0, 1), (QList<int>{20, 120, 200}));
         QCOMPARE(px(1, 0), (QList<int>{31, 131, 201}));
@@ -460,16 +485,20 @@ private Q_SLOTS:
 
     void augmentCifarRejectsBadOffsets() {
         std::vector<uint8_t> src(16), dst(16);
-        QVERIFY_THROWS_EXCEPTION(InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, 1, 3, 0, false));
-        QVERIFY_THROWS_EXCEPTION(InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, 1, 0, -1, false));
-        QVERIFY_THROWS_EXCEPTION(InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, -1, 0, 0, false));
+        QVERIFY_THROWS_EXCEPTION(
+            InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, 1, 3, 0, false));
+        QVERIFY_THROWS_EXCEPTION(
+            InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, 1, 0, -1, false));
+        QVERIFY_THROWS_EXCEPTION(
+            InputError, dataset_augment_cifar(src.data(), dst.data(), 4, 4, 1, -1, 0, 0, false));
     }
 
     // --- the real data --------------------------------------------------------------------
 
     void loadsRealMnist() {
         const fs::path dir = paths_mnist_dir();
-        if (!fs::exists(dir / kTrainImages) && !fs::exists(dir / (std::string(kTrainImages) + ".gz")))
+        if (!fs::exists(dir / kTrainImages) &&
+            !fs::exists(dir / (std::string(kTrainImages) + ".gz")))
             QSKIP(qPrintable(QStringLiteral("MNIST not found in %1 (run scripts/setup to fetch it)")
                                  .arg(QString::fromStdString(dir.string()))));
         const Dataset d = dataset_load_idx(dir.string());
@@ -479,8 +508,10 @@ private Q_SLOTS:
         QCOMPARE(d.width, 28);
         QCOMPARE(d.channels, 1);
         QCOMPARE(d.classes, 10);
-        QCOMPARE(QList<int>(d.trainLabels.begin(), d.trainLabels.begin() + 5), (QList<int>{5, 0, 4, 1, 9}));
-        QCOMPARE(QList<int>(d.testLabels.begin(), d.testLabels.begin() + 5), (QList<int>{7, 2, 1, 0, 4}));
+        QCOMPARE(QList<int>(d.trainLabels.begin(), d.trainLabels.begin() + 5),
+                 (QList<int>{5, 0, 4, 1, 9}));
+        QCOMPARE(QList<int>(d.testLabels.begin(), d.testLabels.begin() + 5),
+                 (QList<int>{7, 2, 1, 0, 4}));
     }
 };
 

@@ -23,7 +23,9 @@ constexpr int kTrainBatches = 5;
 constexpr const char* kSubfolder = "cifar-10-batches-bin";
 constexpr const char* kTestBatch = "test_batch.bin";
 
-std::string trainBatchName(int i) { return "data_batch_" + std::to_string(i) + ".bin"; }
+std::string trainBatchName(int i) {
+    return "data_batch_" + std::to_string(i) + ".bin";
+}
 
 // The folder holding the batches: `dir` itself or its cifar-10-batches-bin subfolder (the layout
 // the official archive unpacks to). Whichever holds any batch wins, `dir` first.
@@ -32,16 +34,20 @@ fs::path resolveFolder(const std::string& dir) {
     const fs::path root(dir);
     if (!fs::is_directory(root, ec))
         throw DataError(error_message_file(
-            dir, "not a folder (expected CIFAR-10 binary batches data_batch_1..5.bin and test_batch.bin "
-                 "in it or in its " + std::string(kSubfolder) + " subfolder)"));
+            dir,
+            "not a folder (expected CIFAR-10 binary batches data_batch_1..5.bin and test_batch.bin "
+            "in it or in its " +
+                std::string(kSubfolder) + " subfolder)"));
     for (const fs::path& candidate : {root, root / kSubfolder}) {
         if (fs::is_regular_file(candidate / kTestBatch, ec)) return candidate;
         for (int i = 1; i <= kTrainBatches; ++i)
             if (fs::is_regular_file(candidate / trainBatchName(i), ec)) return candidate;
     }
     throw DataError(error_message_file(
-        dir, "holds no CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin), neither directly "
-             "nor in its " + std::string(kSubfolder) + " subfolder"));
+        dir,
+        "holds no CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin), neither directly "
+        "nor in its " +
+            std::string(kSubfolder) + " subfolder"));
 }
 
 // Appends one batch file's records to images (HWC) and labels.
@@ -49,17 +55,20 @@ void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<u
     const std::string name = path.string();
     std::error_code ec;
     const auto size = fs::file_size(path, ec);
-    if (ec) throw DataError(error_message_file(name, "cannot read its size (" + ec.message() + ")"));
+    if (ec)
+        throw DataError(error_message_file(name, "cannot read its size (" + ec.message() + ")"));
     if (int64_t(size) != kRecordsPerFile * kRecord)
         throw DataError(error_message_file(
-            name, std::string(int64_t(size) < kRecordsPerFile * kRecord ? "truncated" : "too long") +
-                      ": " + std::to_string(size) + " bytes, expected " +
-                      std::to_string(kRecordsPerFile * kRecord) + " (10000 records of 3073 bytes); " +
-                      "fetch the CIFAR-10 binary version again"));
+            name,
+            std::string(int64_t(size) < kRecordsPerFile * kRecord ? "truncated" : "too long") +
+                ": " + std::to_string(size) + " bytes, expected " +
+                std::to_string(kRecordsPerFile * kRecord) + " (10000 records of 3073 bytes); " +
+                "fetch the CIFAR-10 binary version again"));
     std::ifstream in(path, std::ios::binary);
     std::vector<uint8_t> raw(size_t(kRecordsPerFile * kRecord));
     if (!in || !in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size())))
-        throw DataError(error_message_file(name, "cannot read (unreadable or changed while reading)"));
+        throw DataError(
+            error_message_file(name, "cannot read (unreadable or changed while reading)"));
 
     const size_t imageBase = images.size();
     images.resize(imageBase + size_t(kRecordsPerFile * kPlane * kChannels));
@@ -68,11 +77,13 @@ void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<u
         const uint8_t* rec = raw.data() + r * kRecord;
         if (rec[0] >= kClasses)
             throw DataError(error_message_file(name, "record " + std::to_string(r) + " has label " +
-                                                         std::to_string(rec[0]) + ", expected 0 to 9"));
+                                                         std::to_string(rec[0]) +
+                                                         ", expected 0 to 9"));
         labels.push_back(rec[0]);
         uint8_t* dst = images.data() + imageBase + size_t(r * kPlane * kChannels);
         for (int64_t p = 0; p < kPlane; ++p)
-            for (int64_t c = 0; c < kChannels; ++c) dst[p * kChannels + c] = rec[1 + c * kPlane + p];
+            for (int64_t c = 0; c < kChannels; ++c)
+                dst[p * kChannels + c] = rec[1 + c * kPlane + p];
     }
 }
 
@@ -89,7 +100,8 @@ Dataset dataset_load_cifar10(const std::string& dir) {
         missing += (missing.empty() ? "" : ", ") + std::string(kTestBatch);
     // Training on fewer batches than the paper used would quietly change every result.
     if (!missing.empty())
-        throw DataError(error_message_file(folder.string(), "missing CIFAR-10 batch file(s) " + missing +
+        throw DataError(error_message_file(folder.string(), "missing CIFAR-10 batch file(s) " +
+                                                                missing +
                                                                 "; all six files are needed"));
 
     Dataset d;
@@ -108,10 +120,11 @@ Dataset dataset_load_cifar10(const std::string& dir) {
 void dataset_augment_cifar(const uint8_t* src, uint8_t* dst, int32_t h, int32_t w, int32_t c,
                            int32_t pad, int32_t dy, int32_t dx, bool flip) {
     if (h < 1 || w < 1 || c < 1 || pad < 0 || dy < 0 || dx < 0 || dy > 2 * pad || dx > 2 * pad)
-        throw InputError("dataset_augment_cifar: need h, w, c >= 1, pad >= 0 and crop offsets in [0, 2*pad]; "
-                         "got h=" + std::to_string(h) + " w=" + std::to_string(w) + " c=" +
-                         std::to_string(c) + " pad=" + std::to_string(pad) + " dy=" +
-                         std::to_string(dy) + " dx=" + std::to_string(dx));
+        throw InputError(
+            "dataset_augment_cifar: need h, w, c >= 1, pad >= 0 and crop offsets in [0, 2*pad]; "
+            "got h=" +
+            std::to_string(h) + " w=" + std::to_string(w) + " c=" + std::to_string(c) + " pad=" +
+            std::to_string(pad) + " dy=" + std::to_string(dy) + " dx=" + std::to_string(dx));
     const size_t row = size_t(w) * size_t(c);
     for (int32_t y = 0; y < h; ++y) {
         uint8_t* out = dst + size_t(y) * row;

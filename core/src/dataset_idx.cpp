@@ -32,7 +32,8 @@ std::string findIdx(const fs::path& dir, const std::string& base) {
 
 std::string dimsText(const IdxArray& a) {
     std::string s;
-    for (size_t i = 0; i < a.dims.size(); ++i) s += (i ? " x " : "") + std::to_string(a.dims[i]);
+    for (size_t i = 0; i < a.dims.size(); ++i)
+        s += (i ? " x " : "") + std::to_string(a.dims[i]);
     return s;
 }
 
@@ -68,8 +69,9 @@ Dataset dataset_load_idx(const std::string& dir) {
     const fs::path root(dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec))
-        throw DataError(error_message_file(dir, "not a folder (expected the four MNIST-style IDX files "
-                                                "in it; run scripts/setup to fetch MNIST)"));
+        throw DataError(error_message_file(dir,
+                                           "not a folder (expected the four MNIST-style IDX files "
+                                           "in it; run scripts/setup to fetch MNIST)"));
 
     std::string paths[4];
     const char* bases[4] = {kTrainImages, kTrainLabels, kTestImages, kTestLabels};
@@ -79,29 +81,33 @@ Dataset dataset_load_idx(const std::string& dir) {
         if (paths[i].empty()) missing += std::string(missing.empty() ? "" : ", ") + bases[i];
     }
     if (!missing.empty())
-        throw DataError(error_message_file(
-            dir, "missing IDX file(s) " + missing + " (plain or .gz); run scripts/setup to fetch MNIST"));
+        throw DataError(
+            error_message_file(dir, "missing IDX file(s) " + missing +
+                                        " (plain or .gz); run scripts/setup to fetch MNIST"));
 
     IdxArray trainImages = readImages(paths[0]);
     IdxArray trainLabels = readLabels(paths[1], paths[0], trainImages.itemCount());
     IdxArray testImages = readImages(paths[2]);
     if (testImages.dims[1] != trainImages.dims[1] || testImages.dims[2] != trainImages.dims[2])
-        throw DataError(error_message_file(
-            paths[2], "images are " + std::to_string(testImages.dims[1]) + " x " +
-                          std::to_string(testImages.dims[2]) + ", expected " +
-                          std::to_string(trainImages.dims[1]) + " x " +
-                          std::to_string(trainImages.dims[2]) + " like the training images in '" +
-                          paths[0] + "'"));
+        throw DataError(
+            error_message_file(paths[2], "images are " + std::to_string(testImages.dims[1]) +
+                                             " x " + std::to_string(testImages.dims[2]) +
+                                             ", expected " + std::to_string(trainImages.dims[1]) +
+                                             " x " + std::to_string(trainImages.dims[2]) +
+                                             " like the training images in '" + paths[0] + "'"));
     IdxArray testLabels = readLabels(paths[3], paths[2], testImages.itemCount());
 
     Dataset d;
-    d.name = root.filename().empty() ? root.parent_path().filename().string() : root.filename().string();
+    d.name =
+        root.filename().empty() ? root.parent_path().filename().string() : root.filename().string();
     d.height = int32_t(trainImages.dims[1]);
     d.width = int32_t(trainImages.dims[2]);
     d.channels = 1; // IDX images are grey levels: N x H x W is already HWC with C = 1.
     int32_t maxLabel = 0;
-    for (uint8_t l : trainLabels.data) maxLabel = std::max<int32_t>(maxLabel, l);
-    for (uint8_t l : testLabels.data) maxLabel = std::max<int32_t>(maxLabel, l);
+    for (uint8_t l : trainLabels.data)
+        maxLabel = std::max<int32_t>(maxLabel, l);
+    for (uint8_t l : testLabels.data)
+        maxLabel = std::max<int32_t>(maxLabel, l);
     d.classes = std::max(kMinClasses, maxLabel + 1);
     d.trainImages = std::move(trainImages.data);
     d.trainLabels = std::move(trainLabels.data);

@@ -54,7 +54,8 @@ int32_t noise(SplitMix64& g, int32_t amplitude) {
 
 struct Grid {
     int32_t cellsY, cellsX;
-    explicit Grid(int32_t h, int32_t w) : cellsY(std::min(h, kCells)), cellsX(std::min(w, kCells)) {}
+    explicit Grid(int32_t h, int32_t w)
+        : cellsY(std::min(h, kCells)), cellsX(std::min(w, kCells)) {}
     size_t size(int32_t c) const { return size_t(cellsY) * size_t(cellsX) * size_t(c); }
 };
 
@@ -74,7 +75,8 @@ std::vector<uint8_t> makePrototypes(const Grid& grid, int32_t c, int32_t classes
 // Balanced labels (class counts differ by at most one) in a seeded random order.
 std::vector<uint8_t> makeLabels(int64_t count, int32_t classes, SplitMix64& g) {
     std::vector<uint8_t> labels(static_cast<size_t>(count));
-    for (int64_t i = 0; i < count; ++i) labels[size_t(i)] = uint8_t(i % classes);
+    for (int64_t i = 0; i < count; ++i)
+        labels[size_t(i)] = uint8_t(i % classes);
     for (int64_t i = count - 1; i > 0; --i) {
         const uint64_t j = g.next() % uint64_t(i + 1); // Fisher-Yates
         std::swap(labels[size_t(i)], labels[size_t(j)]);
@@ -95,7 +97,8 @@ void makeSamples(const std::vector<uint8_t>& protos, const std::vector<uint8_t>&
         for (size_t k = 0; k < cells.size(); k += size_t(c)) {
             const int32_t shared = noise(g, kCellNoise);
             for (int32_t ch = 0; ch < c; ++ch)
-                cells[k + size_t(ch)] = p[k + size_t(ch)] + shared + (c == 1 ? 0 : noise(g, kTintNoise));
+                cells[k + size_t(ch)] =
+                    p[k + size_t(ch)] + shared + (c == 1 ? 0 : noise(g, kTintNoise));
         }
         uint8_t* out = images.data() + i * image;
         const int32_t dy = int32_t(g.below(3)) - 1, dx = int32_t(g.below(3)) - 1;
@@ -103,10 +106,12 @@ void makeSamples(const std::vector<uint8_t>& protos, const std::vector<uint8_t>&
             const int32_t cy = std::clamp(y - dy, 0, h - 1) * grid.cellsY / h;
             for (int32_t x = 0; x < w; ++x) {
                 const int32_t cx = std::clamp(x - dx, 0, w - 1) * grid.cellsX / w;
-                const int32_t* cell = cells.data() + (size_t(cy) * size_t(grid.cellsX) + size_t(cx)) * size_t(c);
+                const int32_t* cell =
+                    cells.data() + (size_t(cy) * size_t(grid.cellsX) + size_t(cx)) * size_t(c);
                 for (int32_t ch = 0; ch < c; ++ch) {
                     const int32_t v = cell[ch] + noise(g, kPixelNoise);
-                    out[(size_t(y) * size_t(w) + size_t(x)) * size_t(c) + size_t(ch)] = uint8_t(std::clamp(v, 0, 255));
+                    out[(size_t(y) * size_t(w) + size_t(x)) * size_t(c) + size_t(ch)] =
+                        uint8_t(std::clamp(v, 0, 255));
                 }
             }
         }
@@ -119,11 +124,12 @@ Dataset dataset_generate_synthetic(int32_t height, int32_t width, int32_t channe
                                    int64_t trainCount, int64_t testCount, uint64_t seed) {
     if (height < 1 || width < 1 || channels < 1 || classes < 2 || classes > 256 || trainCount < 0 ||
         testCount < 0)
-        throw InputError("synthetic dataset: need height, width, channels >= 1, classes in 2..256 and "
-                         "non-negative counts; got " + std::to_string(height) + " x " +
-                         std::to_string(width) + " x " + std::to_string(channels) + ", " +
-                         std::to_string(classes) + " classes, " + std::to_string(trainCount) +
-                         " train, " + std::to_string(testCount) + " test");
+        throw InputError(
+            "synthetic dataset: need height, width, channels >= 1, classes in 2..256 and "
+            "non-negative counts; got " +
+            std::to_string(height) + " x " + std::to_string(width) + " x " +
+            std::to_string(channels) + ", " + std::to_string(classes) + " classes, " +
+            std::to_string(trainCount) + " train, " + std::to_string(testCount) + " test");
     Dataset d;
     d.name = "synthetic";
     d.height = height;
