@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
 
     std::vector<Command> commands = {
         cli_add_idx_info(app),
+        cli_add_train(app),
     };
 
     try {

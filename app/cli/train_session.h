@@ -1,0 +1,55 @@
+// Shared training driver of the CLI: options, dataset resolution, progress, JSON summary.
+#pragma once
+
+#include "bitbench/dataset.h"
+#include "bitbench/experiment.h"
+#include "bitbench/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace bitbench::cli {
+
+struct TrainOptions {
+    std::string experimentPath;
+    std::string bits;
+    int32_t epochs = 0;
+    std::optional<uint64_t> seed;
+    int32_t threads = 0;
+    std::string dataDir;
+    bool json = false;
+    int64_t trainLimit = -1;
+    int64_t testLimit = -1;
+    bool quiet = false;
+};
+
+void add_train_options(CLI::App* sub, TrainOptions& opt);
+
+// Reads the experiment and applies command-line overrides. throws InputError.
+Experiment train_experiment(const TrainOptions& opt);
+
+// Loads the experiment's dataset: --data-dir, else the experiment's dataset.dir, else the
+// default data directory. throws DataError.
+Dataset train_dataset(const Experiment& e, const std::string& dataDir);
+
+// Prints the per-layer table (bits, fan-in, alpha, int32 bound) to `out`.
+void train_print_layers(std::FILE* out, const Trainer& t);
+
+// Runs to the end with a progress bar; returns the process exit code.
+int train_run(const TrainOptions& opt);
+
+// The machine-readable summary of a finished (or stopped) training.
+nlohmann::json train_summary(const Trainer& t);
+
+// Installs a SIGINT/SIGTERM handler that asks `t` to stop; returns true once a signal arrived.
+void train_install_signals(Trainer* t);
+bool train_interrupted();
+
+} // namespace bitbench::cli

@@ -1,0 +1,57 @@
+// Training engines: the integer WAGE engine and the float engine share this interface.
+#pragma once
+
+#include "bitbench/experiment.h"
+#include "bitbench/observer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bitbench {
+
+struct BatchResult {
+    double loss = 0;       // summed SSE over the batch (or summed cross-entropy)
+    int32_t errors = 0;    // misclassified samples in the batch
+};
+
+// What a user sees about a layer at start: shapes, bits, the WAGE scale alpha.
+struct LayerReport {
+    std::string name;
+    ClassBits bits;
+    int64_t fanIn = 0;
+    int64_t weights = 0;
+    int32_t alpha = 1;
+    int64_t accumulatorBound = 0; // largest possible |int32 sum| in this layer's products
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+    virtual const char* kind() const = 0; // "integer" or "float"
+
+    // One SGD step on n <= batch images (HWC uint8) with their labels; `step` keys the random draws.
+    virtual void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
+                           BatchResult& out) = 0;
+    // Forward only. Fills per-sample predicted classes if `predictions` is not null.
+    virtual void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) = 0;
+    // Statistics of every layer's W, A, G, E tensors as of the last trainStep.
+    virtual void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const = 0;
+
+    virtual std::vector<LayerReport> layers() const = 0;
+    // XXH3-64 over all weights (integer latent codes, or float bits), layer by layer.
+    virtual uint64_t weightsHash() const = 0;
+    virtual std::vector<uint8_t> weightsSave() const = 0;
+    // throws DataError when the blob does not fit this model.
+    virtual void weightsLoad(const std::vector<uint8_t>& blob) = 0;
+};
+
+// Builds the engine that fits the experiment: integer when every class of every layer is
+// quantized, float otherwise. Weights are initialised from the experiment's seed.
+std::unique_ptr<Engine> engine_create(const Experiment& e);
+
+// The integer engine is used when every class has bits and W, A, E fit 8 bits (int8 operands).
+bool engine_integer_supported(const Experiment& e, std::string* why = nullptr);
+
+} // namespace bitbench

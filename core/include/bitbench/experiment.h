@@ -1,0 +1,59 @@
+// Experiments: a model, a dataset, bitwidths, a schedule and a seed, read from strict JSON.
+#pragma once
+
+#include "bitbench/model.h"
+#include "bitbench/quant_spec.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitbench {
+
+struct LrStep {
+    int32_t epoch = 0; // first epoch (from 0) this rate applies to
+    double lr = 1;
+};
+
+enum class LossKind { Sse, SoftmaxCrossEntropy };
+
+struct Experiment {
+    std::string name;
+    nlohmann::json source;       // the experiment JSON as given
+    ModelDesc model;
+    std::string datasetKind = "mnist";
+    std::string datasetDir;      // empty: the default data directory for the kind
+    QuantSpec bits;
+    int32_t batch = 128;
+    int32_t epochs = 1;
+    std::vector<LrStep> lr{{0, 8}};
+    double lrFloat = 0.01;       // plain SGD step for a float G class (lr schedule scales it: lr/lr0)
+    LossKind loss = LossKind::Sse;
+    uint64_t seed = 1;
+    bool augment = false;        // CIFAR-style pad 4, random crop, horizontal flip
+    int32_t statsInterval = 50;  // steps between tensor statistics (0 = never)
+    int32_t histogramBins = 64;
+    int64_t trainLimit = 0;      // use only the first N training images (0 = all), for quick runs
+    int64_t testLimit = 0;
+
+    // Learning rate of an epoch (the schedule's last step at or before it).
+    double lrAt(int32_t epoch) const;
+    // Everything that determines the result, canonical (sorted keys), without the name.
+    nlohmann::json resolved() const;
+    // XXH3-64 of resolved().dump(), as 16 hex digits.
+    std::string configHash() const;
+};
+
+// Parses and validates an experiment object. `baseDir` resolves relative paths (model files).
+// throws: InputError naming the key ("experiment.batch: expected an integer in 1..65536").
+Experiment experiment_from_json(const nlohmann::json& j, const std::string& baseDir = {});
+
+// Reads an experiment file. throws InputError (unreadable, not JSON, invalid; names the file).
+Experiment experiment_load(const std::string& path);
+
+// Checks that integer training can represent the learning rates (multiples of 2^-16 below 2^15).
+void experiment_validate(const Experiment& e);
+
+} // namespace bitbench

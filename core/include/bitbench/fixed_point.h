@@ -1,0 +1,50 @@
+// Fixed-point primitives of WAGE in integer arithmetic: rounding shifts, Shift(max), clipping.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace bitbench {
+
+// round(x / 2^s) with ties to even, for s >= 0; x << -s for s < 0 (exact).
+// requires: for s < 0, x << -s fits in int64.
+inline int64_t fx_shift_rne(int64_t x, int32_t s) {
+    if (s <= 0) return x * (int64_t(1) << -s);
+    if (s >= 63) return 0;
+    const int64_t q = x >> s; // floor
+    const int64_t r = x - q * (int64_t(1) << s); // in [0, 2^s)
+    const int64_t half = int64_t(1) << (s - 1);
+    if (r > half || (r == half && (q & 1))) return q + 1;
+    return q;
+}
+
+// Largest code of a k-bit WAGE quantizer: C(x, k) keeps |x| <= 1 - 2^(1-k), i.e. codes within
+// +-(2^(k-1) - 1) on the 2^(1-k) grid.
+inline int64_t fx_max_code(int32_t bits) { return (int64_t(1) << (bits - 1)) - 1; }
+
+inline int64_t fx_clip(int64_t x, int64_t bound) { return x > bound ? bound : (x < -bound ? -bound : x); }
+
+// WAGE's Shift(m) = 2^round(log2 m) for an integer m > 0, returned as the exponent.
+// For m in [2^n, 2^(n+1)): round(log2 m) = n + 1 iff m >= 2^n * sqrt(2) iff m^2 >= 2^(2n+1).
+// Exact, no floating point. requires m > 0.
+__extension__ using fx_u128 = unsigned __int128;
+inline int32_t fx_shift_exponent(uint64_t m) {
+    const int32_t n = 63 - __builtin_clzll(m);
+    const fx_u128 sq = fx_u128(m) * m;
+    const fx_u128 bound = fx_u128(1) << (2 * n + 1);
+    return sq >= bound ? n + 1 : n;
+}
+
+// round(x * num / den) with ties to even, for den > 0 (exact rational rounding).
+inline int64_t fx_div_rne(int64_t num, int64_t den) {
+    int64_t q = num / den, r = num % den;
+    if (r < 0) {
+        r += den;
+        q -= 1;
+    }
+    const int64_t twice = 2 * r;
+    if (twice > den || (twice == den && (q & 1))) return q + 1;
+    return q;
+}
+
+} // namespace bitbench

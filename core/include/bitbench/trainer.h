@@ -1,0 +1,79 @@
+// The training loop with a caller-owned step(): data order, schedule, evaluation, observers.
+#pragma once
+
+#include "bitbench/dataset.h"
+#include "bitbench/engine.h"
+#include "bitbench/experiment.h"
+#include "bitbench/observer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace bitbench {
+
+class Trainer {
+public:
+    // requires: the dataset's image shape equals the model's input and labels < model classes.
+    // threads: 0 = all cores. Results do not depend on it.
+    // throws: InputError when the dataset does not fit the model.
+    Trainer(const Experiment& e, const Dataset& data, int32_t threads = 0);
+    ~Trainer();
+
+    void addObserver(TrainObserver* o) { m_observers.push_back(o); }
+
+    // Runs one training step; after an epoch's last step also evaluates on the test set and
+    // reports onEpoch. Returns false once every epoch is done (or a stop was requested).
+    bool step();
+    bool finished() const { return m_step >= totalSteps() || m_stop.load(); }
+    // Thread-safe; step() and evaluation notice it within one batch.
+    void requestStop() { m_stop.store(true); }
+    bool stopRequested() const { return m_stop.load(); }
+
+    int64_t globalStep() const { return m_step; }
+    int32_t epoch() const { return int32_t(m_step / m_stepsPerEpoch); }
+    int64_t stepsPerEpoch() const { return m_stepsPerEpoch; }
+    int64_t totalSteps() const { return m_stepsPerEpoch * m_e.epochs; }
+    const std::vector<EpochMetrics>& history() const { return m_history; }
+    const Experiment& experiment() const { return m_e; }
+    const Engine& engine() const { return *m_engine; }
+
+    // Test error and loss of the current weights on the whole test set (or test_limit).
+    EpochMetrics evaluate();
+
+    // A checkpoint between epochs or steps: weights, position, history. The random streams are
+    // counter-based, so the step number is their whole state.
+    std::vector<uint8_t> checkpointSave() const;
+    // throws DataError when the blob is not a checkpoint of this experiment.
+    void checkpointLoad(const std::vector<uint8_t>& blob);
+
+private:
+    void shuffle(int32_t epoch);
+    template <typename F> void inArena(F&& f);
+
+    Experiment m_e;
+    const Dataset& m_data;
+    std::unique_ptr<Engine> m_engine;
+    struct Arena;
+    std::unique_ptr<Arena> m_arena;
+    std::vector<TrainObserver*> m_observers;
+    std::atomic<bool> m_stop{false};
+
+    int64_t m_trainCount = 0, m_testCount = 0;
+    int64_t m_stepsPerEpoch = 0;
+    int64_t m_step = 0;
+    int32_t m_orderEpoch = -1;
+    std::vector<uint32_t> m_order;
+    std::vector<uint8_t> m_batchImages, m_batchLabels;
+
+    // Running sums of the current epoch.
+    double m_epochLoss = 0;
+    int64_t m_epochErrors = 0;
+    double m_epochSeconds = 0;
+    double m_rateEma = 0;
+    std::vector<EpochMetrics> m_history;
+};
+
+} // namespace bitbench

@@ -1,0 +1,173 @@
+// Experiment files: strict parsing, validation, canonical form and configuration hash.
+#include "bitbench/experiment.h"
+
+#include "bitbench/error.h"
+#include "json_read.h"
+
+#include <xxhash.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace bitbench {
+
+double Experiment::lrAt(int32_t epoch) const {
+    double v = lr.front().lr;
+    for (const auto& s : lr)
+        if (s.epoch <= epoch) v = s.lr;
+    return v;
+}
+
+nlohmann::json Experiment::resolved() const {
+    nlohmann::json sched = nlohmann::json::array();
+    for (const auto& s : lr) sched.push_back({s.epoch, s.lr});
+    nlohmann::json overrides = nlohmann::json::object();
+    for (const auto& [layer, b] : bits.overrides) overrides[layer] = b.dashed();
+    return {{"model", model_to_json(model)},
+            {"dataset", {{"kind", datasetKind}}},
+            {"bits", bits.base.dashed()},
+            {"layer_bits", overrides},
+            {"batch", batch},
+            {"epochs", epochs},
+            {"lr", sched},
+            {"lr_float", lrFloat},
+            {"loss", loss == LossKind::Sse ? "sse" : "softmax_ce"},
+            {"seed", seed},
+            {"augment", augment},
+            {"train_limit", trainLimit},
+            {"test_limit", testLimit}};
+}
+
+std::string Experiment::configHash() const {
+    const std::string s = resolved().dump();
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)XXH3_64bits(s.data(), s.size()));
+    return buf;
+}
+
+namespace {
+
+nlohmann::json readJsonFile(const std::string& path, const char* what) {
+    std::ifstream in(path);
+    if (!in) throw InputError(error_message_file(path, std::string("cannot read ") + what));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+        return nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        throw InputError(error_message_file(path, std::string("not valid JSON: ") + e.what()));
+    }
+}
+
+} // namespace
+
+Experiment experiment_from_json(const nlohmann::json& j, const std::string& baseDir) {
+    JsonReader r(j, "experiment");
+    Experiment e;
+    e.source = j;
+    e.name = r.stringOr("name", "experiment");
+    {
+        const auto& m = r.raw("model");
+        if (m.is_string()) {
+            const std::string name = m.get<std::string>();
+            if (name.find('/') != std::string::npos || name.ends_with(".json")) {
+                const std::string path = (name.front() == '/' || baseDir.empty()) ? name : baseDir + "/" + name;
+                e.model = model_from_json(readJsonFile(path, "model file"));
+            } else {
+                e.model = model_from_json(model_builtin_json(name));
+            }
+        } else if (m.is_object()) {
+            e.model = model_from_json(m);
+        } else {
+            r.fail("model", "expected a built-in model name, a model file path or a model object");
+        }
+    }
+    if (r.has("dataset")) {
+        const auto& d = r.raw("dataset");
+        if (d.is_string()) {
+            e.datasetKind = d.get<std::string>();
+        } else {
+            JsonReader dr(d, "experiment.dataset");
+            e.datasetKind = dr.string("kind");
+            e.datasetDir = dr.stringOr("dir", "");
+            dr.finish();
+        }
+        if (e.datasetKind != "mnist" && e.datasetKind != "idx" && e.datasetKind != "cifar10" &&
+            e.datasetKind != "synthetic")
+            r.fail("dataset", "unknown kind \"" + e.datasetKind + "\", expected mnist, idx, cifar10 or synthetic");
+    }
+    try {
+        e.bits.base = quant_spec_parse(r.stringOr("bits", "2-8-8-8"));
+    } catch (const InputError& err) {
+        throw InputError(std::string("experiment.bits: ") + err.what());
+    }
+    if (r.has("layer_bits")) quant_spec_read_overrides(e.bits, r.raw("layer_bits"));
+    for (const auto& [layer, b] : e.bits.overrides) {
+        bool found = false;
+        for (const auto& l : e.model.layers) found |= l.name == layer;
+        if (!found) throw InputError("experiment.layer_bits: model '" + e.model.name + "' has no layer \"" + layer + "\"");
+    }
+    e.batch = int32_t(r.integerOr("batch", 1, 65536, 128));
+    e.epochs = int32_t(r.integerOr("epochs", 1, 100000, 1));
+    if (r.has("lr")) {
+        const auto& v = r.raw("lr");
+        e.lr.clear();
+        if (v.is_number()) {
+            e.lr.push_back({0, v.get<double>()});
+        } else if (v.is_array()) {
+            for (const auto& step : v) {
+                if (!step.is_array() || step.size() != 2 || !step[0].is_number_integer() || !step[1].is_number())
+                    r.fail("lr", "expected a number or a list of [epoch, rate] pairs, e.g. [[0, 8], [200, 1]]");
+                e.lr.push_back({step[0].get<int32_t>(), step[1].get<double>()});
+            }
+            if (e.lr.empty() || e.lr.front().epoch != 0) r.fail("lr", "the schedule must start at epoch 0");
+            for (size_t i = 1; i < e.lr.size(); ++i)
+                if (e.lr[i].epoch <= e.lr[i - 1].epoch) r.fail("lr", "schedule epochs must increase");
+        } else {
+            r.fail("lr", "expected a number or a list of [epoch, rate] pairs");
+        }
+        for (const auto& s : e.lr)
+            if (!(s.lr > 0) || !std::isfinite(s.lr)) r.fail("lr", "rates must be positive and finite");
+    }
+    e.lrFloat = r.numberOr("lr_float", 0.01);
+    if (!(e.lrFloat > 0)) r.fail("lr_float", "must be positive");
+    const std::string loss = r.stringOr("loss", "sse");
+    if (loss == "sse") e.loss = LossKind::Sse;
+    else if (loss == "softmax_ce") e.loss = LossKind::SoftmaxCrossEntropy;
+    else r.fail("loss", "expected \"sse\" or \"softmax_ce\", got \"" + loss + "\"");
+    e.seed = uint64_t(r.integerOr("seed", 0, INT64_MAX, 1));
+    e.augment = r.booleanOr("augment", false);
+    e.statsInterval = int32_t(r.integerOr("stats_interval", 0, 1000000, 50));
+    e.histogramBins = int32_t(r.integerOr("histogram_bins", 4, 4096, 64));
+    e.trainLimit = r.integerOr("train_limit", 0, INT64_MAX, 0);
+    e.testLimit = r.integerOr("test_limit", 0, INT64_MAX, 0);
+    r.finish();
+    experiment_validate(e);
+    return e;
+}
+
+void experiment_validate(const Experiment& e) {
+    for (const auto& s : e.lr) {
+        const double scaled = s.lr * 65536.0;
+        if (scaled != std::floor(scaled) || s.lr >= 32768.0)
+            throw InputError("experiment.lr: rate " + std::to_string(s.lr) +
+                             " is not a multiple of 2^-16 below 2^15, which integer Q_G needs (e.g. 8, 1, 0.125)");
+    }
+    if (e.loss == LossKind::SoftmaxCrossEntropy && e.bits.allInteger())
+        throw InputError("experiment.loss: softmax_ce needs float errors (E = f); WAGE integer training uses \"sse\"");
+}
+
+Experiment experiment_load(const std::string& path) {
+    const nlohmann::json j = readJsonFile(path, "experiment file");
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    try {
+        return experiment_from_json(j, dir);
+    } catch (const InputError& err) {
+        throw InputError(error_message_file(path, err.what()));
+    }
+}
+
+} // namespace bitbench

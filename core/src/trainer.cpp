@@ -1,0 +1,220 @@
+// Trainer: epochs of shuffled batches, the lr schedule, test evaluation and observer events.
+#include "bitbench/trainer.h"
+
+#include "bitbench/error.h"
+#include "wage_common.h"
+
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+namespace bitbench {
+
+namespace {
+constexpr uint64_t kCheckpointMagic = 0x3150434842424242ull; // "BBBBHCP1"
+using Clock = std::chrono::steady_clock;
+} // namespace
+
+struct Trainer::Arena {
+    explicit Arena(int32_t n) : arena(n) {}
+    tbb::task_arena arena;
+};
+
+Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_e(e), m_data(data) {
+    const auto& m = e.model;
+    if (data.height != m.inH || data.width != m.inW || data.channels != m.inC)
+        throw InputError("dataset '" + data.name + "' has " + std::to_string(data.height) + "x" +
+                         std::to_string(data.width) + "x" + std::to_string(data.channels) + " images but model '" +
+                         m.name + "' expects " + std::to_string(m.inH) + "x" + std::to_string(m.inW) + "x" +
+                         std::to_string(m.inC));
+    if (data.classes > m.classes())
+        throw InputError("dataset '" + data.name + "' has " + std::to_string(data.classes) + " classes but model '" +
+                         m.name + "' has " + std::to_string(m.classes()) + " outputs");
+    m_trainCount = e.trainLimit ? std::min(e.trainLimit, data.trainCount()) : data.trainCount();
+    m_testCount = e.testLimit ? std::min(e.testLimit, data.testCount()) : data.testCount();
+    m_stepsPerEpoch = m_trainCount / e.batch;
+    if (m_stepsPerEpoch < 1)
+        throw InputError("the training set has " + std::to_string(m_trainCount) + " images, fewer than one batch of " +
+                         std::to_string(e.batch));
+    const int32_t n = threads > 0 ? threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
+    m_arena = std::make_unique<Arena>(n);
+    inArena([&] { m_engine = engine_create(m_e); });
+    m_batchImages.resize(size_t(e.batch * data.imageSize()));
+    m_batchLabels.resize(size_t(e.batch));
+}
+
+Trainer::~Trainer() = default;
+
+template <typename F> void Trainer::inArena(F&& f) { m_arena->arena.execute(std::forward<F>(f)); }
+
+void Trainer::shuffle(int32_t epoch) {
+    // Fisher-Yates with draws from the Shuffle stream of this epoch: a pure function of (seed, epoch).
+    m_order.resize(size_t(m_trainCount));
+    for (int64_t i = 0; i < m_trainCount; ++i) m_order[size_t(i)] = uint32_t(i);
+    const Random rng(m_e.seed);
+    for (int64_t i = m_trainCount - 1; i > 0; --i) {
+        const uint32_t j = rng.below(RandomPurpose::Shuffle, uint64_t(epoch), 0, uint64_t(i), uint32_t(i + 1));
+        std::swap(m_order[size_t(i)], m_order[j]);
+    }
+    m_orderEpoch = epoch;
+}
+
+bool Trainer::step() {
+    if (finished()) return false;
+    const int32_t ep = epoch();
+    if (m_orderEpoch != ep) shuffle(ep);
+    const int64_t inEpoch = m_step % m_stepsPerEpoch;
+    const int32_t B = m_e.batch;
+    const int64_t isz = m_data.imageSize();
+    for (int32_t s = 0; s < B; ++s) {
+        const uint32_t idx = m_order[size_t(inEpoch * B + s)];
+        std::memcpy(m_batchImages.data() + s * isz, m_data.trainImages.data() + int64_t(idx) * isz, size_t(isz));
+        m_batchLabels[size_t(s)] = m_data.trainLabels[idx];
+    }
+    if (m_e.augment) {
+        // Pad 4, random crop, horizontal flip; offsets drawn per (step, sample).
+        const Random rng(m_e.seed);
+        std::vector<uint8_t> tmp(static_cast<size_t>(isz));
+        for (int32_t s = 0; s < B; ++s) {
+            const uint32_t w = rng.word(RandomPurpose::Augment, uint64_t(m_step), 0, uint64_t(s));
+            const int32_t dy = int32_t((w & 0xFF) % 9), dx = int32_t(((w >> 8) & 0xFF) % 9);
+            const bool flip = (w >> 16) & 1;
+            uint8_t* img = m_batchImages.data() + s * isz;
+            dataset_augment_cifar(img, tmp.data(), m_data.height, m_data.width, m_data.channels, 4, dy, dx, flip);
+            std::memcpy(img, tmp.data(), size_t(isz));
+        }
+    }
+    const double lr = m_e.lrAt(ep);
+    BatchResult r;
+    const auto t0 = Clock::now();
+    inArena([&] { m_engine->trainStep(m_batchImages.data(), m_batchLabels.data(), B, m_step, lr, r); });
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    m_epochSeconds += dt;
+    const double rate = dt > 0 ? B / dt : 0;
+    m_rateEma = m_rateEma == 0 ? rate : 0.9 * m_rateEma + 0.1 * rate;
+    m_epochLoss += r.loss;
+    m_epochErrors += r.errors;
+
+    StepMetrics sm;
+    sm.step = m_step;
+    sm.epoch = ep;
+    sm.loss = r.loss;
+    sm.error = double(r.errors) / B;
+    sm.learningRate = lr;
+    sm.imagesPerSecond = m_rateEma;
+    for (auto* o : m_observers) o->onStep(sm);
+
+    if (m_e.statsInterval > 0 && m_step % m_e.statsInterval == 0 && !m_observers.empty()) {
+        std::vector<TensorStats> stats;
+        m_engine->collectStats(m_step, m_e.histogramBins, stats);
+        for (auto* o : m_observers) o->onTensorStats(stats);
+    }
+    ++m_step;
+
+    if (m_step % m_stepsPerEpoch == 0) {
+        EpochMetrics em = evaluate();
+        if (m_stop.load()) return false; // evaluation interrupted: the epoch is not reported
+        em.epoch = ep;
+        em.trainLoss = m_epochLoss / double(m_stepsPerEpoch);
+        em.trainError = double(m_epochErrors) / double(m_stepsPerEpoch * B);
+        em.seconds = m_epochSeconds;
+        em.imagesPerSecond = m_epochSeconds > 0 ? double(m_stepsPerEpoch * B) / m_epochSeconds : 0;
+        m_history.push_back(em);
+        m_epochLoss = 0;
+        m_epochErrors = 0;
+        m_epochSeconds = 0;
+        for (auto* o : m_observers) o->onEpoch(em);
+    }
+    return !finished();
+}
+
+EpochMetrics Trainer::evaluate() {
+    EpochMetrics em;
+    em.step = m_step;
+    const int32_t B = m_e.batch;
+    const int64_t isz = m_data.imageSize();
+    int64_t errors = 0;
+    double loss = 0;
+    for (int64_t start = 0; start < m_testCount; start += B) {
+        if (m_stop.load()) break;
+        const int32_t n = int32_t(std::min<int64_t>(B, m_testCount - start));
+        BatchResult r;
+        inArena([&] { m_engine->evaluate(m_data.testImages.data() + start * isz, m_data.testLabels.data() + start, n, r); });
+        errors += r.errors;
+        loss += r.loss;
+    }
+    em.testError = m_testCount ? double(errors) / double(m_testCount) : 0;
+    em.testLoss = m_testCount ? loss / double(m_testCount) : 0;
+    em.weightsHash = m_engine->weightsHash();
+    return em;
+}
+
+std::vector<uint8_t> Trainer::checkpointSave() const {
+    std::vector<uint8_t> b;
+    blob_put_u64(b, kCheckpointMagic);
+    blob_put_u64(b, uint64_t(m_step));
+    blob_put_u64(b, m_history.size());
+    for (const auto& h : m_history) {
+        const double vals[] = {h.trainLoss, h.trainError, h.testLoss, h.testError, h.seconds, h.imagesPerSecond};
+        blob_put_u64(b, uint64_t(h.epoch));
+        blob_put_u64(b, uint64_t(h.step));
+        blob_put_u64(b, h.weightsHash);
+        for (double v : vals) {
+            uint64_t u;
+            std::memcpy(&u, &v, 8);
+            blob_put_u64(b, u);
+        }
+    }
+    // Mid-epoch position: the epoch's running sums continue where they stopped.
+    for (double v : {m_epochLoss, double(m_epochErrors), m_epochSeconds}) {
+        uint64_t u;
+        std::memcpy(&u, &v, 8);
+        blob_put_u64(b, u);
+    }
+    const auto w = m_engine->weightsSave();
+    blob_put_u64(b, w.size());
+    b.insert(b.end(), w.begin(), w.end());
+    return b;
+}
+
+void Trainer::checkpointLoad(const std::vector<uint8_t>& b) {
+    size_t pos = 0;
+    if (blob_get_u64(b, pos) != kCheckpointMagic) throw DataError("not a bitbench checkpoint");
+    const auto step = int64_t(blob_get_u64(b, pos));
+    if (step < 0 || step > totalSteps()) throw DataError("checkpoint step is outside this experiment's schedule");
+    const auto count = blob_get_u64(b, pos);
+    std::vector<EpochMetrics> hist;
+    auto getDouble = [&] {
+        const uint64_t u = blob_get_u64(b, pos);
+        double v;
+        std::memcpy(&v, &u, 8);
+        return v;
+    };
+    for (uint64_t i = 0; i < count; ++i) {
+        EpochMetrics h;
+        h.epoch = int32_t(blob_get_u64(b, pos));
+        h.step = int64_t(blob_get_u64(b, pos));
+        h.weightsHash = blob_get_u64(b, pos);
+        h.trainLoss = getDouble();
+        h.trainError = getDouble();
+        h.testLoss = getDouble();
+        h.testError = getDouble();
+        h.seconds = getDouble();
+        h.imagesPerSecond = getDouble();
+        hist.push_back(h);
+    }
+    const double loss = getDouble(), errors = getDouble(), seconds = getDouble();
+    const auto size = blob_get_u64(b, pos);
+    if (pos + size != b.size()) throw DataError("checkpoint is truncated");
+    m_engine->weightsLoad(std::vector<uint8_t>(b.begin() + long(pos), b.end()));
+    m_step = step;
+    m_history = std::move(hist);
+    m_epochLoss = loss;
+    m_epochErrors = int64_t(errors);
+    m_epochSeconds = seconds;
+    m_orderEpoch = -1;
+}
+
+} // namespace bitbench
