@@ -266,7 +266,7 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         const fs::path dir = cifarCopy(tmp, {3});
         auto bytes = makeCifarBatch(3);
-        bytes.resize(bytes.size() - 100);
+        bytes.erase(bytes.end() - 100, bytes.end());
         writeFile(dir / cifarName(3), bytes);
         const QString msg = messageOf<DataError>([&] { dataset_load_cifar10(dir.string()); });
         QVERIFY2(msg.contains(QStringLiteral("data_batch_3.bin")), qPrintable(msg));
