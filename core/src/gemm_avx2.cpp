@@ -38,35 +38,48 @@ inline __m256i product(__m256i x, __m256i absX, __m256i b) {
     else return _mm256_maddubs_epi16(absX, _mm256_sign_epi8(b, x));
 }
 
+// One row's step: 4 bytes of A times 16 columns of the group, added to two int32 accumulators.
+template <Operands kOps>
+inline void step(__m256i& acc0, __m256i& acc1, const int8_t* a4, __m256i b0, __m256i b1, __m256i ones) {
+    const __m256i x = broadcast4(a4);
+    const __m256i absX = kOps == Operands::BothSigned ? _mm256_abs_epi8(x) : x;
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(product<kOps>(x, absX, b0), ones));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(product<kOps>(x, absX, b1), ones));
+}
+
+inline void storeRow(int32_t* c, __m256i v0, __m256i v1, const __m256i* mask, bool loadC) {
+    if (loadC) {
+        v0 = _mm256_add_epi32(v0, _mm256_maskload_epi32(c, mask[0]));
+        v1 = _mm256_add_epi32(v1, _mm256_maskload_epi32(c + 8, mask[1]));
+    }
+    _mm256_maskstore_epi32(c, mask[0], v0);
+    _mm256_maskstore_epi32(c + 8, mask[1], v1);
+}
+
+// Named accumulators rather than an array: GCC keeps these in registers across the loop.
 template <Operands kOps>
 void tile(const int8_t* a, const int8_t* b, int64_t kGroups, int32_t* c, int64_t ldc, int rowsValid,
           int64_t colsValid, bool loadC) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(colsValid, 16))), lane),
-                             _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(colsValid, 16)) - 8), lane)};
     const __m256i ones = _mm256_set1_epi16(1);
-
-    __m256i acc[kRows][2];
-    for (int r = 0; r < kRows; ++r)
-        for (int h = 0; h < 2; ++h)
-            acc[r][h] = (loadC && r < rowsValid) ? _mm256_maskload_epi32(c + r * ldc + 8 * h, mask[h])
-                                                 : _mm256_setzero_si256();
-
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+            c30 = c00, c31 = c00;
     for (int64_t g = 0; g < kGroups; ++g) {
         const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + g * 64));
         const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + g * 64 + 32));
         const int8_t* ag = a + g * kRows * kGroup;
-#pragma GCC unroll 4
-        for (int r = 0; r < kRows; ++r) {
-            const __m256i x = broadcast4(ag + r * kGroup);
-            const __m256i absX = kOps == Operands::BothSigned ? _mm256_abs_epi8(x) : x;
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(product<kOps>(x, absX, b0), ones));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(product<kOps>(x, absX, b1), ones));
-        }
+        step<kOps>(c00, c01, ag, b0, b1, ones);
+        step<kOps>(c10, c11, ag + 4, b0, b1, ones);
+        step<kOps>(c20, c21, ag + 8, b0, b1, ones);
+        step<kOps>(c30, c31, ag + 12, b0, b1, ones);
     }
-
-    for (int r = 0; r < rowsValid; ++r)
-        for (int h = 0; h < 2; ++h) _mm256_maskstore_epi32(c + r * ldc + 8 * h, mask[h], acc[r][h]);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int valid = int(std::min<int64_t>(colsValid, 16));
+    const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(valid), lane),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(valid - 8), lane)};
+    storeRow(c, c00, c01, mask, loadC);
+    if (rowsValid > 1) storeRow(c + ldc, c10, c11, mask, loadC);
+    if (rowsValid > 2) storeRow(c + 2 * ldc, c20, c21, mask, loadC);
+    if (rowsValid > 3) storeRow(c + 3 * ldc, c30, c31, mask, loadC);
 }
 
 template <Operands kOps>

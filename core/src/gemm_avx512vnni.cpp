@@ -24,6 +24,29 @@ inline __mmask16 columnMask(int64_t valid) {
     return valid >= 16 ? __mmask16(0xFFFF) : valid <= 0 ? __mmask16(0) : __mmask16((1u << valid) - 1);
 }
 
+template <Operands kOps>
+inline __m512i dot4(__m512i acc, __m512i x, __m512i b) {
+    return kOps == Operands::AUnsigned ? _mm512_dpbusd_epi32(acc, x, b) : _mm512_dpbusd_epi32(acc, b, x);
+}
+
+// Finishes one row of a tile: corrections, prior C, masked store of the valid columns.
+template <int NP>
+inline void storeRow(int32_t* c, __m512i v0, __m512i v1, const __mmask16* mask, bool loadC,
+                     __m512i rowCorr, const __m512i* colCorr) {
+    v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, rowCorr), colCorr[0]);
+    if (loadC) v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(mask[0], c));
+    _mm512_mask_storeu_epi32(c, mask[0], v0);
+    if constexpr (NP == 2) {
+        v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, rowCorr), colCorr[1]);
+        if (loadC) v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(mask[1], c + 16));
+        _mm512_mask_storeu_epi32(c + 16, mask[1], v1);
+    }
+}
+
+// The 12 rows of a tile, spelt out: with an array of accumulators GCC spills them to the stack
+// inside the loop, with named variables they stay in registers.
+#define BB_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
 // One tile of kRows rows times NP panels. vpdpbusd lanes wrap modulo 2^32 (it is not the
 // saturating vpdpbusds), which the offset correction relies on.
 template <int NP, Operands kOps>
@@ -31,45 +54,38 @@ void tile(const int8_t* a, const int8_t* b, int64_t panelStride, int64_t kGroups
           int64_t ldc, int rowsValid, int64_t colsValid, bool loadC, const int32_t* colCorr,
           const int32_t* rowCorr) {
     static_assert(kOps != Operands::BothSigned, "vpdpbusd needs one unsigned operand");
-    __mmask16 mask[NP];
-    for (int p = 0; p < NP; ++p) mask[p] = columnMask(colsValid - 16 * p);
-
-    __m512i acc[kRows][NP];
-#pragma GCC unroll 12
-    for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 2
-        for (int p = 0; p < NP; ++p)
-            acc[r][p] = (loadC && r < rowsValid) ? _mm512_maskz_loadu_epi32(mask[p], c + r * ldc + 16 * p)
-                                                 : _mm512_setzero_si512();
-
+#define BB_DECL(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512();
+    BB_ROWS(BB_DECL)
+#undef BB_DECL
+    const int8_t* b1p = b + (NP == 2 ? panelStride : 0);
     for (int64_t g = 0; g < kGroups; ++g) {
-        __m512i bv[NP];
-#pragma GCC unroll 2
-        for (int p = 0; p < NP; ++p) bv[p] = _mm512_loadu_si512(b + p * panelStride + g * 64);
+        const __m512i b0 = _mm512_loadu_si512(b + g * 64);
+        const __m512i b1 = NP == 2 ? _mm512_loadu_si512(b1p + g * 64) : _mm512_setzero_si512();
         const int8_t* ag = a + g * kRows * kGroup;
-#pragma GCC unroll 12
-        for (int r = 0; r < kRows; ++r) {
-            const __m512i x = broadcast4(ag + r * kGroup);
-#pragma GCC unroll 2
-            for (int p = 0; p < NP; ++p)
-                acc[r][p] = kOps == Operands::AUnsigned ? _mm512_dpbusd_epi32(acc[r][p], x, bv[p])
-                                                        : _mm512_dpbusd_epi32(acc[r][p], bv[p], x);
-        }
+#define BB_STEP(r)                                                                                 \
+    {                                                                                              \
+        const __m512i x = broadcast4(ag + (r) * kGroup);                                           \
+        c##r##0 = dot4<kOps>(c##r##0, x, b0);                                                      \
+        if constexpr (NP == 2) c##r##1 = dot4<kOps>(c##r##1, x, b1);                               \
+    }
+        BB_ROWS(BB_STEP)
+#undef BB_STEP
     }
 
-    if (colCorr) {
-        for (int p = 0; p < NP; ++p) {
-            const __m512i corr = _mm512_maskz_loadu_epi32(mask[p], colCorr + 16 * p);
-            for (int r = 0; r < kRows; ++r) acc[r][p] = _mm512_sub_epi32(acc[r][p], corr);
-        }
+    __mmask16 mask[2];
+    __m512i cc[2];
+    for (int p = 0; p < 2; ++p) {
+        mask[p] = p < NP ? columnMask(colsValid - 16 * p) : __mmask16(0);
+        cc[p] = colCorr ? _mm512_maskz_loadu_epi32(mask[p], colCorr + 16 * p) : _mm512_setzero_si512();
     }
-    for (int r = 0; r < kRows; ++r) {
-        if (r >= rowsValid) break;
-        const __m512i corr = _mm512_set1_epi32(rowCorr ? rowCorr[r] : 0);
-        for (int p = 0; p < NP; ++p)
-            _mm512_mask_storeu_epi32(c + r * ldc + 16 * p, mask[p], _mm512_sub_epi32(acc[r][p], corr));
-    }
+#define BB_STORE(r)                                                                                \
+    if ((r) < rowsValid)                                                                           \
+        storeRow<NP>(c + (r) * ldc, c##r##0, c##r##1, mask, loadC,                                 \
+                     _mm512_set1_epi32(rowCorr ? rowCorr[r] : 0), cc);
+    BB_ROWS(BB_STORE)
+#undef BB_STORE
 }
+#undef BB_ROWS
 
 template <Operands kOps>
 void blockTyped(const BlockArgs& x) {

@@ -40,24 +40,31 @@ void pack_tiles_rows(const int8_t* src, int64_t ld, int64_t rows, int64_t k, int
             const int64_t validRows = std::clamp<int64_t>(rows - r0, 0, 4);
             int64_t g = 0;
 #if defined(__x86_64__)
-            // 4 rows x 16 bytes (4 groups) at a time: a 4 x 4 transpose of 32-bit groups.
+            // 4 rows x 16 bytes (4 groups) at a time: a 4 x 4 transpose of 32-bit groups. Past
+            // K the loaded bytes are masked to zero; a load may pass the row's end as long as it
+            // stays inside the matrix (the next row's bytes are masked away).
+            const int64_t limit = (rows - 1) * ld + k; // bytes of the matrix from src
             if (validRows == 4) {
                 const __m128i x80 = _mm_set1_epi8(char(flip));
-                for (; (g + 4) * kGroup <= k; g += 4) {
+                const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                for (; g < groups && (r0 + 3) * ld + g * kGroup + 16 <= limit; g += 4) {
                     const int8_t* s = src + r0 * ld + g * kGroup;
-                    const __m128i x0 = _mm_xor_si128(load16(s), x80);
-                    const __m128i x1 = _mm_xor_si128(load16(s + ld), x80);
-                    const __m128i x2 = _mm_xor_si128(load16(s + 2 * ld), x80);
-                    const __m128i x3 = _mm_xor_si128(load16(s + 3 * ld), x80);
+                    const __m128i keep = _mm_cmplt_epi8(iota, _mm_set1_epi8(char(std::min<int64_t>(k - g * kGroup, 16))));
+                    const __m128i x0 = _mm_xor_si128(_mm_and_si128(load16(s), keep), x80);
+                    const __m128i x1 = _mm_xor_si128(_mm_and_si128(load16(s + ld), keep), x80);
+                    const __m128i x2 = _mm_xor_si128(_mm_and_si128(load16(s + 2 * ld), keep), x80);
+                    const __m128i x3 = _mm_xor_si128(_mm_and_si128(load16(s + 3 * ld), keep), x80);
                     const __m128i t0 = _mm_unpacklo_epi32(x0, x1);
                     const __m128i t1 = _mm_unpacklo_epi32(x2, x3);
                     const __m128i t2 = _mm_unpackhi_epi32(x0, x1);
                     const __m128i t3 = _mm_unpackhi_epi32(x2, x3);
                     int8_t* d = tile + g * mr * kGroup + q * kGroup;
+                    // Groups past the last one are not stored: the next tile starts there.
+                    const int64_t n = std::min<int64_t>(groups - g, 4);
                     store16(d, _mm_unpacklo_epi64(t0, t1));
-                    store16(d + mr * kGroup, _mm_unpackhi_epi64(t0, t1));
-                    store16(d + 2 * mr * kGroup, _mm_unpacklo_epi64(t2, t3));
-                    store16(d + 3 * mr * kGroup, _mm_unpackhi_epi64(t2, t3));
+                    if (n > 1) store16(d + mr * kGroup, _mm_unpackhi_epi64(t0, t1));
+                    if (n > 2) store16(d + 2 * mr * kGroup, _mm_unpacklo_epi64(t2, t3));
+                    if (n > 3) store16(d + 3 * mr * kGroup, _mm_unpackhi_epi64(t2, t3));
                 }
             }
 #endif
@@ -90,8 +97,9 @@ void pack_cols(const int8_t* src, int64_t ld, int64_t width, int64_t r, int bloc
             const int64_t r0 = g * kGroup;
             const int64_t validRows = std::min<int64_t>(r - r0, 4);
             const int8_t* rowPtr[4];
-            // Full 16-byte loads only when all 16 bytes lie inside the matrix.
-            const bool direct = validRows == 4 && c0 + 16 <= width;
+            // Full 16-byte loads whenever they stay inside the matrix, even past this row's
+            // width: the extra bytes land in padding columns, whose results are never stored.
+            const bool direct = validRows == 4 && (r0 + 3) * ld + c0 + 16 <= (r - 1) * ld + width;
             for (int i = 0; i < 4; ++i) {
                 if (direct) {
                     rowPtr[i] = src + (r0 + i) * ld + c0;
