@@ -115,6 +115,38 @@ private Q_SLOTS:
         QCOMPARE(ema.push(4.0), 2.5 / 0.75);
     }
 
+    void sparseSeriesCanStayUnsmoothed() {
+        CurvePlot plot;
+        const int train = plot.addSeries(QStringLiteral("train error"));
+        const int test = plot.addSeries(QStringLiteral("test error"));
+        plot.setSmoothing(0.9);
+        plot.setSeriesSmoothed(test, false);
+        plot.appendPoints(train, {0, 1, 2}, {3, 2, 1});
+        plot.appendPoints(test, {0, 2}, {2.5, 0.5});
+        QVERIFY(plot.smoothedGraph(train)->visible());
+        QVERIFY(!plot.smoothedGraph(test)->visible());
+        QCOMPARE(plot.smoothedGraph(test)->dataCount(), 0);
+        QCOMPARE(plot.rawGraph(test)->pen().color().alpha(), 255);
+        plot.showCrosshairAt(2);
+        QVERIFY2(plot.readoutText().contains(QStringLiteral("test error 0.5")), qPrintable(plot.readoutText()));
+        plot.setSeriesSmoothed(test, true);
+        QCOMPARE(valuesOf(plot.smoothedGraph(test)), emaReference({2.5, 0.5}, 0.9));
+    }
+
+    void logRangeHoldsSmoothedDips() {
+        // Per-batch error is often exactly 0: its EMA falls below the smallest positive raw value.
+        CurvePlot plot;
+        const int id = plot.addSeries(QStringLiteral("train error"));
+        plot.setSmoothing(0.5);
+        plot.setLogScale(true);
+        plot.appendPoints(id, {0, 1, 2, 3, 4}, {0.78, 0, 0, 0, 0});
+        plot.flush();
+        const double dip = valuesOf(plot.smoothedGraph(id)).back();
+        QVERIFY(dip > 0.0 && dip < 0.78);
+        QVERIFY(plot.plot()->yAxis->range().contains(dip));
+        QVERIFY(plot.plot()->yAxis->range().lower > 0.0);
+    }
+
     void outOfOrderBatchIsMerged() {
         CurvePlot plot;
         const int id = plot.addSeries(QStringLiteral("loss"));

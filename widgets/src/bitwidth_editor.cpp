@@ -135,6 +135,9 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
     }
     m_grid->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_grid->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // As tall as its rows: the legend and cost sit right under the last layer.
+    m_grid->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+    m_grid->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Maximum);
 
     m_resetAction = new QAction(QStringLiteral("Reset overrides"), this);
     m_resetAction->setToolTip(QStringLiteral("Make every layer follow the pattern again"));
@@ -163,9 +166,10 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(top);
     layout->addWidget(m_error);
-    layout->addWidget(m_grid, 1);
+    layout->addWidget(m_grid);
     layout->addWidget(legend);
     layout->addWidget(m_cost);
+    layout->addStretch(1);
 
     connect(m_edit, &QLineEdit::textEdited, this, &BitwidthEditor::onTextEdited);
     connect(m_grid, &QTableWidget::itemChanged, this, &BitwidthEditor::onItemChanged);

@@ -45,6 +45,25 @@ int nearestIndex(const QCPGraph* graph, double x) {
     return i;
 }
 
+// On a log axis a zero or negative value (a batch with 0 % error) has no position: QCustomPlot
+// would draw a spike off the bottom. Such points become gaps; the stored data stays as given.
+class CurveGraph : public QCPGraph {
+public:
+    using QCPGraph::QCPGraph;
+
+protected:
+    void getOptimizedLineData(QVector<QCPGraphData>* lineData,
+                              const QCPGraphDataContainer::const_iterator& begin,
+                              const QCPGraphDataContainer::const_iterator& end) const override {
+        QCPGraph::getOptimizedLineData(lineData, begin, end);
+        if (valueAxis()->scaleType() != QCPAxis::stLogarithmic)
+            return;
+        for (QCPGraphData& d : *lineData)
+            if (!(d.value > 0.0))
+                d.value = std::numeric_limits<double>::quiet_NaN();
+    }
+};
+
 } // namespace
 
 double EmaSmoother::push(double y) {
@@ -60,8 +79,7 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
     m_plot = new QCustomPlot(this);
     plot_style_apply(m_plot);
     m_plot->setMinimumSize(240, 160);
-    m_plot->legend->setVisible(true);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_style_legend_above(m_plot);
     m_plot->xAxis->setLabel(QStringLiteral("step"));
     m_plot->layer(QStringLiteral("overlay"))->setMode(QCPLayer::lmBuffered);
     m_plot->installEventFilter(this);
@@ -151,14 +169,14 @@ int CurvePlot::addSeries(const QString& name, const QColor& colour) {
     Series s;
     s.name = name;
     s.colour = colour.isValid() ? colour : plot_style_colour(int(m_series.size()));
-    s.raw = m_plot->addGraph();
-    s.smooth = m_plot->addGraph();
+    s.raw = new CurveGraph(m_plot->xAxis, m_plot->yAxis);
+    s.smooth = new CurveGraph(m_plot->xAxis, m_plot->yAxis);
     s.raw->setName(name);
     s.smooth->setName(name);
     s.raw->setAdaptiveSampling(true);
     s.smooth->setAdaptiveSampling(true);
     s.ema = EmaSmoother(m_smoothing);
-    s.yMin = s.yMinPositive = s.xMin = kInf;
+    s.yMin = s.yMinPositive = s.sMinPositive = s.xMin = kInf;
     s.yMax = s.xMax = -kInf;
     s.tracer = new QCPItemTracer(m_plot);
     s.tracer->setLayer(QStringLiteral("overlay"));
@@ -197,13 +215,16 @@ void CurvePlot::appendPoints(int seriesId, const QVector<double>& x, const QVect
     }
     s.xMin = std::min(s.xMin, *std::min_element(x.begin(), x.end()));
     s.xMax = std::max(s.xMax, *std::max_element(x.begin(), x.end()));
-    if (m_smoothing <= 0.0)
+    if (!isSmoothed(s))
         return;
     if (sorted && appendsAtEnd) {
         // The common case: continue the EMA over the new points only.
         QVector<double> sy(y.size());
-        for (int i = 0; i < y.size(); ++i)
+        for (int i = 0; i < y.size(); ++i) {
             sy[i] = s.ema.push(y[i]);
+            if (sy[i] > 0.0)
+                s.sMinPositive = std::min(s.sMinPositive, sy[i]);
+        }
         s.smooth->addData(x, sy, true);
     } else {
         recomputeSmoothed(s); // out-of-order data changes every later smoothed value
@@ -217,7 +238,7 @@ void CurvePlot::clearSeries(int seriesId) {
     s.raw->data()->clear();
     s.smooth->data()->clear();
     s.ema.reset();
-    s.yMin = s.yMinPositive = s.xMin = kInf;
+    s.yMin = s.yMinPositive = s.sMinPositive = s.xMin = kInf;
     s.yMax = s.xMax = -kInf;
 }
 
@@ -283,34 +304,53 @@ void CurvePlot::setSmoothing(double weight) {
     m_plot->replot();
 }
 
+void CurvePlot::setSeriesSmoothed(int seriesId, bool on) {
+    if (!validId(seriesId) || m_series[seriesId].smoothEnabled == on)
+        return;
+    Series& s = m_series[seriesId];
+    s.smoothEnabled = on;
+    recomputeSmoothed(s);
+    applySeriesLook(s);
+    rebuildLegend();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool CurvePlot::seriesSmoothed(int seriesId) const {
+    return validId(seriesId) && m_series[seriesId].smoothEnabled;
+}
+
 void CurvePlot::recomputeSmoothed(Series& s) {
     s.ema = EmaSmoother(m_smoothing);
     s.smooth->data()->clear();
-    if (m_smoothing <= 0.0)
+    s.sMinPositive = kInf;
+    if (!isSmoothed(s))
         return;
     const auto raw = s.raw->data();
     QVector<QCPGraphData> out;
     out.reserve(raw->size());
-    for (auto it = raw->constBegin(); it != raw->constEnd(); ++it)
+    for (auto it = raw->constBegin(); it != raw->constEnd(); ++it) {
         out.push_back(QCPGraphData(it->key, s.ema.push(it->value)));
+        if (out.back().value > 0.0)
+            s.sMinPositive = std::min(s.sMinPositive, out.back().value);
+    }
     s.smooth->data()->set(out, true);
 }
 
 void CurvePlot::applySeriesLook(Series& s) {
-    const bool smoothing = m_smoothing > 0.0;
+    const bool smoothing = isSmoothed(s);
     QColor rawColour = s.colour;
     if (smoothing)
         rawColour.setAlpha(kRawAlphaSmoothed);
     s.raw->setPen(QPen(rawColour, smoothing ? 1.0 : 1.5));
     s.smooth->setPen(QPen(s.colour, 2.0));
     s.smooth->setVisible(smoothing);
-    s.tracer->setGraph(smoothing ? s.smooth : s.raw);
+    s.tracer->setGraph(nullptr); // attached when the crosshair shows
 }
 
 void CurvePlot::rebuildLegend() {
     m_plot->legend->clearItems();
     for (Series& s : m_series)
-        (m_smoothing > 0.0 ? s.smooth : s.raw)->addToLegend();
+        (isSmoothed(s) ? s.smooth : s.raw)->addToLegend();
 }
 
 void CurvePlot::setFollow(bool on) { setFollowInternal(on, false); }
@@ -336,6 +376,8 @@ void CurvePlot::fitAxes() {
         xMin = std::min(xMin, s.xMin);
         xMax = std::max(xMax, s.xMax);
         yMin = std::min(yMin, m_logScale ? s.yMinPositive : s.yMin);
+        if (m_logScale && isSmoothed(s))
+            yMin = std::min(yMin, s.sMinPositive);
         yMax = std::max(yMax, s.yMax);
     }
     if (!(xMin <= xMax) || !(yMin <= yMax))
@@ -365,7 +407,7 @@ void CurvePlot::showCrosshairAt(double x) {
     QStringList parts;
     double anchorKey = std::numeric_limits<double>::quiet_NaN();
     for (Series& s : m_series) {
-        const QCPGraph* shown = m_smoothing > 0.0 ? s.smooth : s.raw;
+        const QCPGraph* shown = isSmoothed(s) ? s.smooth : s.raw;
         const int i = nearestIndex(shown, x);
         if (i < 0) {
             s.tracer->setVisible(false);
@@ -374,12 +416,13 @@ void CurvePlot::showCrosshairAt(double x) {
         const double key = shown->data()->at(i)->key;
         if (std::isnan(anchorKey))
             anchorKey = key;
+        s.tracer->setGraph(const_cast<QCPGraph*>(shown));
         s.tracer->setGraphKey(key);
         s.tracer->setVisible(true);
         QString part = QStringLiteral("<span style=\"color:%1\">&#9679;</span> %2 %3")
                            .arg(s.colour.name(), s.name.toHtmlEscaped(),
                                 formatValue(shown->data()->at(i)->value));
-        if (m_smoothing > 0.0)
+        if (isSmoothed(s))
             part += QStringLiteral(" (raw %1)").arg(formatValue(s.raw->data()->at(i)->value));
         parts << part;
     }

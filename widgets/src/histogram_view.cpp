@@ -141,9 +141,10 @@ HistogramView::HistogramView(QWidget* parent) : QWidget(parent) {
     m_outBars = makeBars(m_valuePlot, kOutColour);
     m_outBars->setName(QStringLiteral("saturated"));
 
-    m_errorPlot->xAxis->setLabel(QStringLiteral("quantization error (x_q - x)"));
+    m_errorPlot->xAxis->setLabel(QStringLiteral("error x_q - x"));
     m_errorPlot->yAxis->setLabel(QStringLiteral("count"));
     m_errorBars = makeBars(m_errorPlot, kErrorColour);
+    m_errorPlot->xAxis->ticker()->setTickCount(3); // a narrow plot: fewer, readable labels
 
     m_statsPlot->xAxis->setLabel(QStringLiteral("step"));
     m_statsPlot->yAxis->setLabel(QStringLiteral("% of values"));
@@ -161,8 +162,7 @@ HistogramView::HistogramView(QWidget* parent) : QWidget(parent) {
     m_sqnrGraph = m_statsPlot->addGraph(m_statsPlot->xAxis, m_statsPlot->yAxis2);
     m_sqnrGraph->setName(QStringLiteral("SQNR dB (right)"));
     m_sqnrGraph->setPen(QPen(kInColour, 1.5));
-    m_statsPlot->legend->setVisible(true);
-    m_statsPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    plot_style_legend_above(m_statsPlot);
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_header, 1);

@@ -52,6 +52,25 @@ void plot_style_apply(QCustomPlot* plot) {
     plot->setNoAntialiasingOnDrag(true);
 }
 
+void plot_style_legend_above(QCustomPlot* plot) {
+    QCPLegend* legend = plot->legend;
+    if (legend->layout() == plot->plotLayout())
+        return;
+    if (legend->layout())
+        legend->layout()->take(legend);
+    plot->plotLayout()->insertRow(0);
+    plot->plotLayout()->addElement(0, 0, legend);
+    plot->plotLayout()->setRowStretchFactor(0, 0.001);
+    plot->plotLayout()->setRowSpacing(0);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    legend->setWrap(6);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    legend->setMargins(QMargins(4, 2, 4, 0));
+    legend->setColumnSpacing(12);
+    legend->setVisible(true);
+}
+
 QColor plot_style_colour(int index) {
     static const QColor colours[] = {QColor(0x00, 0x72, 0xB2), QColor(0xD5, 0x5E, 0x00),
                                      QColor(0x00, 0x9E, 0x73), QColor(0xE6, 0x9F, 0x00),

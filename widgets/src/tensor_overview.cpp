@@ -90,7 +90,7 @@ int TensorOverview::labelWidth() const {
     int w = fontMetrics().horizontalAdvance(QStringLiteral("layer"));
     for (const QString& name : m_layers)
         w = std::max(w, fontMetrics().horizontalAdvance(name));
-    return w + 2 * kPad;
+    return w + 2 * kPad + 2; // slack so rounding never elides the widest name
 }
 
 int TensorOverview::headerHeight() const { return fontMetrics().height() + 2 * kPad; }

@@ -63,6 +63,10 @@ public:
     // EMA weight in [0, 0.999]; 0 shows the raw curves only.
     void setSmoothing(double weight);
     double smoothing() const { return m_smoothing; }
+    // Sparse series (test error once per epoch) read better unsmoothed: the weight is per point,
+    // so it would lag by epochs there. On by default.
+    void setSeriesSmoothed(int seriesId, bool on);
+    bool seriesSmoothed(int seriesId) const;
 
     void setFollow(bool on);
     bool follow() const { return m_follow; }
@@ -93,11 +97,14 @@ private:
         QCPGraph* smooth = nullptr;
         QCPItemTracer* tracer = nullptr;
         EmaSmoother ema;
+        bool smoothEnabled = true;
         double yMin, yMax, yMinPositive; // running extents: fitting never rescans the data
+        double sMinPositive;             // the EMA of data with zeros dips below yMinPositive
         double xMin, xMax;
     };
 
     bool validId(int id) const { return id >= 0 && id < int(m_series.size()); }
+    bool isSmoothed(const Series& s) const { return m_smoothing > 0.0 && s.smoothEnabled; }
     void recomputeSmoothed(Series& s);
     void applySeriesLook(Series& s);
     void rebuildLegend();
