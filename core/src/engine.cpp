@@ -8,8 +8,11 @@ namespace bitbench {
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
 
-std::unique_ptr<Engine> engine_create(const Experiment& e) {
-    if (engine_integer_supported(e)) return engine_create_integer(e);
+std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
+    std::string why;
+    const bool integer = engine_integer_supported(e, &why);
+    if (kind == EngineKind::Integer && !integer) throw InputError("the integer engine cannot run this experiment: " + why);
+    if (kind == EngineKind::Integer || (kind == EngineKind::Auto && integer)) return engine_create_integer(e);
     return engine_create_float(e);
 }
 

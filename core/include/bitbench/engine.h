@@ -49,9 +49,22 @@ public:
 
 // Builds the engine that fits the experiment: integer when every class of every layer is
 // quantized, float otherwise. Weights are initialised from the experiment's seed.
-std::unique_ptr<Engine> engine_create(const Experiment& e);
+enum class EngineKind { Auto, Integer, Float };
+std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
 // The integer engine is used when every class has bits and W, A, E fit 8 bits (int8 operands).
 bool engine_integer_supported(const Experiment& e, std::string* why = nullptr);
+
+} // namespace bitbench
+
+namespace bitbench {
+
+// For checking the float path: the loss and dL/dW of every layer (before any update) for
+// `weights` (per layer, [out][fan-in]; empty = the experiment's initial weights).
+std::vector<std::vector<float>> engine_float_gradients(const Experiment& e,
+                                                       const std::vector<std::vector<float>>& weights,
+                                                       const uint8_t* images, const uint8_t* labels,
+                                                       int32_t n, double* loss);
+std::vector<std::vector<float>> engine_float_initial_weights(const Experiment& e);
 
 } // namespace bitbench
