@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
                      [inspector](int layer, int cls) { showTensor(inspector, layer, cls); });
 
     auto* left = new QVBoxLayout;
-    left->addWidget(boxed(QStringLiteral("Bitwidths (W-A-G-E)"), editor), 1);
+    left->addWidget(boxed(QStringLiteral("Bitwidths (W-A-G-E)"), editor), 0);
     left->addWidget(boxed(QStringLiteral("Tensors: click a cell to inspect"), overview), 1);
     auto* curves = new QHBoxLayout;
     curves->addWidget(boxed(QStringLiteral("Loss"), lossPlot));

@@ -137,6 +137,7 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
     m_grid->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     // As tall as its rows: the legend and cost sit right under the last layer.
     m_grid->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+    m_grid->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the columns stretch to fit
     m_grid->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Maximum);
 
     m_resetAction = new QAction(QStringLiteral("Reset overrides"), this);

@@ -26,6 +26,36 @@ bool fail(QString* error, const QString& message) {
     return false;
 }
 
+// Vector files with more points than this keep QCustomPlot's adaptive sampling (size stays small).
+constexpr int kVectorPointLimit = 50000;
+
+// Adaptive sampling reduces a curve to min/max per logical pixel: right on screen, but scaled up
+// by dpi/96 it shows as steps. Exports draw every point of opaque curves where that is
+// affordable; translucent ones (raw data behind a smoothed curve) keep the sampling, because
+// 100k overlapping translucent segments add up to a solid band that hides the smoothed curve.
+class FullResolution {
+public:
+    FullResolution(QCustomPlot* plot, bool raster) {
+        for (int i = 0; i < plot->plottableCount(); ++i) {
+            auto* graph = qobject_cast<QCPGraph*>(plot->plottable(i));
+            if (graph && graph->adaptiveSampling() && graph->pen().color().alpha() == 255 &&
+                (raster || graph->dataCount() <= kVectorPointLimit)) {
+                graph->setAdaptiveSampling(false);
+                m_graphs.push_back(graph);
+            }
+        }
+    }
+    ~FullResolution() {
+        for (QCPGraph* graph : m_graphs)
+            graph->setAdaptiveSampling(true);
+    }
+    FullResolution(const FullResolution&) = delete;
+    FullResolution& operator=(const FullResolution&) = delete;
+
+private:
+    QVector<QCPGraph*> m_graphs;
+};
+
 // Draws the plot laid out at `logical` size into an active painter whose device is `logical`
 // scaled by `scale`.
 void render(QCustomPlot* plot, QCPPainter* painter, QSizeF logical, double scale) {
@@ -51,6 +81,7 @@ bool plot_export(QCustomPlot* plot, const QString& path, int widthPx, int height
     const QSizeF logical(widthPx / scale, heightPx / scale);
     // Vector formats have no pixels: the figure is the logical layout on a page of the
     // physical size, at the screen resolution so point sizes stay consistent.
+    const FullResolution fullResolution(plot, ext == QLatin1String("png"));
     if (ext == QLatin1String("png")) {
         QImage image(widthPx, heightPx, QImage::Format_ARGB32_Premultiplied);
         image.fill(Qt::white);
