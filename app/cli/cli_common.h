@@ -29,6 +29,8 @@ struct Command {
 // Each cmd_*.cpp defines one of these; main.cpp calls them all.
 Command cli_add_idx_info(CLI::App& app);
 Command cli_add_train(CLI::App& app);
+Command cli_add_runs(CLI::App& app);
+Command cli_add_export(CLI::App& app);
 
 // Runs `body`, turning bitbench errors into a one-line message on stderr and the matching code.
 int cli_run_guarded(const std::function<int()>& body);

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     std::vector<Command> commands = {
         cli_add_idx_info(app),
         cli_add_train(app),
+        cli_add_runs(app),
+        cli_add_export(app),
     };
 
     try {

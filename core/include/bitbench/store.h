@@ -1,0 +1,207 @@
+// The run database (SQLite): runs, metrics, tensor statistics, histograms, checkpoints, sweeps.
+#pragma once
+
+#include "bitbench/observer.h"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bitbench {
+
+class SqliteDb;
+
+enum class RunStatus : uint8_t { Running, Finished, Failed, Interrupted };
+
+// "running", "finished", "failed", "interrupted".
+const char* run_status_name(RunStatus s);
+
+// Parses a run id as a user types it: a positive decimal integer, nothing else.
+// throws: InputError quoting the text.
+int64_t run_id_parse(const std::string& text);
+
+// What a run is: written once by runCreate. Empty programVersion / host are filled in with this
+// program's version and this machine's host name.
+struct RunInfo {
+    std::string name;
+    std::string experimentJson;     // the experiment as the user gave it
+    std::string resolvedConfigJson; // with every default filled in
+    std::string configHash;         // identifies the configuration (sweeps skip done hashes)
+    uint64_t seed = 0;
+    std::string bitsPattern;        // e.g. "2-8-8-8"
+    std::string model;
+    std::string dataset;
+    std::string programVersion;
+    std::string host;
+};
+
+struct RunRecord {
+    int64_t id = 0;
+    RunInfo info;
+    RunStatus status = RunStatus::Running;
+    std::string startedAt;   // ISO 8601 UTC
+    std::string endedAt;     // empty while running
+    std::string summaryJson; // empty until finished
+    int32_t epochs = 0;      // epochs stored (each with test results and weights hash)
+    int64_t steps = 0;       // highest step with metrics + 1, 0 when none
+    int32_t checkpoints = 0;
+};
+
+struct MetricPoint {
+    int64_t step = 0;
+    int32_t epoch = 0;
+    double value = 0;
+};
+
+struct CheckpointRecord {
+    int64_t step = 0;
+    int32_t epoch = 0;
+    std::vector<uint8_t> blob;
+    std::string createdAt;
+};
+
+enum class HistogramKind : uint8_t { Value = 0, Error = 1 };
+
+struct HistogramRecord {
+    int64_t step = 0;
+    int32_t layer = 0;
+    TensorClass cls = TensorClass::W;
+    HistogramKind kind = HistogramKind::Value;
+    Histogram hist;
+    double quantStep = 0;
+    double clipLo = 0, clipHi = 0;
+};
+
+struct SweepRecord {
+    int64_t id = 0;
+    std::string name;
+    std::string sweepJson;
+    std::string createdAt;
+};
+
+enum class TrialStatus : uint8_t { Pending, Running, Finished, Failed };
+
+struct SweepTrial {
+    std::string configHash;
+    int64_t runId = 0; // 0 when no run is attached (pending, or its run was deleted)
+    TrialStatus status = TrialStatus::Pending;
+};
+
+// Metric keys the store writes. Per step: loss, error, lr, images_per_s. Per epoch (at the
+// epoch's last global step): train_loss, train_error, test_loss, test_error, epoch_seconds,
+// epoch_images_per_s.
+inline constexpr const char* kStepMetricKeys[] = {"loss", "error", "lr", "images_per_s"};
+inline constexpr const char* kEpochMetricKeys[] = {"train_loss", "train_error", "test_loss",
+                                                   "test_error", "epoch_seconds",
+                                                   "epoch_images_per_s"};
+
+enum class StoreAccess : uint8_t {
+    ReadWrite, // create or migrate; falls back to read-only when the file or folder is not writable
+    ReadOnly,  // the file must exist; nothing is ever written
+};
+
+// One connection to a run database. Use one RunStore per thread; several RunStores (in one or
+// many processes) may use the same file at once.
+class RunStore {
+public:
+    // requires: path is absent, an empty file, or a bitbench run database.
+    // ensures: the schema is at the latest version (read-write); runs marked running whose writer
+    //          process on this host is gone are marked interrupted (read-write only).
+    // throws: StoreError when the file is not SQLite, is SQLite but not ours, was written by a
+    //         newer bitbench, or cannot be opened. Nothing is written to a file that is refused.
+    static RunStore open(const std::string& path, StoreAccess access = StoreAccess::ReadWrite);
+
+    RunStore(RunStore&&) noexcept;
+    RunStore& operator=(RunStore&&) noexcept;
+    ~RunStore();
+
+    const std::string& path() const;
+    bool readOnly() const;
+    // Why the store is read-only, in words for the user; empty when writable.
+    const std::string& readOnlyReason() const;
+
+    // Inserts a run with status running, owned by this process. Returns its id.
+    int64_t runCreate(const RunInfo& info);
+    void runRename(int64_t runId, const std::string& name);
+    // Deletes the run and everything stored for it. throws StoreError when it does not exist.
+    void runDelete(int64_t runId);
+    // Sets the final status, the end time and the summary.
+    void runFinish(int64_t runId, RunStatus status, const std::string& summaryJson);
+    // Marks running runs whose writer process on this host is gone; returns how many.
+    int32_t runsMarkInterrupted();
+
+    std::vector<RunRecord> runsList();
+    // throws StoreError naming the id when there is no such run.
+    RunRecord runGet(int64_t runId);
+    bool runExists(int64_t runId);
+
+    std::vector<MetricPoint> metricsGet(int64_t runId, const std::string& key);
+    std::vector<std::string> metricKeys(int64_t runId);
+    // One entry per stored epoch, ascending; fields without a stored value are NaN.
+    std::vector<EpochMetrics> epochsGet(int64_t runId);
+    // Tensor statistics with both histograms, ordered by step, layer, class.
+    std::vector<TensorStats> tensorStatsGet(int64_t runId, int64_t stepFrom = 0,
+                                            int64_t stepTo = std::numeric_limits<int64_t>::max());
+    // Histograms of one tensor over steps stepFrom..stepTo inclusive, ascending.
+    std::vector<HistogramRecord> histogramsGet(int64_t runId, int32_t layer, TensorClass cls,
+                                               HistogramKind kind, int64_t stepFrom = 0,
+                                               int64_t stepTo = std::numeric_limits<int64_t>::max());
+    std::optional<CheckpointRecord> checkpointLatest(int64_t runId);
+
+    int64_t sweepCreate(const std::string& name, const std::string& sweepJson);
+    std::vector<SweepRecord> sweepsList();
+    // throws StoreError naming the id when there is no such sweep.
+    SweepRecord sweepGet(int64_t sweepId);
+    // Inserts or updates the trial (sweep, configHash). runId 0 leaves no run attached.
+    void sweepTrialPut(int64_t sweepId, const std::string& configHash, int64_t runId,
+                       TrialStatus status);
+    std::vector<SweepTrial> sweepTrialsGet(int64_t sweepId);
+
+    struct Impl;
+
+private:
+    explicit RunStore(std::unique_ptr<Impl> impl);
+    friend SqliteDb& store_connection(RunStore& store);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Records one run's events from the training thread into the database through its own thread
+// and connection, so the trainer never waits for the disk. Events are committed in batches
+// about every 250 ms and at every epoch end; checkpoints are committed before checkpointPut
+// returns. If a write fails (disk full), the next call on the writer throws that StoreError.
+class RunWriter : public TrainObserver {
+public:
+    // requires: the run exists. Takes ownership of the run for this process (status running),
+    //           which is also how a resumed run becomes running again.
+    // throws: StoreError when the database cannot be opened for writing or the run is missing.
+    RunWriter(const std::string& dbPath, int64_t runId);
+    // Without finish(): flushes what it can and marks the run interrupted. Never throws.
+    ~RunWriter() override;
+    RunWriter(const RunWriter&) = delete;
+    RunWriter& operator=(const RunWriter&) = delete;
+
+    void onStep(const StepMetrics& m) override;
+    void onTensorStats(const std::vector<TensorStats>& stats) override;
+    void onEpoch(const EpochMetrics& m) override;
+
+    // Stores an opaque trainer checkpoint; returns once it (and every earlier event) is committed
+    // with a full sync. A checkpoint at an existing step replaces it.
+    void checkpointPut(int64_t step, int32_t epoch, std::vector<uint8_t> blob);
+    // Returns once every event handed over so far is committed.
+    void flush();
+    // Commits everything, sets the final status and summary, and stops the writer thread.
+    void finish(RunStatus status, const std::string& summaryJson);
+
+    int64_t runId() const;
+    // Transactions committed so far (for tests and measurements of the batching).
+    int64_t commitCount() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace bitbench

@@ -1,0 +1,161 @@
+// Run database schema v1 and the user_version migrator.
+#include "store_schema.h"
+
+#include "bitbench/error.h"
+
+#include <cstdio>
+#include <string>
+
+namespace bitbench {
+
+namespace {
+
+// Version 1. Metrics, statistics and histograms are WITHOUT ROWID tables keyed the way they are
+// read (one run, one key or tensor, a range of steps). Checkpoints keep a rowid because their
+// blobs are large. Every child row goes with its run (ON DELETE CASCADE); a sweep trial only
+// loses its link to a deleted run, so the sweep can run that configuration again.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE runs (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    experiment_json      TEXT NOT NULL,
+    resolved_config_json TEXT NOT NULL,
+    config_hash          TEXT NOT NULL,
+    seed                 INTEGER NOT NULL,
+    bits_pattern         TEXT NOT NULL,
+    model                TEXT NOT NULL,
+    dataset              TEXT NOT NULL,
+    status               TEXT NOT NULL
+                         CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    started_at           TEXT NOT NULL,
+    ended_at             TEXT,
+    program_version      TEXT NOT NULL,
+    host                 TEXT NOT NULL,
+    summary_json         TEXT,
+    writer_host          TEXT,
+    writer_pid           INTEGER,
+    writer_token         TEXT
+);
+CREATE INDEX runs_config_hash ON runs (config_hash);
+CREATE INDEX runs_status ON runs (status);
+
+CREATE TABLE metrics (
+    run   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    key   TEXT NOT NULL,
+    step  INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (run, key, step)
+) WITHOUT ROWID;
+
+CREATE TABLE tensor_stats (
+    run        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step       INTEGER NOT NULL,
+    layer      INTEGER NOT NULL,
+    layer_name TEXT NOT NULL,
+    class      TEXT NOT NULL CHECK (class IN ('W', 'A', 'G', 'E')),
+    bits       INTEGER NOT NULL,
+    max_abs    REAL,
+    saturation REAL,
+    underflow  REAL,
+    sqnr       REAL,
+    PRIMARY KEY (run, step, layer, class)
+) WITHOUT ROWID;
+
+CREATE TABLE histograms (
+    run        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step       INTEGER NOT NULL,
+    layer      INTEGER NOT NULL,
+    class      TEXT NOT NULL CHECK (class IN ('W', 'A', 'G', 'E')),
+    kind       TEXT NOT NULL CHECK (kind IN ('value', 'error')),
+    lo         REAL,
+    hi         REAL,
+    counts     BLOB NOT NULL,
+    quant_step REAL,
+    clip_lo    REAL,
+    clip_hi    REAL,
+    PRIMARY KEY (run, layer, class, kind, step)
+) WITHOUT ROWID;
+
+CREATE TABLE epoch_hashes (
+    run          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch        INTEGER NOT NULL,
+    step         INTEGER NOT NULL,
+    weights_hash TEXT NOT NULL,
+    PRIMARY KEY (run, epoch)
+) WITHOUT ROWID;
+
+CREATE TABLE checkpoints (
+    run        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step       INTEGER NOT NULL,
+    epoch      INTEGER NOT NULL,
+    blob       BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (run, step)
+);
+
+CREATE TABLE sweeps (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    sweep_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE sweep_trials (
+    sweep       INTEGER NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    config_hash TEXT NOT NULL,
+    run         INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'running', 'finished', 'failed')),
+    PRIMARY KEY (sweep, config_hash)
+);
+CREATE INDEX sweep_trials_run ON sweep_trials (run);
+)sql";
+
+constexpr StoreMigration kMigrations[] = {
+    {1, kSchemaV1},
+};
+
+} // namespace
+
+std::span<const StoreMigration> store_schema_migrations() { return kMigrations; }
+
+int32_t store_schema_latest() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+int32_t store_schema_check(SqliteDb& db, int32_t latest) {
+    const auto appId = int32_t(db.scalarInt("PRAGMA application_id"));
+    const auto version = int32_t(db.scalarInt("PRAGMA user_version"));
+    const int64_t objects = db.scalarInt("SELECT count(*) FROM sqlite_schema");
+    if (appId != kStoreApplicationId) {
+        if (appId == 0 && version == 0 && objects == 0) return 0; // fresh, empty database
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "0x%08x", uint32_t(appId));
+        throw StoreError(error_message_file(
+            db.path(), std::string("is an SQLite database but not a bitbench run database "
+                                   "(application_id ") +
+                           hex + "); choose another file, it was left untouched"));
+    }
+    if (version > latest)
+        throw StoreError(error_message_file(
+            db.path(), "was written by a newer bitbench (schema " + std::to_string(version) +
+                           ", this program knows " + std::to_string(latest) +
+                           "); update bitbench to open it"));
+    return version;
+}
+
+void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps) {
+    SqliteWriteTxn txn(db);
+    // Re-read under the write lock: another process may have migrated since our check.
+    const int32_t latest = steps.empty() ? 0 : steps.back().version;
+    const int32_t from = store_schema_check(db, latest);
+    if (from >= latest) return;
+    for (const StoreMigration& m : steps) {
+        if (m.version <= from) continue;
+        db.exec(m.sql, ("upgrading the database to schema " + std::to_string(m.version)).c_str());
+    }
+    db.exec(("PRAGMA user_version = " + std::to_string(latest)).c_str(), "setting the schema version");
+    db.exec(("PRAGMA application_id = " + std::to_string(kStoreApplicationId)).c_str(),
+            "marking the database as bitbench's");
+    txn.commit();
+}
+
+} // namespace bitbench

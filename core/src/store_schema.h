@@ -1,0 +1,37 @@
+// Run database schema: the migration list, the ownership/version checks, and the migrator.
+#pragma once
+
+#include "sqlite_db.h"
+
+#include <cstdint>
+#include <span>
+
+namespace bitbench {
+
+// PRAGMA application_id of every bitbench run database ("BbRn"): how we tell our files from
+// other SQLite files.
+inline constexpr int32_t kStoreApplicationId = 0x4262526e;
+
+// Migration to `version` from version - 1; `sql` may hold several statements.
+struct StoreMigration {
+    int32_t version;
+    const char* sql;
+};
+
+// This program's migrations, ascending and contiguous from 1.
+std::span<const StoreMigration> store_schema_migrations();
+int32_t store_schema_latest();
+
+// Reads application_id and user_version and decides whether we may use the file.
+// ensures: returns the file's schema version, 0 for a fresh (empty) database.
+// throws: StoreError when the file is SQLite but not ours, or newer than `latest`.
+int32_t store_schema_check(SqliteDb& db, int32_t latest);
+
+// Applies every step newer than the file's user_version in one write transaction, then sets
+// user_version and application_id. A failing step rolls back everything, leaving the file as it
+// was. Safe against another process migrating at the same time (the version is re-read under
+// the write lock).
+// requires: db writable, and store_schema_check passed.
+void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps);
+
+} // namespace bitbench
