@@ -1,0 +1,104 @@
+// ExperimentPanel: experiment file or preset, model, data, schedule, seed, threads and database,
+// each validated as typed with the reason shown under the field.
+#pragma once
+
+#include "bitbench/experiment.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QWidget>
+
+#include <optional>
+
+class QComboBox;
+class QGridLayout;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace bitbench {
+
+class ExperimentPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ExperimentPanel(QWidget* parent = nullptr);
+
+    // Folders searched for shipped experiments (*.json), in order; the combo lists them all.
+    void setPresetDirs(const QStringList& dirs);
+    QStringList presetPaths() const;
+
+    // Reads an experiment file and fills every field from it; false with the reason shown.
+    bool loadExperimentFile(const QString& path);
+    QString experimentPath() const { return m_path; }
+    const Experiment& loadedExperiment() const { return m_loaded; }
+
+    // The model as currently chosen, shapes inferred; nullopt when the choice is invalid.
+    std::optional<ModelDesc> model() const;
+    int batch() const;
+    int threads() const;
+    QString dataDir() const;
+    QString databasePath() const;
+
+    void setDatabasePath(const QString& path);
+    void setDataDir(const QString& dir);
+    void setEpochs(int epochs);
+    void setTrainLimit(qint64 n);
+    void setTestLimit(qint64 n);
+    void setThreads(int n);
+
+    // Every field on its own is acceptable.
+    bool fieldsValid() const { return m_valid; }
+    // The experiment the fields describe with the given bits; nullopt with *error (also shown
+    // under the field the core names) when the core rejects it.
+    std::optional<Experiment> buildExperiment(const std::string& bits, const nlohmann::json& layerBits,
+                                              QString* error = nullptr);
+
+    // Disables editing while a run is going.
+    void setLocked(bool locked);
+
+Q_SIGNALS:
+    // A new file was read: its bits and per-layer overrides should go to the bitwidth editor.
+    void experimentLoaded(const QString& path);
+    // Model, batch or validity changed.
+    void changed();
+
+private:
+    struct Field {
+        QWidget* editor = nullptr;
+        QLabel* reason = nullptr;
+    };
+    Field addField(const QString& label, QWidget* editor, QWidget* extra = nullptr);
+    void validate();
+    void setReason(Field& f, const QString& reason);
+    void onPresetActivated(int index);
+    QString lrText(const std::vector<LrStep>& lr) const;
+    std::optional<nlohmann::json> parseLr(QString* error) const;
+
+    QGridLayout* m_grid = nullptr;
+    int m_row = 0;
+    QComboBox* m_preset = nullptr;
+    QLineEdit* m_name = nullptr;
+    QComboBox* m_model = nullptr;
+    QLabel* m_modelInfo = nullptr;
+    QLineEdit* m_dataDir = nullptr;
+    QSpinBox* m_epochs = nullptr;
+    QSpinBox* m_batch = nullptr;
+    QLineEdit* m_lr = nullptr;
+    QLineEdit* m_seed = nullptr;
+    QSpinBox* m_threads = nullptr;
+    QSpinBox* m_trainLimit = nullptr;
+    QSpinBox* m_testLimit = nullptr;
+    QLineEdit* m_db = nullptr;
+    QLabel* m_general = nullptr;
+    Field m_fPreset, m_fModel, m_fData, m_fLr, m_fSeed, m_fDb;
+    QList<QWidget*> m_lockable;
+
+    QString m_path;
+    QString m_baseDir;
+    Experiment m_loaded;
+    nlohmann::json m_source;
+    bool m_valid = false;
+    bool m_loading = false;
+};
+
+} // namespace bitbench

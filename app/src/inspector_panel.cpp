@@ -1,0 +1,155 @@
+// InspectorPanel: per-tensor statistics history and the HistogramView of the selected tensor.
+#include "inspector_panel.h"
+
+#include <QButtonGroup>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <limits>
+
+namespace bitbench {
+
+widgets::HistogramData inspector_histogram(const Histogram& h) {
+    widgets::HistogramData d;
+    d.lo = h.lo;
+    d.hi = h.hi;
+    d.counts.reserve(qsizetype(h.counts.size()));
+    for (uint32_t c : h.counts) d.counts.push_back(double(c));
+    return d;
+}
+
+widgets::QuantStats inspector_stats(const TensorStats& s) {
+    widgets::QuantStats q;
+    q.saturation = s.saturation;
+    q.underflow = s.underflow;
+    // +inf means exact (no error): nothing to plot on a dB axis, so it reads as unknown.
+    q.sqnrDb = std::isfinite(s.sqnrDb) ? s.sqnrDb : std::numeric_limits<double>::quiet_NaN();
+    q.maxAbs = s.maxAbs;
+    return q;
+}
+
+InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(4, 4, 4, 4);
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Layer")));
+    m_layer = new QComboBox;
+    m_layer->setMinimumContentsLength(8);
+    bar->addWidget(m_layer);
+    bar->addSpacing(12);
+    bar->addWidget(new QLabel(tr("Tensor")));
+    m_class = new QButtonGroup(this);
+    m_class->setExclusive(true);
+    static const char* tips[] = {"Weights (forward copy)", "Activations", "Weight updates (gradients)",
+                                 "Errors (gradients w.r.t. activations)"};
+    for (int c = 0; c < 4; ++c) {
+        auto* b = new QToolButton;
+        b->setText(QLatin1String(kTensorClassNames[c]));
+        b->setToolTip(tr(tips[c]));
+        b->setCheckable(true);
+        b->setAutoRaise(false);
+        b->setMinimumWidth(28);
+        m_class->addButton(b, c);
+        bar->addWidget(b);
+    }
+    m_class->button(1)->setChecked(true);
+    bar->addStretch(1);
+    v->addLayout(bar);
+    m_view = new widgets::HistogramView;
+    m_view->setTitle(tr("No statistics yet: press Train"));
+    v->addWidget(m_view, 1);
+    connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { showSelected(true); });
+    connect(m_class, &QButtonGroup::idClicked, this, [this] { showSelected(true); });
+}
+
+void InspectorPanel::setLayers(const QStringList& names) {
+    QStringList current;
+    for (int i = 0; i < m_layer->count(); ++i) current << m_layer->itemText(i);
+    if (current == names) return;
+    const QSignalBlocker block(m_layer);
+    m_layer->clear();
+    m_layer->addItems(names);
+    clear();
+}
+
+void InspectorPanel::clear() {
+    m_history.clear();
+    m_view->clearStatsHistory();
+    m_view->setValues({}, {});
+    m_view->setError({});
+    m_view->setStats({});
+    m_view->setTitle(tr("No statistics yet: press Train"));
+}
+
+void InspectorPanel::select(int layer, int cls) {
+    if (layer < 0 || layer >= m_layer->count() || cls < 0 || cls > 3) return;
+    const QSignalBlocker block(m_layer);
+    m_layer->setCurrentIndex(layer);
+    m_class->button(cls)->setChecked(true);
+    showSelected(true);
+}
+
+int InspectorPanel::selectedLayer() const { return m_layer->currentIndex(); }
+int InspectorPanel::selectedClass() const { return m_class->checkedId(); }
+
+int InspectorPanel::historySize(int layer, int cls) const {
+    const auto it = m_history.constFind(key(layer, cls));
+    return it == m_history.constEnd() ? 0 : int(it->steps.size());
+}
+
+void InspectorPanel::addStats(const std::vector<TensorStats>& stats) {
+    const int selKey = key(selectedLayer(), selectedClass());
+    bool selectedChanged = false;
+    for (const auto& s : stats) {
+        const int k = key(s.layer, int(s.cls));
+        History& h = m_history[k];
+        h.steps.push_back(double(s.step));
+        h.stats.push_back(inspector_stats(s));
+        h.latest = s;
+        h.present = true;
+        if (k == selKey) {
+            selectedChanged = true;
+            m_view->appendStats(double(s.step), h.stats.back());
+        }
+    }
+    if (selectedChanged) showSelected(false);
+}
+
+void InspectorPanel::showSelected(bool rebuildHistory) {
+    const int layer = selectedLayer(), cls = selectedClass();
+    const auto it = m_history.constFind(key(layer, cls));
+    if (rebuildHistory) m_view->clearStatsHistory();
+    if (it == m_history.constEnd() || !it->present) {
+        m_view->setValues({}, {});
+        m_view->setError({});
+        m_view->setStats({});
+        m_view->setTitle(layer < 0 ? tr("No model") : tr("%1 · %2: no statistics yet")
+                                                          .arg(m_layer->currentText(), QLatin1String(kTensorClassNames[cls])));
+        return;
+    }
+    const TensorStats& s = it->latest;
+    const QString bits = s.bits ? tr("%1 bits").arg(s.bits) : tr("float");
+    m_view->setTitle(tr("%1 · %2 (%3), step %4").arg(QString::fromStdString(s.layerName),
+                                                     QLatin1String(kTensorClassNames[cls]), bits)
+                         .arg(s.step));
+    widgets::QuantMarks marks;
+    marks.step = s.quantStep;
+    marks.clipLo = s.clipLo;
+    marks.clipHi = s.clipHi;
+    if (s.bits == 0) {
+        // Float: nothing saturates, so the whole histogram is the representable range.
+        marks.step = 0;
+        marks.clipLo = s.values.lo;
+        marks.clipHi = s.values.hi;
+    }
+    m_view->setValues(inspector_histogram(s.values), marks);
+    m_view->setError(inspector_histogram(s.error));
+    m_view->setStats(inspector_stats(s));
+    if (rebuildHistory) m_view->appendStats(it->steps, it->stats);
+}
+
+} // namespace bitbench

@@ -1,0 +1,57 @@
+// InspectorPanel: one tensor's live histograms and statistics over steps, chosen by layer and class.
+#pragma once
+
+#include "bitbench/observer.h"
+
+#include "bitbench_widgets/histogram_view.h"
+
+#include <QHash>
+#include <QWidget>
+
+#include <vector>
+
+class QButtonGroup;
+class QComboBox;
+
+namespace bitbench {
+
+class InspectorPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit InspectorPanel(QWidget* parent = nullptr);
+
+    // New model: forgets all statistics.
+    void setLayers(const QStringList& names);
+    void select(int layer, int cls);
+    int selectedLayer() const;
+    int selectedClass() const;
+
+    // A statistics step of every tensor (trainer order); the view redraws if its tensor is in it.
+    void addStats(const std::vector<TensorStats>& stats);
+    void clear();
+    // Statistics steps seen for (layer, class).
+    int historySize(int layer, int cls) const;
+
+    widgets::HistogramView* view() const { return m_view; }
+
+private:
+    struct History {
+        QVector<double> steps;
+        QVector<widgets::QuantStats> stats;
+        TensorStats latest;
+        bool present = false;
+    };
+    static int key(int layer, int cls) { return layer * 4 + cls; }
+    void showSelected(bool rebuildHistory);
+
+    QComboBox* m_layer = nullptr;
+    QButtonGroup* m_class = nullptr;
+    widgets::HistogramView* m_view = nullptr;
+    QHash<int, History> m_history;
+};
+
+// Conversions from the core's statistics to the widgets' plain structs.
+widgets::HistogramData inspector_histogram(const Histogram& h);
+widgets::QuantStats inspector_stats(const TensorStats& s);
+
+} // namespace bitbench

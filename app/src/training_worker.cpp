@@ -1,0 +1,145 @@
+// TrainingWorker: dataset, store and trainer on the worker thread; pause, stop and checkpoint.
+#include "training_worker.h"
+
+#include "bitbench/dataset.h"
+#include "bitbench/error.h"
+#include "bitbench/paths.h"
+#include "bitbench/store.h"
+#include "bitbench/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+namespace bitbench {
+
+namespace {
+
+nlohmann::json summaryOf(const Trainer& t) {
+    double best = 1, last = 1;
+    for (const auto& h : t.history()) {
+        best = std::min(best, h.testError);
+        last = h.testError;
+    }
+    nlohmann::json j = {{"steps", t.globalStep()},
+                        {"epochs", int64_t(t.history().size())},
+                        {"engine", t.engine().kind()},
+                        {"bits", t.experiment().bits.base.dashed()}};
+    if (!t.history().empty()) {
+        j["final_test_error"] = last;
+        j["best_test_error"] = best;
+        j["train_images_per_s"] = t.history().back().imagesPerSecond;
+    }
+    return j;
+}
+
+} // namespace
+
+Dataset training_dataset_load(const Experiment& e, const std::string& dataDir) {
+    if (e.datasetKind == "synthetic") {
+        const auto& m = e.model;
+        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
+                                          e.testLimit ? e.testLimit : 512, e.seed);
+    }
+    std::string dir = !dataDir.empty() ? dataDir : e.datasetDir;
+    if (dir.empty()) dir = e.datasetKind == "cifar10" ? paths_data_dir() + "/datasets/cifar10" : paths_mnist_dir();
+    return dataset_load(e.datasetKind, dir);
+}
+
+TrainingWorker::TrainingWorker(TrainingRequest request, TrainObserver* observer)
+    : m_request(std::move(request)), m_observer(observer) {}
+
+void TrainingWorker::setPaused(bool paused) {
+    {
+        std::lock_guard lock(m_mutex);
+        m_paused.store(paused);
+    }
+    m_wake.notify_all();
+}
+
+void TrainingWorker::requestStop() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop.store(true);
+        if (m_trainer) m_trainer->requestStop();
+    }
+    m_wake.notify_all();
+}
+
+void TrainingWorker::run() {
+    const Experiment& e = m_request.experiment;
+    int64_t runId = 0;
+    int64_t steps = 0;
+    try {
+        Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(e.datasetKind)));
+        const Dataset data = training_dataset_load(e, m_request.dataDir);
+        if (m_stop.load()) {
+            Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), 0, 0);
+            return;
+        }
+        Trainer trainer(e, data, m_request.threads);
+
+        RunInfo info;
+        info.name = e.name;
+        info.experimentJson = e.source.dump();
+        info.resolvedConfigJson = e.resolved().dump();
+        info.configHash = e.configHash();
+        info.seed = e.seed;
+        info.bitsPattern = e.bits.base.dashed();
+        info.model = e.model.name;
+        info.dataset = e.datasetKind;
+        {
+            RunStore store = RunStore::open(m_request.dbPath);
+            if (store.readOnly())
+                throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());
+            runId = store.runCreate(info);
+        }
+        RunWriter writer(m_request.dbPath, runId);
+        trainer.addObserver(&writer);
+        if (m_observer) trainer.addObserver(m_observer);
+        {
+            std::lock_guard lock(m_mutex);
+            m_trainer = &trainer;
+            if (m_stop.load()) trainer.requestStop();
+        }
+        Q_EMIT started(runId, trainer.totalSteps(), trainer.stepsPerEpoch(), e.batch,
+                       QString::fromLatin1(trainer.engine().kind()));
+
+        QString failure;
+        try {
+            for (;;) {
+                {
+                    std::unique_lock lock(m_mutex);
+                    m_wake.wait(lock, [&] { return !m_paused.load() || m_stop.load(); });
+                }
+                if (m_stop.load() || !trainer.step()) break;
+            }
+        } catch (const std::exception& ex) {
+            failure = QString::fromUtf8(ex.what());
+        }
+        {
+            std::lock_guard lock(m_mutex);
+            m_trainer = nullptr;
+        }
+        steps = trainer.globalStep();
+        const nlohmann::json summary = summaryOf(trainer);
+        if (!failure.isEmpty()) {
+            writer.finish(RunStatus::Failed, nlohmann::json{{"error", failure.toStdString()}}.dump());
+            Q_EMIT finished(int(TrainingOutcome::Failed), failure, runId, steps);
+        } else if (trainer.globalStep() >= trainer.totalSteps() && !m_stop.load()) {
+            writer.finish(RunStatus::Finished, summary.dump());
+            Q_EMIT finished(int(TrainingOutcome::Finished), tr("Finished"), runId, steps);
+        } else {
+            // A stop mid-run: keep the position so the run can be resumed to the same result.
+            writer.checkpointPut(trainer.globalStep(), trainer.epoch(), trainer.checkpointSave());
+            writer.finish(RunStatus::Interrupted, summary.dump());
+            Q_EMIT finished(int(TrainingOutcome::Stopped),
+                            tr("Stopped at step %1; checkpoint saved, run %2 can be resumed").arg(steps).arg(runId),
+                            runId, steps);
+        }
+    } catch (const std::exception& ex) {
+        Q_EMIT finished(int(TrainingOutcome::Failed), QString::fromUtf8(ex.what()), runId, steps);
+    }
+}
+
+} // namespace bitbench

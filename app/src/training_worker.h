@@ -1,0 +1,69 @@
+// TrainingWorker: runs one experiment on its own thread, Trainer::step() in a loop, into the store.
+#pragma once
+
+#include "bitbench/experiment.h"
+
+#include <QObject>
+#include <QString>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+namespace bitbench {
+
+class Trainer;
+class TrainObserver;
+
+// Everything a run needs; built and validated on the GUI thread.
+struct TrainingRequest {
+    Experiment experiment;
+    std::string dataDir; // empty: the experiment's dataset.dir, else the default data folder
+    std::string dbPath;  // the run database
+    int32_t threads = 0; // 0 = all cores
+};
+
+// How a run ended (the store's RunStatus, plus "never started").
+enum class TrainingOutcome { Finished, Stopped, Failed };
+
+// Lives on a worker QThread: run() blocks that thread until training ends. pause/resume/stop are
+// called from the GUI thread and take effect between steps (stop also interrupts a step's
+// evaluation through Trainer::requestStop). Events go to the given observer (the GUI mailbox) and
+// to a RunWriter; a stopped run leaves a checkpoint so it can be resumed.
+class TrainingWorker : public QObject {
+    Q_OBJECT
+public:
+    TrainingWorker(TrainingRequest request, TrainObserver* observer);
+
+    // Thread-safe.
+    void setPaused(bool paused);
+    void requestStop();
+    bool paused() const { return m_paused.load(); }
+
+    // Loads the dataset, opens the store, trains. Emits started once training can begin and
+    // finished exactly once.
+    void run();
+
+Q_SIGNALS:
+    void status(const QString& message);
+    void started(qint64 runId, qint64 totalSteps, qint64 stepsPerEpoch, int batch, const QString& engineKind);
+    void finished(int outcome, const QString& message, qint64 runId, qint64 steps);
+
+private:
+    TrainingRequest m_request;
+    TrainObserver* m_observer;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_stop{false};
+    Trainer* m_trainer = nullptr; // guarded by m_mutex
+};
+
+// Loads the dataset an experiment names: "synthetic" is generated (train_limit/test_limit or
+// 2048/512 images), other kinds come from dataDir, the experiment's folder, or the default one.
+// throws: DataError / InputError from the loaders.
+struct Dataset;
+Dataset training_dataset_load(const Experiment& e, const std::string& dataDir);
+
+} // namespace bitbench

@@ -1,0 +1,140 @@
+// Cost model: MAC counts and energy/area of tiny models, checked against numbers worked out by hand.
+#include "bitbench/cost_model.h"
+#include "bitbench/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QTest>
+
+using namespace bitbench;
+using nlohmann::json;
+
+namespace {
+
+// 4 inputs -> fc1 (3) -> fc2 (2): small enough to price on paper.
+ModelDesc tinyFc() {
+    return model_from_json(json::parse(R"({"name": "tinyfc", "input": {"height": 1, "width": 1, "channels": 4},
+      "layers": [{"name": "fc1", "type": "fc", "out": 3, "relu": true},
+                 {"name": "fc2", "type": "fc", "out": 2}]})"));
+}
+
+QuantSpec spec(const char* pattern) {
+    QuantSpec s;
+    s.base = quant_spec_parse(pattern);
+    return s;
+}
+
+bool near(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
+
+} // namespace
+
+class TestCostModel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void macPricing() {
+        const CostTable t;
+        // 8x8 bits over 1 term: the table's figures for the multiplier; adder 16 bits = 2 x ADD8.
+        MacCost c = cost_mac(t, 8, 8, 1);
+        QVERIFY(near(c.energyPj, 0.2 + 0.06));
+        QVERIFY(near(c.areaUm2, 282 + 72));
+        QCOMPARE(c.adderBits, 16);
+        // 2x8 bits over 4 terms: MUL 0.2 * 16/64 = 0.05; adder 2+8+2 = 12 bits: 0.03 * 1.5 = 0.045.
+        c = cost_mac(t, 2, 8, 4);
+        QVERIFY(near(c.energyPj, 0.095));
+        QVERIFY(near(c.areaUm2, 70.5 + 54));
+        // The accumulator never exceeds int32.
+        QCOMPARE(cost_mac(t, 16, 16, 1 << 20).adderBits, 32);
+        // Any float operand: fp32 MUL + ADD.
+        c = cost_mac(t, 0, 8, 10);
+        QVERIFY(c.floatingPoint);
+        QVERIFY(near(c.energyPj, 4.6));
+        QVERIFY(near(c.areaUm2, 7700 + 4184));
+        QVERIFY_THROWS_EXCEPTION(InputError, cost_mac(t, 17, 8, 1));
+    }
+
+    void tinyModelByHand() {
+        const CostEstimate e = cost_estimate(tinyFc(), spec("2-8-8-8"), 2);
+        QCOMPARE(int(e.layers.size()), 2);
+        // fc1: 12 MACs forward and gradient; no error product for the first layer.
+        QCOMPARE(e.layers[0].macs[0], int64_t(12));
+        QCOMPARE(e.layers[0].macs[1], int64_t(0));
+        QCOMPARE(e.layers[0].macs[2], int64_t(12));
+        QCOMPARE(e.layers[1].macs[1], int64_t(6));
+        // fc1 forward 12 x 0.095; gradient E8 x A8 over 2 terms (adder 17 bits): 12 x 0.26375.
+        QVERIFY(near(e.layers[0].energyPj[0], 1.14));
+        QVERIFY(near(e.layers[0].energyPj[2], 3.165));
+        // fc2: forward 6 x 0.095 (k = 3 -> 12-bit adder); error W2 x E8 over 2 terms: 6 x 0.09125.
+        QVERIFY(near(e.layers[1].energyPj[0], 0.57));
+        QVERIFY(near(e.layers[1].energyPj[1], 0.5475));
+        QVERIFY(near(e.layers[1].energyPj[2], 1.5825));
+        // Updates: 18 weights x one 8-bit add (0.03 pJ).
+        QVERIFY(near(e.layers[0].updateEnergyPj + e.layers[1].updateEnergyPj, 0.54));
+        // Step: 2 images x 7.005 pJ + 0.54 pJ; inference: 1.14 + 0.57 pJ.
+        QVERIFY(near(e.trainStepEnergyPj, 14.55));
+        QVERIFY(near(e.inferenceEnergyPj, 1.71));
+        QCOMPARE(e.trainMacsPerStep, int64_t(84));
+        QCOMPARE(e.inferenceMacs, int64_t(18));
+        // Area: forward unit 124.5; error unit 70.5 + 49.5; gradient unit 282 + 76.5; update adder 36.
+        QVERIFY(near(e.inferenceAreaUm2, 124.5));
+        QVERIFY(near(e.trainAreaUm2, 124.5 + 120 + 358.5 + 36));
+    }
+
+    void floatClassesUseFp32() {
+        // E float: the error and gradient products are fp32 MACs (4.6 pJ each).
+        CostEstimate e = cost_estimate(tinyFc(), spec("2-8-8-f"), 2);
+        QVERIFY(near(e.layers[1].energyPj[1], 6 * 4.6));
+        QVERIFY(near(e.layers[0].energyPj[2], 12 * 4.6));
+        QVERIFY(near(e.inferenceEnergyPj, 1.71)); // forward untouched
+        // G float: the update is an fp32 add per weight.
+        e = cost_estimate(tinyFc(), spec("2-8-f-8"), 1);
+        QVERIFY(near(e.layers[0].updateEnergyPj + e.layers[1].updateEnergyPj, 18 * 0.9));
+    }
+
+    void perLayerOverrideAndFewerBitsCostLess() {
+        QuantSpec s = spec("2-8-8-8");
+        s.overrides["fc2"] = quant_spec_parse("4-8-8-8");
+        const CostEstimate e = cost_estimate(tinyFc(), s, 2);
+        // fc2 forward W4 x A8: MUL 0.2 * 0.5 = 0.1; adder 4+8+2 = 14 bits: 0.0525. 6 MACs.
+        QVERIFY(near(e.layers[1].energyPj[0], 6 * 0.1525));
+        QVERIFY(near(e.layers[0].energyPj[0], 1.14));
+        const double e8 = cost_estimate(tinyFc(), spec("8-8-8-8"), 2).trainStepEnergyPj;
+        const double e2 = cost_estimate(tinyFc(), spec("2-8-8-8"), 2).trainStepEnergyPj;
+        const double e4 = cost_estimate(tinyFc(), spec("2-4-8-4"), 2).trainStepEnergyPj;
+        QVERIFY(e2 < e8);
+        QVERIFY(e4 < e2);
+    }
+
+    void convPositionsAndPreviousActivation() {
+        // 4x4 input, conv 3x3 VALID -> 2x2 positions x 2 channels x 9 taps = 72 MACs; fc over 8.
+        const ModelDesc m = model_from_json(json::parse(R"({"name": "c", "input": {"height": 4, "width": 4, "channels": 1},
+          "layers": [{"name": "conv1", "type": "conv", "out": 2, "kernel": 3, "relu": true},
+                     {"name": "fc1", "type": "fc", "out": 2}]})"));
+        QuantSpec s = spec("2-8-8-8");
+        s.overrides["conv1"] = quant_spec_parse("2-4-8-8");
+        const CostEstimate e = cost_estimate(m, s, 1);
+        QCOMPARE(e.layers[0].macs[0], int64_t(72));
+        QCOMPARE(e.layers[1].macs[0], int64_t(16));
+        // fc1 reads conv1's 4-bit activations: W2 x A4.
+        QCOMPARE(e.layers[1].operandBits[0][1], 4);
+        QCOMPARE(e.layers[0].operandBits[0][1], 4);
+        // conv1's error product would run over out x kernel^2 terms, but the first layer has none.
+        QCOMPARE(e.layers[0].energyPj[1], 0.0);
+    }
+
+    void editedTableAndErrors() {
+        CostTable t;
+        t.int8MulPj = 0.4; // twice the multiplier energy
+        const CostEstimate a = cost_estimate(tinyFc(), spec("8-8-8-8"), 1);
+        const CostEstimate b = cost_estimate(tinyFc(), spec("8-8-8-8"), 1, t);
+        QVERIFY(b.trainStepEnergyPj > a.trainStepEnergyPj);
+        QCOMPARE(b.trainAreaUm2, a.trainAreaUm2);
+        QVERIFY_THROWS_EXCEPTION(InputError, cost_estimate(tinyFc(), spec("2888"), 0));
+        QCOMPARE(QString::fromStdString(cost_format_energy(12.34)), QStringLiteral("12.3 pJ"));
+        QCOMPARE(QString::fromStdString(cost_format_energy(2.5e9)), QStringLiteral("2.50 mJ"));
+        QCOMPARE(QString::fromStdString(cost_format_area(639)), QStringLiteral("639 um^2"));
+        QCOMPARE(QString::fromStdString(cost_format_area(420000)), QStringLiteral("0.42 mm^2"));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCostModel)
+#include "test_cost_model.moc"
