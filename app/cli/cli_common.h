@@ -29,6 +29,9 @@ struct Command {
 // Each cmd_*.cpp defines one of these; main.cpp calls them all.
 Command cli_add_idx_info(CLI::App& app);
 Command cli_add_train(CLI::App& app);
+Command cli_add_resume(CLI::App& app);
+Command cli_add_replay(CLI::App& app);
+Command cli_add_sweep(CLI::App& app);
 Command cli_add_runs(CLI::App& app);
 Command cli_add_export(CLI::App& app);
 

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
     std::vector<Command> commands = {
         cli_add_idx_info(app),
         cli_add_train(app),
+        cli_add_resume(app),
+        cli_add_replay(app),
+        cli_add_sweep(app),
         cli_add_runs(app),
         cli_add_export(app),
     };

@@ -2,6 +2,7 @@
 #include "train_session.h"
 
 #include "cli_common.h"
+#include "run_recording.h"
 
 #include "bitbench/error.h"
 #include "bitbench/paths.h"
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -108,6 +110,8 @@ void add_train_options(CLI::App* sub, TrainOptions& opt) {
     sub->add_option("--test-limit", opt.testLimit, "Evaluate on only the first N test images")->check(CLI::Range(int64_t(1), int64_t(1) << 40));
     sub->add_flag("--json", opt.json, "Print one JSON object with the results as the last stdout line");
     sub->add_flag("--quiet", opt.quiet, "No progress bar");
+    sub->add_option("--db", opt.db, "Run database (default: runs.db in the data directory)");
+    sub->add_flag("--no-store", opt.noStore, "Do not record the run in the database");
 }
 
 Experiment train_experiment(const TrainOptions& opt) {
@@ -185,30 +189,56 @@ nlohmann::json train_summary(const Trainer& t) {
             {"per_epoch", epochs}};
 }
 
+std::string train_db_path(const std::string& db) {
+    if (!db.empty()) return db;
+    // The default database lives in the data directory, which a new user may not have yet.
+    std::error_code ec;
+    std::filesystem::create_directories(paths_data_dir(), ec);
+    return paths_default_db();
+}
+
+int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
+    std::FILE* info = opt.json ? stderr : stdout;
+    Progress progress(t, !opt.quiet && isatty(STDERR_FILENO), info);
+    t.addObserver(&progress);
+    if (writer) t.addObserver(writer);
+    train_install_signals(&t);
+    recording_run(t, writer, [&] { return train_summary(t); });
+    train_install_signals(nullptr);
+    nlohmann::json s = train_summary(t);
+    if (writer) s["run_id"] = writer->runId();
+    if (opt.json) std::printf("%s\n", s.dump().c_str());
+    else if (!t.history().empty())
+        std::printf("final test error %.2f %%, best %.2f %% (epoch %d), %.0f training images/s%s\n",
+                    100 * s["final_test_error"].get<double>(), 100 * s["best_test_error"].get<double>(),
+                    s["best_epoch"].get<int>(), s["train_images_per_s"].get<double>(),
+                    writer ? (", run " + std::to_string(writer->runId())).c_str() : "");
+    if (train_interrupted()) {
+        std::fprintf(stderr, "bitbench-cli: interrupted after step %lld%s\n", (long long)t.globalStep(),
+                     writer ? ("; continue with: bitbench-cli resume " + std::to_string(writer->runId())).c_str() : "");
+        return kExitInterrupted;
+    }
+    return kExitOk;
+}
+
 int train_run(const TrainOptions& opt) {
     const Experiment e = train_experiment(opt);
     const Dataset data = train_dataset(e, opt.dataDir);
     Trainer t(e, data, opt.threads);
-    std::FILE* info = opt.json ? stderr : stdout;
-    train_print_layers(info, t);
-    Progress progress(t, !opt.quiet && isatty(STDERR_FILENO), info);
-    t.addObserver(&progress);
-    train_install_signals(&t);
-    while (t.step()) {
+    train_print_layers(opt.json ? stderr : stdout, t);
+    if (opt.noStore) return train_drive(t, opt, nullptr);
+    const std::string dbPath = train_db_path(opt.db);
+    int64_t runId = 0;
+    {
+        RunStore store = RunStore::open(dbPath);
+        if (store.readOnly())
+            throw StoreError("cannot record the run in '" + dbPath + "': " + store.readOnlyReason() +
+                             " (use --db FILE elsewhere or --no-store)");
+        runId = store.runCreate(recording_run_info(e));
     }
-    train_install_signals(nullptr);
-    if (opt.json) std::printf("%s\n", train_summary(t).dump().c_str());
-    else if (!t.history().empty()) {
-        const auto s = train_summary(t);
-        std::printf("final test error %.2f %%, best %.2f %% (epoch %d), %.0f training images/s\n",
-                    100 * s["final_test_error"].get<double>(), 100 * s["best_test_error"].get<double>(),
-                    s["best_epoch"].get<int>(), s["train_images_per_s"].get<double>());
-    }
-    if (train_interrupted()) {
-        std::fprintf(stderr, "bitbench-cli: interrupted after step %lld\n", (long long)t.globalStep());
-        return kExitInterrupted;
-    }
-    return kExitOk;
+    RunWriter writer(dbPath, runId);
+    std::fprintf(opt.json ? stderr : stdout, "recording as run %lld in %s\n", (long long)runId, dbPath.c_str());
+    return train_drive(t, opt, &writer);
 }
 
 } // namespace bitbench::cli

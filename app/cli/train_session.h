@@ -3,6 +3,7 @@
 
 #include "bitbench/dataset.h"
 #include "bitbench/experiment.h"
+#include "bitbench/store.h"
 #include "bitbench/trainer.h"
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,8 @@ struct TrainOptions {
     int64_t trainLimit = -1;
     int64_t testLimit = -1;
     bool quiet = false;
+    std::string db;       // run database; empty = the default in the data directory
+    bool noStore = false; // do not record the run
 };
 
 void add_train_options(CLI::App* sub, TrainOptions& opt);
@@ -42,8 +45,15 @@ Dataset train_dataset(const Experiment& e, const std::string& dataDir);
 // Prints the per-layer table (bits, fan-in, alpha, int32 bound) to `out`.
 void train_print_layers(std::FILE* out, const Trainer& t);
 
-// Runs to the end with a progress bar; returns the process exit code.
+// Runs to the end with a progress bar, recording the run unless --no-store; returns the exit code.
 int train_run(const TrainOptions& opt);
+
+// Drives an already set-up trainer (fresh or resumed) with progress output and optional
+// recording; prints the summary; returns the exit code.
+int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer);
+
+// The database path of the options: --db, else the default one.
+std::string train_db_path(const std::string& db);
 
 // The machine-readable summary of a finished (or stopped) training.
 nlohmann::json train_summary(const Trainer& t);

@@ -61,8 +61,20 @@ void Trainer::shuffle(int32_t epoch) {
     m_orderEpoch = epoch;
 }
 
+bool Trainer::epochPending() const {
+    return m_step > 0 && m_step % m_stepsPerEpoch == 0 && int64_t(m_history.size()) < m_step / m_stepsPerEpoch;
+}
+
+bool Trainer::finished() const { return m_stop.load() || (m_step >= totalSteps() && !epochPending()); }
+
 bool Trainer::step() {
-    if (finished()) return false;
+    if (m_stop.load()) return false;
+    // An epoch whose evaluation was interrupted (or cut off by a checkpoint) completes first.
+    if (epochPending()) {
+        completeEpoch();
+        return !finished();
+    }
+    if (m_step >= totalSteps()) return false;
     const int32_t ep = epoch();
     if (m_orderEpoch != ep) shuffle(ep);
     const int64_t inEpoch = m_step % m_stepsPerEpoch;
@@ -112,10 +124,16 @@ bool Trainer::step() {
         for (auto* o : m_observers) o->onTensorStats(stats);
     }
     ++m_step;
+    if (m_step % m_stepsPerEpoch == 0) completeEpoch();
+    return !finished();
+}
 
-    if (m_step % m_stepsPerEpoch == 0) {
+void Trainer::completeEpoch() {
+    const int32_t ep = int32_t(m_step / m_stepsPerEpoch) - 1;
+    const int32_t B = m_e.batch;
+    {
         EpochMetrics em = evaluate();
-        if (m_stop.load()) return false; // evaluation interrupted: the epoch is not reported
+        if (m_stop.load()) return; // evaluation interrupted: the epoch stays pending
         em.epoch = ep;
         em.trainLoss = m_epochLoss / double(m_stepsPerEpoch);
         em.trainError = double(m_epochErrors) / double(m_stepsPerEpoch * B);
@@ -127,7 +145,6 @@ bool Trainer::step() {
         m_epochSeconds = 0;
         for (auto* o : m_observers) o->onEpoch(em);
     }
-    return !finished();
 }
 
 EpochMetrics Trainer::evaluate() {

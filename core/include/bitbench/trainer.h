@@ -27,7 +27,7 @@ public:
     // Runs one training step; after an epoch's last step also evaluates on the test set and
     // reports onEpoch. Returns false once every epoch is done (or a stop was requested).
     bool step();
-    bool finished() const { return m_step >= totalSteps() || m_stop.load(); }
+    bool finished() const;
     // Thread-safe; step() and evaluation notice it within one batch.
     void requestStop() { m_stop.store(true); }
     bool stopRequested() const { return m_stop.load(); }
@@ -51,6 +51,8 @@ public:
 
 private:
     void shuffle(int32_t epoch);
+    bool epochPending() const;
+    void completeEpoch();
     template <typename F> void inArena(F&& f);
 
     Experiment m_e;

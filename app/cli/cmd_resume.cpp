@@ -1,0 +1,62 @@
+// `bitbench-cli resume RUN`: continues an interrupted run from its last checkpoint.
+#include "cli_common.h"
+#include "run_recording.h"
+#include "train_session.h"
+
+#include "bitbench/error.h"
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+
+namespace bitbench::cli {
+
+namespace {
+
+struct ResumeOptions {
+    std::string run;
+    TrainOptions train;
+};
+
+int resume(const ResumeOptions& o) {
+    const int64_t runId = run_id_parse(o.run);
+    const std::string dbPath = train_db_path(o.train.db);
+    RunRecord rec;
+    std::optional<CheckpointRecord> cp;
+    {
+        RunStore store = RunStore::open(dbPath);
+        if (store.readOnly()) throw StoreError("cannot resume in '" + dbPath + "': " + store.readOnlyReason());
+        rec = store.runGet(runId);
+        if (rec.status == RunStatus::Finished)
+            throw InputError("run " + o.run + " is already finished (" + std::to_string(rec.epochs) + " epochs)");
+        if (rec.status == RunStatus::Running)
+            throw InputError("run " + o.run + " is still running in another process");
+        cp = store.checkpointLatest(runId);
+    }
+    const Experiment e = recording_experiment_of(rec);
+    const Dataset data = train_dataset(e, o.train.dataDir);
+    Trainer t(e, data, o.train.threads);
+    if (cp) t.checkpointLoad(cp->blob);
+    std::FILE* info = o.train.json ? stderr : stdout;
+    train_print_layers(info, t);
+    std::fprintf(info, "resuming run %lld at step %lld of %lld (%s)\n", (long long)runId, (long long)t.globalStep(),
+                 (long long)t.totalSteps(), cp ? "from its last checkpoint" : "no checkpoint: from the start");
+    RunWriter writer(dbPath, runId);
+    return train_drive(t, o.train, &writer);
+}
+
+} // namespace
+
+Command cli_add_resume(CLI::App& app) {
+    auto o = std::make_shared<ResumeOptions>();
+    auto* sub = app.add_subcommand("resume", "Continue an interrupted run from its last checkpoint");
+    sub->add_option("run", o->run, "Run id (see bitbench-cli runs)")->required();
+    sub->add_option("--db", o->train.db, "Run database (default: runs.db in the data directory)");
+    sub->add_option("--data-dir", o->train.dataDir, "Folder holding the dataset files");
+    sub->add_option("--threads", o->train.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
+    sub->add_flag("--json", o->train.json, "Print one JSON object with the results as the last stdout line");
+    sub->add_flag("--quiet", o->train.quiet, "No progress bar");
+    return {sub, [o] { return resume(*o); }};
+}
+
+} // namespace bitbench::cli
