@@ -44,11 +44,12 @@ private Q_SLOTS:
         RunStore store = RunStore::open(p);
         m_a = store.runCreate(RunInfo{"wage 2888", R"({"bits":"2888"})", "{}", "h1", 5, "2-8-8-8",
                                       "lenet5", "mnist", "", ""});
-        m_b = store.runCreate(RunInfo{"float errors", "{}", "{}", "h2", 6, "2-8-f-8", "mlp",
-                                      "mnist", "", ""});
+        m_b = store.runCreate(
+            RunInfo{"float errors", "{}", "{}", "h2", 6, "2-8-f-8", "mlp", "mnist", "", ""});
         for (int64_t id : {m_a, m_b}) {
             RunWriter w(p, id);
-            for (int e = 0; e < 2; ++e) w.onEpoch(syntheticEpoch(e, 100 * (e + 1)));
+            for (int e = 0; e < 2; ++e)
+                w.onEpoch(syntheticEpoch(e, 100 * (e + 1)));
             w.finish(RunStatus::Finished, R"({"done":true})");
         }
         m_sweep = store.sweepCreate("bits", "{}");
@@ -129,21 +130,25 @@ private Q_SLOTS:
         Result r = cli({"export", QString::number(m_a), QString::number(m_b), "--format", "csv",
                         "--db", m_db});
         QCOMPARE(r.code, 0);
-        QCOMPARE(r.out, QByteArray::fromStdString(export_csv(export_summary_table(store, {m_a, m_b}))));
+        QCOMPARE(r.out,
+                 QByteArray::fromStdString(export_csv(export_summary_table(store, {m_a, m_b}))));
         r = cli({"export", "--all", "--format", "latex", "--curves", "--db", m_db});
         QCOMPARE(r.code, 0);
-        QCOMPARE(r.out, QByteArray::fromStdString(export_latex(export_curves_table(store, {m_a, m_b}))));
+        QCOMPARE(r.out,
+                 QByteArray::fromStdString(export_latex(export_curves_table(store, {m_a, m_b}))));
         const QString out = m_dir.filePath(QStringLiteral("sweep.md"));
-        r = cli({"export", "--sweep", QString::number(m_sweep), "--format", "md", "-o", out, "--db", m_db});
+        r = cli({"export", "--sweep", QString::number(m_sweep), "--format", "md", "-o", out, "--db",
+                 m_db});
         QCOMPARE(r.code, 0);
         QFile f(out);
         QVERIFY(f.open(QIODevice::ReadOnly));
-        QCOMPARE(f.readAll(), QByteArray::fromStdString(export_markdown(export_summary_table(store, {m_b}))));
+        QCOMPARE(f.readAll(),
+                 QByteArray::fromStdString(export_markdown(export_summary_table(store, {m_b}))));
     }
 
     void exportUsageErrors() {
-        QCOMPARE(cli({"export", "--db", m_db}).code, 2);                           // nothing chosen
-        QCOMPARE(cli({"export", "1", "--all", "--db", m_db}).code, 2);             // two choices
+        QCOMPARE(cli({"export", "--db", m_db}).code, 2);               // nothing chosen
+        QCOMPARE(cli({"export", "1", "--all", "--db", m_db}).code, 2); // two choices
         QCOMPARE(cli({"export", "--all", "--format", "xlsx", "--db", m_db}).code, 2);
         QCOMPARE(cli({"export", "--sweep", "77", "--db", m_db}).code, 4);
     }

@@ -36,13 +36,13 @@ std::vector<int64_t> populate(const std::string& path) {
     };
     std::vector<int64_t> ids;
     for (const Spec& s : specs) {
-        const int64_t id = store.runCreate(
-            RunInfo{s.name, "{}", "{}", std::string("cfg-") + s.bits, 1, s.bits, s.model, "mnist", "", ""});
+        const int64_t id = store.runCreate(RunInfo{s.name, "{}", "{}", std::string("cfg-") + s.bits,
+                                                   1, s.bits, s.model, "mnist", "", ""});
         RunWriter w(path, id);
         for (int e = 0; e < s.epochs; ++e) {
             EpochMetrics m = syntheticEpoch(e, 469 * (e + 1));
             m.testError = 0.0125 + 0.01 * double((e * 2 + int(id)) % 3); // best is not the last
-            if (id == 2 && e == 1) m.testError = NAN;                   // not evaluated
+            if (id == 2 && e == 1) m.testError = NAN;                    // not evaluated
             w.onEpoch(m);
         }
         w.finish(RunStatus::Finished, "{}");
@@ -134,7 +134,8 @@ private Q_SLOTS:
         QFETCH(bool, curves);
         QFETCH(int, format);
         RunStore store = RunStore::open(m_db, StoreAccess::ReadOnly);
-        const ExportTable t = curves ? export_curves_table(store, m_ids) : export_summary_table(store, m_ids);
+        const ExportTable t =
+            curves ? export_curves_table(store, m_ids) : export_summary_table(store, m_ids);
         const std::string out = export_render(t, ExportFormat(format));
         QCOMPARE(QByteArray::fromStdString(out), golden(file, out));
     }
@@ -153,14 +154,16 @@ private Q_SLOTS:
     void csvRoundTrip() {
         RunStore store = RunStore::open(m_db, StoreAccess::ReadOnly);
         for (bool curves : {false, true}) {
-            const ExportTable t = curves ? export_curves_table(store, m_ids)
-                                         : export_summary_table(store, m_ids);
+            const ExportTable t =
+                curves ? export_curves_table(store, m_ids) : export_summary_table(store, m_ids);
             bool ok = false;
             const auto rows = parseCsv(export_csv(t), &ok);
             QVERIFY(ok);
             QCOMPARE(rows.size(), t.rows.size() + 1);
-            for (size_t c = 0; c < t.columns.size(); ++c) QCOMPARE(rows[0][c], t.columns[c].key);
-            for (size_t r = 0; r < t.rows.size(); ++r) QCOMPARE(rows[r + 1], t.rows[r]);
+            for (size_t c = 0; c < t.columns.size(); ++c)
+                QCOMPARE(rows[0][c], t.columns[c].key);
+            for (size_t r = 0; r < t.rows.size(); ++r)
+                QCOMPARE(rows[r + 1], t.rows[r]);
         }
     }
 

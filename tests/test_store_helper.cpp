@@ -1,5 +1,6 @@
-// Child process for the store tests: writes runs concurrently, crashes mid-run, fills a size-limited
-// disk, or probes a database as an unprivileged user. Exit 0 ok, 4 StoreError, 1 misuse.
+// Child process for the store tests: writes runs concurrently, crashes mid-run, fills a
+// size-limited disk, or probes a database as an unprivileged user. Exit 0 ok, 4 StoreError, 1
+// misuse.
 #include "bitbench/error.h"
 #include "bitbench/store.h"
 #include "test_store_synthetic.h"
@@ -26,8 +27,8 @@ int64_t writeRun(const std::string& db, const std::string& name, int64_t steps, 
     int64_t runId = 0;
     {
         RunStore store = RunStore::open(db);
-        runId = store.runCreate(RunInfo{name, "{}", "{}", "hash-" + name, 7, "2-8-8-8", "mlp",
-                                        "synthetic", "", ""});
+        runId = store.runCreate(
+            RunInfo{name, "{}", "{}", "hash-" + name, 7, "2-8-8-8", "mlp", "synthetic", "", ""});
     }
     std::printf("%lld\n", static_cast<long long>(runId));
     std::fflush(stdout);
@@ -54,8 +55,8 @@ int64_t writeRun(const std::string& db, const std::string& name, int64_t steps, 
 
 int fill(const std::string& db, long limitBytes) {
     RunStore store = RunStore::open(db);
-    const int64_t runId = store.runCreate(RunInfo{"fill", "{}", "{}", "hash-fill", 1, "2888",
-                                                  "mlp", "synthetic", "", ""});
+    const int64_t runId = store.runCreate(
+        RunInfo{"fill", "{}", "{}", "hash-fill", 1, "2888", "mlp", "synthetic", "", ""});
     std::printf("%lld\n", static_cast<long long>(runId));
     std::fflush(stdout);
     RunWriter w(db, runId);

@@ -47,7 +47,8 @@ int64_t rawInt(const std::string& path, const char* sql) {
     sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
     sqlite3_stmt* st = nullptr;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -55,12 +56,13 @@ int64_t rawInt(const std::string& path, const char* sql) {
 }
 
 RunInfo info(const std::string& name) {
-    return RunInfo{name, R"({"model":"mlp"})", "{}", "cfg-" + name, 42, "2-8-8-8", "mlp",
-                   "synthetic", "", ""};
+    return RunInfo{
+        name, R"({"model":"mlp"})", "{}", "cfg-" + name, 42, "2-8-8-8", "mlp", "synthetic", "", ""};
 }
 
 // Expects `body` to throw a StoreError whose message contains `needle`.
-template <class F> bool throwsStoreError(F body, const std::string& needle, std::string* msg = nullptr) {
+template <class F>
+bool throwsStoreError(F body, const std::string& needle, std::string* msg = nullptr) {
     try {
         body();
     } catch (const StoreError& e) {
@@ -195,7 +197,8 @@ private Q_SLOTS:
         QTest::newRow("short") << QByteArray("SQLite");
         QTest::newRow("almost") << QByteArray("SQLite format 2\0 and then some more bytes", 40);
         QByteArray noise(8192, 0);
-        for (int i = 0; i < noise.size(); ++i) noise[i] = char((i * 131 + 7) & 0xff);
+        for (int i = 0; i < noise.size(); ++i)
+            noise[i] = char((i * 131 + 7) & 0xff);
         QTest::newRow("noise") << noise;
     }
 
@@ -207,7 +210,8 @@ private Q_SLOTS:
         std::string msg;
         QVERIFY(throwsStoreError([&] { RunStore::open(p); }, "not an SQLite file", &msg));
         QVERIFY(msg.find("notes.txt") != std::string::npos);
-        QVERIFY(throwsStoreError([&] { RunStore::open(p, StoreAccess::ReadOnly); }, "not an SQLite"));
+        QVERIFY(
+            throwsStoreError([&] { RunStore::open(p, StoreAccess::ReadOnly); }, "not an SQLite"));
         QCOMPARE(readAll(p), bytes.toStdString());
         QVERIFY(!std::filesystem::exists(p + "-wal") && !std::filesystem::exists(p + "-shm"));
     }
@@ -216,11 +220,15 @@ private Q_SLOTS:
         QTest::addColumn<QString>("sql");
         QTest::addColumn<QString>("expect");
         QTest::newRow("no application id")
-            << "CREATE TABLE notes (x); INSERT INTO notes VALUES (1);" << "application_id 0x00000000";
+            << "CREATE TABLE notes (x); INSERT INTO notes VALUES (1);"
+            << "application_id 0x00000000";
         QTest::newRow("other application id")
-            << "PRAGMA application_id = 252006674; CREATE TABLE t (x);" << "application_id 0x0f055112";
-        QTest::newRow("id only, no tables") << "PRAGMA application_id = 7;" << "application_id 0x00000007";
-        QTest::newRow("user_version only") << "PRAGMA user_version = 3;" << "application_id 0x00000000";
+            << "PRAGMA application_id = 252006674; CREATE TABLE t (x);"
+            << "application_id 0x0f055112";
+        QTest::newRow("id only, no tables") << "PRAGMA application_id = 7;"
+                                            << "application_id 0x00000007";
+        QTest::newRow("user_version only") << "PRAGMA user_version = 3;"
+                                           << "application_id 0x00000000";
     }
 
     void refusesForeignSqlite() {
@@ -242,8 +250,9 @@ private Q_SLOTS:
         { RunStore::open(p).runCreate(info("from the future")); }
         rawExec(p, "PRAGMA user_version = 99");
         const std::string before = readAll(p);
-        const std::string expect = "was written by a newer bitbench (schema 99, this program knows " +
-                                   std::to_string(store_schema_latest()) + ")";
+        const std::string expect =
+            "was written by a newer bitbench (schema 99, this program knows " +
+            std::to_string(store_schema_latest()) + ")";
         QVERIFY(throwsStoreError([&] { RunStore::open(p); }, expect));
         QVERIFY(throwsStoreError([&] { RunStore::open(p, StoreAccess::ReadOnly); }, expect));
         QCOMPARE(readAll(p), before);
@@ -252,13 +261,15 @@ private Q_SLOTS:
     void readOnlyAccessNeverWrites() {
         QTemporaryDir dir;
         const std::string p = dir.filePath("runs.db").toStdString();
-        QVERIFY(throwsStoreError([&] { RunStore::open(p, StoreAccess::ReadOnly); }, "does not exist"));
+        QVERIFY(
+            throwsStoreError([&] { RunStore::open(p, StoreAccess::ReadOnly); }, "does not exist"));
         QVERIFY(!std::filesystem::exists(p));
         { RunStore::open(p).runCreate(info("a")); }
         RunStore s = RunStore::open(p, StoreAccess::ReadOnly);
         QVERIFY(s.readOnly());
         QCOMPARE(s.runsList().size(), size_t(1));
-        QVERIFY(throwsStoreError([&] { s.runCreate(info("b")); }, "cannot create a run: opened read-only"));
+        QVERIFY(throwsStoreError([&] { s.runCreate(info("b")); },
+                                 "cannot create a run: opened read-only"));
         QVERIFY(throwsStoreError([&] { s.runDelete(1); }, "cannot delete a run"));
     }
 
@@ -341,7 +352,8 @@ private Q_SLOTS:
         QVERIFY(s.metricsGet(a, "loss").empty());
         QVERIFY(s.epochsGet(a).empty());
         QVERIFY(!s.checkpointLatest(a));
-        for (const char* table : {"metrics", "epoch_hashes", "checkpoints", "tensor_stats", "histograms"})
+        for (const char* table :
+             {"metrics", "epoch_hashes", "checkpoints", "tensor_stats", "histograms"})
             QCOMPARE(rawInt(p, (std::string("SELECT count(*) FROM ") + table).c_str()), int64_t(0));
         // The trial survives without its run, so the sweep can run that configuration again.
         const auto trials = s.sweepTrialsGet(sweep);

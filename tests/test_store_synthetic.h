@@ -69,7 +69,8 @@ inline EpochMetrics syntheticEpoch(int32_t epoch, int64_t step) {
 
 inline std::vector<uint8_t> syntheticBlob(size_t n, uint8_t seed) {
     std::vector<uint8_t> b(n);
-    for (size_t i = 0; i < n; ++i) b[i] = uint8_t(i * 31 + seed);
+    for (size_t i = 0; i < n; ++i)
+        b[i] = uint8_t(i * 31 + seed);
     return b;
 }
 

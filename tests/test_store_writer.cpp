@@ -28,7 +28,9 @@ QProcess* startHelper(QObject* parent, const QStringList& args) {
     return p;
 }
 
-int64_t helperRunId(QProcess* p) { return QString::fromUtf8(p->readAllStandardOutput()).trimmed().toLongLong(); }
+int64_t helperRunId(QProcess* p) {
+    return QString::fromUtf8(p->readAllStandardOutput()).trimmed().toLongLong();
+}
 
 void rawExec(const std::string& path, const char* sql) {
     sqlite3* db = nullptr;
@@ -38,7 +40,9 @@ void rawExec(const std::string& path, const char* sql) {
     sqlite3_close(db);
 }
 
-bool sameDouble(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+bool sameDouble(double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || a == b;
+}
 
 void compareStats(const TensorStats& got, const TensorStats& want) {
     QCOMPARE(got.step, want.step);
@@ -129,7 +133,8 @@ private Q_SLOTS:
         QCOMPARE(stats.size(), size_t(3 * 8));
         for (int k = 0; k < 3; ++k) {
             const auto want = syntheticStats(50 * k);
-            for (size_t i = 0; i < want.size(); ++i) compareStats(stats[size_t(k) * 8 + i], want[i]);
+            for (size_t i = 0; i < want.size(); ++i)
+                compareStats(stats[size_t(k) * 8 + i], want[i]);
         }
         QCOMPARE(store.tensorStatsGet(id, 50, 50).size(), size_t(8));
 
@@ -155,7 +160,8 @@ private Q_SLOTS:
         RunStore store = RunStore::open(p);
         const int64_t id = store.runCreate(info("batched"));
         RunWriter w(p, id);
-        for (int64_t s = 0; s < 2000; ++s) w.onStep(syntheticStep(s, 0));
+        for (int64_t s = 0; s < 2000; ++s)
+            w.onStep(syntheticStep(s, 0));
         w.flush();
         QVERIFY2(w.commitCount() >= 1 && w.commitCount() <= 40,
                  qPrintable(QString::number(w.commitCount())));
@@ -175,7 +181,8 @@ private Q_SLOTS:
         const std::string p = dir.filePath("runs.db").toStdString();
         const int64_t id = RunStore::open(p).runCreate(info("ckpt"));
         RunWriter w(p, id);
-        for (int64_t s = 0; s < 30; ++s) w.onStep(syntheticStep(s, 0));
+        for (int64_t s = 0; s < 30; ++s)
+            w.onStep(syntheticStep(s, 0));
         w.checkpointPut(30, 0, {});
         RunStore reader = RunStore::open(p, StoreAccess::ReadOnly);
         QCOMPARE(reader.metricsGet(id, "loss").size(), size_t(30));
@@ -199,14 +206,16 @@ private Q_SLOTS:
         const int64_t id = store.runCreate(info("resumed"));
         {
             RunWriter w(p, id);
-            for (int64_t s = 0; s < 80; ++s) w.onStep(syntheticStep(s, 0));
+            for (int64_t s = 0; s < 80; ++s)
+                w.onStep(syntheticStep(s, 0));
             // destroyed without finish: interrupted
         }
         QCOMPARE(store.runGet(id).status, RunStatus::Interrupted);
         RunWriter w(p, id);
         QCOMPARE(store.runGet(id).status, RunStatus::Running);
         QVERIFY(store.runGet(id).endedAt.empty());
-        for (int64_t s = 50; s < 100; ++s) w.onStep(syntheticStep(s, 0, 1.0));
+        for (int64_t s = 50; s < 100; ++s)
+            w.onStep(syntheticStep(s, 0, 1.0));
         w.finish(RunStatus::Finished, "{}");
         const auto loss = store.metricsGet(id, "loss");
         QCOMPARE(loss.size(), size_t(100));
@@ -246,7 +255,11 @@ private Q_SLOTS:
         QCOMPARE(store.runsList().size(), size_t(3));
         for (int64_t id : ids) {
             const RunRecord r = store.runGet(id);
-            QCOMPARE(r.status, RunStatus::Finished);
+            QVERIFY2(r.status == RunStatus::Finished,
+                     qPrintable(
+                         QStringLiteral("run %1 (%2) is %3")
+                             .arg(id)
+                             .arg(QString::fromStdString(r.info.name), run_status_name(r.status))));
             QCOMPARE(store.metricsGet(id, "loss").size(), size_t(600));
             QCOMPARE(r.checkpoints, 12);
         }
@@ -285,14 +298,16 @@ private Q_SLOTS:
         mine = store.runCreate(info("alive"));
         remote = store.runCreate(info("elsewhere"));
         rawExec(p, ("UPDATE runs SET writer_host = 'another-machine', writer_pid = 1 WHERE id = " +
-                    std::to_string(remote)).c_str());
+                    std::to_string(remote))
+                       .c_str());
         QCOMPARE(store.runsMarkInterrupted(), 0);
         RunStore again = RunStore::open(p);
         QCOMPARE(again.runGet(mine).status, RunStatus::Running);
         QCOMPARE(again.runGet(remote).status, RunStatus::Running);
         // A recycled pid with another start time is not the writer.
-        rawExec(p, ("UPDATE runs SET writer_token = 'other-boot:1' WHERE id = " +
-                    std::to_string(mine)).c_str());
+        rawExec(p,
+                ("UPDATE runs SET writer_token = 'other-boot:1' WHERE id = " + std::to_string(mine))
+                    .c_str());
         QCOMPARE(again.runsMarkInterrupted(), 1);
         QCOMPARE(again.runGet(mine).status, RunStatus::Interrupted);
     }
@@ -321,7 +336,8 @@ private Q_SLOTS:
             sqlite3_stmt* st = nullptr;
             sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, nullptr);
             QCOMPARE(sqlite3_step(st), SQLITE_ROW);
-            QCOMPARE(QByteArray(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), QByteArray("ok"));
+            QCOMPARE(QByteArray(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))),
+                     QByteArray("ok"));
             sqlite3_finalize(st);
             sqlite3_close(raw);
         }

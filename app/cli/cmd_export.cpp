@@ -29,10 +29,10 @@ struct ExportOptions {
 int exportRuns(const ExportOptions& o) {
     const ExportFormat format = export_format_parse(o.format);
     const int modes = int(!o.runs.empty()) + int(o.all) + int(!o.sweep.empty());
-    if (modes != 1)
-        throw InputError("export needs exactly one of: run ids, --all, or --sweep ID");
+    if (modes != 1) throw InputError("export needs exactly one of: run ids, --all, or --sweep ID");
     std::vector<int64_t> ids;
-    for (const std::string& r : o.runs) ids.push_back(run_id_parse(r));
+    for (const std::string& r : o.runs)
+        ids.push_back(run_id_parse(r));
     int64_t sweepId = 0;
     if (!o.sweep.empty()) {
         try {
@@ -44,9 +44,11 @@ int exportRuns(const ExportOptions& o) {
 
     RunStore store = RunStore::open(o.db, StoreAccess::ReadOnly);
     if (o.all)
-        for (const RunRecord& r : store.runsList()) ids.push_back(r.id);
+        for (const RunRecord& r : store.runsList())
+            ids.push_back(r.id);
     if (sweepId) ids = export_sweep_runs(store, sweepId);
-    const ExportTable t = o.curves ? export_curves_table(store, ids) : export_summary_table(store, ids);
+    const ExportTable t =
+        o.curves ? export_curves_table(store, ids) : export_summary_table(store, ids);
     const std::string text = export_render(t, format);
 
     if (o.output.empty()) {
@@ -56,7 +58,8 @@ int exportRuns(const ExportOptions& o) {
     std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
     out.write(text.data(), std::streamsize(text.size()));
     out.close();
-    if (!out) throw InputError("cannot write '" + o.output + "' (check the folder and permissions)");
+    if (!out)
+        throw InputError("cannot write '" + o.output + "' (check the folder and permissions)");
     std::fprintf(stderr, "wrote %zu rows to '%s'\n", t.rows.size(), o.output.c_str());
     return kExitOk;
 }

@@ -24,7 +24,9 @@ struct RunsOptions {
     std::string run;
 };
 
-nlohmann::json numberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+nlohmann::json numberOrNull(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
 
 // Stored JSON is shown as JSON; anything unparsable is shown as the text it is.
 nlohmann::json embedded(const std::string& text) {
@@ -61,8 +63,9 @@ nlohmann::json runJson(RunStore& store, const RunRecord& r) {
 
 void noteReadOnly(const RunStore& store) {
     if (store.readOnly())
-        std::fprintf(stderr, "note: '%s' is read-only (%s); runs whose process died are not "
-                             "marked interrupted\n",
+        std::fprintf(stderr,
+                     "note: '%s' is read-only (%s); runs whose process died are not "
+                     "marked interrupted\n",
                      store.path().c_str(), store.readOnlyReason().c_str());
 }
 
@@ -80,7 +83,8 @@ int listRuns(const RunsOptions& o) {
     const std::vector<RunRecord> runs = store.runsList();
     if (o.json) {
         nlohmann::json a = nlohmann::json::array();
-        for (const RunRecord& r : runs) a.push_back(runJson(store, r));
+        for (const RunRecord& r : runs)
+            a.push_back(runJson(store, r));
         std::printf("%s\n", a.dump(2).c_str());
         return kExitOk;
     }
@@ -149,8 +153,8 @@ int showRun(const RunsOptions& o) {
                 "TRAIN ERR", "TEST LOSS", "TEST ERR", "IMAGES/S", "WEIGHTS HASH");
     for (const EpochMetrics& e : epochs)
         std::printf("%6d  %8" PRId64 "  %10.4f  %8.2f%%  %10.4f  %8.2f%%  %9.0f  %016" PRIx64 "\n",
-                    e.epoch, e.step, e.trainLoss, e.trainError * 100, e.testLoss,
-                    e.testError * 100, e.imagesPerSecond, e.weightsHash);
+                    e.epoch, e.step, e.trainLoss, e.trainError * 100, e.testLoss, e.testError * 100,
+                    e.imagesPerSecond, e.weightsHash);
     return kExitOk;
 }
 

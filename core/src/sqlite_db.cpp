@@ -63,7 +63,8 @@ void sqlite_throw(sqlite3* db, int rc, const std::string& path, const std::strin
 SqliteQuery::SqliteQuery(sqlite3_stmt* stmt, sqlite3* db, const std::string* path)
     : m_stmt(stmt), m_db(db), m_path(path) {}
 
-SqliteQuery::SqliteQuery(SqliteQuery&& o) noexcept : m_stmt(o.m_stmt), m_db(o.m_db), m_path(o.m_path) {
+SqliteQuery::SqliteQuery(SqliteQuery&& o) noexcept
+    : m_stmt(o.m_stmt), m_db(o.m_db), m_path(o.m_path) {
     o.m_stmt = nullptr;
 }
 
@@ -122,9 +123,13 @@ void SqliteQuery::run() {
     }
 }
 
-bool SqliteQuery::isNull(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
+bool SqliteQuery::isNull(int c) const {
+    return sqlite3_column_type(m_stmt, c) == SQLITE_NULL;
+}
 
-int64_t SqliteQuery::colInt(int c) const { return sqlite3_column_int64(m_stmt, c); }
+int64_t SqliteQuery::colInt(int c) const {
+    return sqlite3_column_int64(m_stmt, c);
+}
 
 double SqliteQuery::colDouble(int c) const {
     if (isNull(c)) return std::numeric_limits<double>::quiet_NaN();
@@ -178,7 +183,9 @@ SqliteDb::~SqliteDb() {
     if (m_db) sqlite3_close_v2(m_db);
 }
 
-void SqliteDb::fail(int rc, const std::string& what) const { sqlite_throw(m_db, rc, *m_path, what); }
+void SqliteDb::fail(int rc, const std::string& what) const {
+    sqlite_throw(m_db, rc, *m_path, what);
+}
 
 void SqliteDb::exec(const char* sql, const char* what) {
     char* err = nullptr;

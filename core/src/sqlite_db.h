@@ -14,7 +14,8 @@ namespace bitbench {
 
 // Turns an SQLite result code into a StoreError whose message names the database file, says
 // what was being done and, for the common failures (disk full, read-only, locked), what to do.
-[[noreturn]] void sqlite_throw(sqlite3* db, int rc, const std::string& path, const std::string& what);
+[[noreturn]] void sqlite_throw(sqlite3* db, int rc, const std::string& path,
+                               const std::string& what);
 
 // A prepared statement borrowed from a connection's cache. Binding indexes start at 1, column
 // indexes at 0. The statement is reset when the query goes out of scope, so no read snapshot

@@ -46,14 +46,16 @@ void putHistogram(SqliteDb& db, int64_t runId, const TensorStats& s, const char*
 std::vector<uint8_t> store_counts_encode(const std::vector<uint32_t>& counts) {
     std::vector<uint8_t> b(counts.size() * 4);
     for (size_t i = 0; i < counts.size(); ++i)
-        for (int k = 0; k < 4; ++k) b[i * 4 + size_t(k)] = uint8_t(counts[i] >> (8 * k));
+        for (int k = 0; k < 4; ++k)
+            b[i * 4 + size_t(k)] = uint8_t(counts[i] >> (8 * k));
     return b;
 }
 
 std::vector<uint32_t> store_counts_decode(const std::vector<uint8_t>& blob) {
     std::vector<uint32_t> c(blob.size() / 4);
     for (size_t i = 0; i < c.size(); ++i)
-        for (int k = 0; k < 4; ++k) c[i] |= uint32_t(blob[i * 4 + size_t(k)]) << (8 * k);
+        for (int k = 0; k < 4; ++k)
+            c[i] |= uint32_t(blob[i * 4 + size_t(k)]) << (8 * k);
     return c;
 }
 

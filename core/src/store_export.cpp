@@ -49,12 +49,14 @@ std::string csvField(const std::string& s) {
 // '*', '`' and word-edge '_' start emphasis or code. An '_' inside a word (train_loss) is literal.
 std::string markdownCell(const std::string& raw) {
     const std::string s = oneLine(raw);
-    auto alnum = [&](size_t i) { return i < s.size() && std::isalnum(static_cast<unsigned char>(s[i])); };
+    auto alnum = [&](size_t i) {
+        return i < s.size() && std::isalnum(static_cast<unsigned char>(s[i]));
+    };
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];
-        const bool special = c == '|' || c == '\\' || c == '<' || c == '>' || c == '*' || c == '`' ||
-                             (c == '_' && !(i > 0 && alnum(i - 1) && alnum(i + 1)));
+        const bool special = c == '|' || c == '\\' || c == '<' || c == '>' || c == '*' ||
+                             c == '`' || (c == '_' && !(i > 0 && alnum(i - 1) && alnum(i + 1)));
         if (special) out += '\\';
         out += c;
     }
@@ -65,18 +67,37 @@ std::string latexCell(const std::string& s) {
     std::string out;
     for (char c : oneLine(s)) {
         switch (c) {
-        case '\\': out += "\\textbackslash{}"; break;
-        case '~': out += "\\textasciitilde{}"; break;
-        case '^': out += "\\textasciicircum{}"; break;
+        case '\\':
+            out += "\\textbackslash{}";
+            break;
+        case '~':
+            out += "\\textasciitilde{}";
+            break;
+        case '^':
+            out += "\\textasciicircum{}";
+            break;
         // In LaTeX's default font encoding these three print as other glyphs.
-        case '|': out += "\\textbar{}"; break;
-        case '<': out += "\\textless{}"; break;
-        case '>': out += "\\textgreater{}"; break;
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+        case '|':
+            out += "\\textbar{}";
+            break;
+        case '<':
+            out += "\\textless{}";
+            break;
+        case '>':
+            out += "\\textgreater{}";
+            break;
+        case '&':
+        case '%':
+        case '$':
+        case '#':
+        case '_':
+        case '{':
+        case '}':
             out += '\\';
             out += c;
             break;
-        default: out += c;
+        default:
+            out += c;
         }
     }
     return out;
@@ -182,7 +203,8 @@ std::string export_markdown(const ExportTable& t) {
         out += " |";
     }
     out += "\n|";
-    for (const ExportColumn& c : t.columns) out += c.numeric ? " ---: |" : " --- |";
+    for (const ExportColumn& c : t.columns)
+        out += c.numeric ? " ---: |" : " --- |";
     out += "\n";
     for (const auto& row : t.rows) {
         out += "|";
@@ -198,8 +220,10 @@ std::string export_markdown(const ExportTable& t) {
 
 std::string export_latex(const ExportTable& t) {
     std::string spec;
-    for (const ExportColumn& c : t.columns) spec += c.numeric ? 'r' : 'l';
-    std::string out = "% requires \\usepackage{booktabs}\n\\begin{tabular}{" + spec + "}\n\\toprule\n";
+    for (const ExportColumn& c : t.columns)
+        spec += c.numeric ? 'r' : 'l';
+    std::string out =
+        "% requires \\usepackage{booktabs}\n\\begin{tabular}{" + spec + "}\n\\toprule\n";
     auto line = [&](const std::vector<std::string>& cells) {
         for (size_t c = 0; c < cells.size(); ++c) {
             if (c) out += " & ";
@@ -208,19 +232,24 @@ std::string export_latex(const ExportTable& t) {
         out += " \\\\\n";
     };
     std::vector<std::string> titles;
-    for (const ExportColumn& c : t.columns) titles.push_back(c.title);
+    for (const ExportColumn& c : t.columns)
+        titles.push_back(c.title);
     line(titles);
     out += "\\midrule\n";
-    for (const auto& row : t.rows) line(row);
+    for (const auto& row : t.rows)
+        line(row);
     out += "\\bottomrule\n\\end{tabular}\n";
     return out;
 }
 
 std::string export_render(const ExportTable& t, ExportFormat format) {
     switch (format) {
-    case ExportFormat::Csv: return export_csv(t);
-    case ExportFormat::Markdown: return export_markdown(t);
-    case ExportFormat::Latex: return export_latex(t);
+    case ExportFormat::Csv:
+        return export_csv(t);
+    case ExportFormat::Markdown:
+        return export_markdown(t);
+    case ExportFormat::Latex:
+        return export_latex(t);
     }
     return export_csv(t);
 }

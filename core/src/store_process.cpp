@@ -33,7 +33,9 @@ std::string store_host_name() {
     return buf;
 }
 
-int64_t store_pid() { return int64_t(::getpid()); }
+int64_t store_pid() {
+    return int64_t(::getpid());
+}
 
 std::string store_process_token(int64_t pid) {
     if (!pidExists(pid)) return {};

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include <unistd.h>
@@ -22,21 +21,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kBusyTimeoutMs = 10000;
-
-// Refuses anything that does not start like an SQLite file before SQLite sees it, so a file that
-// is not ours is never touched. A zero-length file is a fresh database (SQLite's own rule).
-void checkHeader(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw StoreError(error_message_file(path, "cannot read the file (check its permissions)"));
-    char head[16] = {};
-    in.read(head, sizeof head);
-    const auto got = in.gcount();
-    if (got == 0) return;
-    if (got < 16 || std::memcmp(head, "SQLite format 3\0", 16) != 0)
-        throw StoreError(error_message_file(
-            path, "is not a bitbench run database (not an SQLite file); choose another file, "
-                  "it was left untouched"));
-}
 
 std::string uriFor(const std::string& path, bool immutable) {
     std::string u = "file:";
@@ -59,24 +43,31 @@ std::string folderOf(const std::string& path) {
 
 std::string folderReason(const std::string& path) {
     const std::string name = fs::path(path).filename().string();
-    return "the folder '" + folderOf(path) + "' is not writable, and SQLite's write-ahead log needs "
-           "to create '" + name + "-wal' and '" + name + "-shm' next to the database; make the "
+    return "the folder '" + folderOf(path) +
+           "' is not writable, and SQLite's write-ahead log needs "
+           "to create '" +
+           name + "-wal' and '" + name +
+           "-shm' next to the database; make the "
            "folder writable or copy the database to a writable folder";
 }
 
 RunStatus statusParse(const std::string& s, const std::string& path) {
-    for (RunStatus r : {RunStatus::Running, RunStatus::Finished, RunStatus::Failed,
-                        RunStatus::Interrupted})
+    for (RunStatus r :
+         {RunStatus::Running, RunStatus::Finished, RunStatus::Failed, RunStatus::Interrupted})
         if (s == run_status_name(r)) return r;
     throw StoreError(error_message_file(path, "unknown run status '" + s + "'"));
 }
 
 const char* trialName(TrialStatus s) {
     switch (s) {
-    case TrialStatus::Pending: return "pending";
-    case TrialStatus::Running: return "running";
-    case TrialStatus::Finished: return "finished";
-    case TrialStatus::Failed: return "failed";
+    case TrialStatus::Pending:
+        return "pending";
+    case TrialStatus::Running:
+        return "running";
+    case TrialStatus::Finished:
+        return "finished";
+    case TrialStatus::Failed:
+        return "failed";
     }
     return "pending";
 }
@@ -102,7 +93,7 @@ void setPragmas(SqliteDb& db) {
 }
 
 #define BB_RUN_COLUMNS                                                                             \
-    "SELECT r.id, r.name, r.experiment_json, r.resolved_config_json, r.config_hash, r.seed, "     \
+    "SELECT r.id, r.name, r.experiment_json, r.resolved_config_json, r.config_hash, r.seed, "      \
     "r.bits_pattern, r.model, r.dataset, r.program_version, r.host, r.status, r.started_at, "      \
     "r.ended_at, r.summary_json, "                                                                 \
     "(SELECT count(*) FROM epoch_hashes e WHERE e.run = r.id), "                                   \
@@ -144,10 +135,14 @@ Histogram readHistogram(const SqliteQuery& q, int lo) {
 
 const char* run_status_name(RunStatus s) {
     switch (s) {
-    case RunStatus::Running: return "running";
-    case RunStatus::Finished: return "finished";
-    case RunStatus::Failed: return "failed";
-    case RunStatus::Interrupted: return "interrupted";
+    case RunStatus::Running:
+        return "running";
+    case RunStatus::Finished:
+        return "finished";
+    case RunStatus::Failed:
+        return "failed";
+    case RunStatus::Interrupted:
+        return "interrupted";
     }
     return "running";
 }
@@ -157,28 +152,29 @@ int64_t run_id_parse(const std::string& text) {
     const char* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, id);
     if (text.empty() || ec != std::errc() || ptr != end || id <= 0)
-        throw InputError("'" + text + "' is not a run id (expected a positive integer, as shown by "
+        throw InputError("'" + text +
+                         "' is not a run id (expected a positive integer, as shown by "
                          "`bitbench-cli runs list`)");
     return id;
 }
 
-SqliteDb& store_connection(RunStore& store) { return store.m_impl->db; }
+SqliteDb& store_connection(RunStore& store) {
+    return store.m_impl->db;
+}
 
 RunStore RunStore::open(const std::string& path, StoreAccess access) {
     std::error_code ec;
     const bool exists = fs::exists(path, ec);
     const std::string dir = folderOf(path);
-    if (exists) {
-        checkHeader(path);
-    } else if (access == StoreAccess::ReadOnly) {
+    if (!exists && access == StoreAccess::ReadOnly) {
         throw StoreError(error_message_file(path, "does not exist (no runs stored yet?)"));
-    } else {
+    } else if (!exists) {
         fs::create_directories(dir, ec);
         if (ec)
             throw StoreError(error_message_file(path, "cannot create its folder: " + ec.message()));
         if (::access(dir.c_str(), W_OK) != 0)
-            throw StoreError(error_message_file(path, "cannot create the database: " +
-                                                          folderReason(path)));
+            throw StoreError(
+                error_message_file(path, "cannot create the database: " + folderReason(path)));
     }
 
     std::string reason;
@@ -194,19 +190,28 @@ RunStore RunStore::open(const std::string& path, StoreAccess access) {
     // A WAL database read without a writable folder cannot get its -shm file; if nobody made one,
     // nobody can be writing either (they would need the same folder), so read it as immutable.
     const bool immutable = readOnly && !dirWritable && !fs::exists(path + "-shm", ec);
-    const int flags = SQLITE_OPEN_URI |
-                      (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    auto impl = std::make_unique<Impl>(Impl{SqliteDb(path, uriFor(path, immutable), flags), path, reason});
+    const int flags = SQLITE_OPEN_URI | (readOnly ? SQLITE_OPEN_READONLY
+                                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    auto impl =
+        std::make_unique<Impl>(Impl{SqliteDb(path, uriFor(path, immutable), flags), path, reason});
     SqliteDb& db = impl->db;
     sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
 
     const int32_t latest = store_schema_latest();
     int32_t version = 0;
     try {
+        // Nothing is written before this check passes. The file is only ever read through
+        // SQLite: closing a second descriptor of a database file drops this process's POSIX
+        // locks on it, and other processes could then checkpoint away our uncommitted WAL.
         version = store_schema_check(db, latest);
     } catch (const StoreError& e) {
+        if ((sqlite3_errcode(db.handle()) & 0xff) == SQLITE_NOTADB)
+            throw StoreError(error_message_file(
+                path, "is not a bitbench run database (not an SQLite file); choose another file, "
+                      "it was left untouched"));
         if (!dirWritable && std::string(e.what()).find("bitbench") == std::string::npos)
-            throw StoreError(error_message_file(path, "cannot read the database: " + folderReason(path)));
+            throw StoreError(
+                error_message_file(path, "cannot read the database: " + folderReason(path)));
         throw;
     }
     if (readOnly) {
@@ -232,9 +237,15 @@ RunStore::RunStore(RunStore&&) noexcept = default;
 RunStore& RunStore::operator=(RunStore&&) noexcept = default;
 RunStore::~RunStore() = default;
 
-const std::string& RunStore::path() const { return m_impl->path; }
-bool RunStore::readOnly() const { return !m_impl->readOnlyReason.empty(); }
-const std::string& RunStore::readOnlyReason() const { return m_impl->readOnlyReason; }
+const std::string& RunStore::path() const {
+    return m_impl->path;
+}
+bool RunStore::readOnly() const {
+    return !m_impl->readOnlyReason.empty();
+}
+const std::string& RunStore::readOnlyReason() const {
+    return m_impl->readOnlyReason;
+}
 
 namespace {
 void requireWritable(const RunStore::Impl& impl, const char* what) {
@@ -351,7 +362,8 @@ int32_t RunStore::runsMarkInterrupted() {
 std::vector<RunRecord> RunStore::runsList() {
     std::vector<RunRecord> out;
     auto q = m_impl->db.query(BB_RUN_COLUMNS "ORDER BY r.id");
-    while (q.step()) out.push_back(readRun(q, m_impl->path));
+    while (q.step())
+        out.push_back(readRun(q, m_impl->path));
     return out;
 }
 
@@ -373,7 +385,8 @@ std::vector<MetricPoint> RunStore::metricsGet(int64_t runId, const std::string& 
     auto q = m_impl->db.query(
         "SELECT step, epoch, value FROM metrics WHERE run = ? AND key = ? ORDER BY step");
     q.bind(1, runId).bind(2, key);
-    while (q.step()) out.push_back({q.colInt(0), int32_t(q.colInt(1)), q.colDouble(2)});
+    while (q.step())
+        out.push_back({q.colInt(0), int32_t(q.colInt(1)), q.colDouble(2)});
     return out;
 }
 
@@ -381,20 +394,28 @@ std::vector<std::string> RunStore::metricKeys(int64_t runId) {
     std::vector<std::string> out;
     auto q = m_impl->db.query("SELECT DISTINCT key FROM metrics WHERE run = ? ORDER BY key");
     q.bind(1, runId);
-    while (q.step()) out.push_back(q.colText(0));
+    while (q.step())
+        out.push_back(q.colText(0));
     return out;
 }
 
 std::vector<EpochMetrics> RunStore::epochsGet(int64_t runId) {
     std::vector<EpochMetrics> out;
-#define BB_EPOCH_VALUE(key)                                                                        \
-    "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = '" key "' AND m.step = h.step)"
-    auto q = m_impl->db.query(
-        "SELECT h.epoch, h.step, h.weights_hash, " BB_EPOCH_VALUE("train_loss") ", " BB_EPOCH_VALUE(
-            "train_error") ", " BB_EPOCH_VALUE("test_loss") ", " BB_EPOCH_VALUE("test_error") ", "
-            BB_EPOCH_VALUE("epoch_seconds") ", " BB_EPOCH_VALUE("epoch_images_per_s")
-        " FROM epoch_hashes h WHERE h.run = ? ORDER BY h.epoch");
-#undef BB_EPOCH_VALUE
+    // One row per epoch; each value is a primary-key lookup in metrics.
+    auto q = m_impl->db.query("SELECT h.epoch, h.step, h.weights_hash, "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'train_loss' AND m.step = h.step), "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'train_error' AND m.step = h.step), "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'test_loss' AND m.step = h.step), "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'test_error' AND m.step = h.step), "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'epoch_seconds' AND m.step = h.step), "
+                              "(SELECT value FROM metrics m WHERE m.run = h.run AND m.key = "
+                              "'epoch_images_per_s' AND m.step = h.step) "
+                              "FROM epoch_hashes h WHERE h.run = ? ORDER BY h.epoch");
     q.bind(1, runId);
     while (q.step()) {
         EpochMetrics e;
@@ -422,7 +443,8 @@ std::vector<TensorStats> RunStore::tensorStatsGet(int64_t runId, int64_t stepFro
         "AND hv.kind = 'value' AND hv.step = s.step "
         "LEFT JOIN histograms he ON he.run = s.run AND he.layer = s.layer AND he.class = s.class "
         "AND he.kind = 'error' AND he.step = s.step "
-        "WHERE s.run = ? AND s.step BETWEEN ? AND ? ORDER BY s.step, s.layer, instr('WAGE', s.class)");
+        "WHERE s.run = ? AND s.step BETWEEN ? AND ? ORDER BY s.step, s.layer, instr('WAGE', "
+        "s.class)");
     q.bind(1, runId).bind(2, stepFrom).bind(3, stepTo);
     while (q.step()) {
         TensorStats s;
@@ -498,7 +520,8 @@ int64_t RunStore::sweepCreate(const std::string& name, const std::string& sweepJ
 std::vector<SweepRecord> RunStore::sweepsList() {
     std::vector<SweepRecord> out;
     auto q = m_impl->db.query("SELECT id, name, sweep_json, created_at FROM sweeps ORDER BY id");
-    while (q.step()) out.push_back({q.colInt(0), q.colText(1), q.colText(2), q.colText(3)});
+    while (q.step())
+        out.push_back({q.colInt(0), q.colText(1), q.colText(2), q.colText(3)});
     return out;
 }
 
@@ -506,8 +529,8 @@ SweepRecord RunStore::sweepGet(int64_t sweepId) {
     auto q = m_impl->db.query("SELECT id, name, sweep_json, created_at FROM sweeps WHERE id = ?");
     q.bind(1, sweepId);
     if (!q.step())
-        throw StoreError(error_message_file(m_impl->path, "has no sweep with id " +
-                                                              std::to_string(sweepId)));
+        throw StoreError(
+            error_message_file(m_impl->path, "has no sweep with id " + std::to_string(sweepId)));
     return {q.colInt(0), q.colText(1), q.colText(2), q.colText(3)};
 }
 
@@ -516,9 +539,10 @@ void RunStore::sweepTrialPut(int64_t sweepId, const std::string& configHash, int
     requireWritable(*m_impl, "record a sweep trial");
     SqliteDb& db = m_impl->db;
     SqliteWriteTxn txn(db);
-    auto q = db.query("INSERT INTO sweep_trials (sweep, config_hash, run, status) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT (sweep, config_hash) DO UPDATE SET run = excluded.run, "
-                      "status = excluded.status");
+    auto q =
+        db.query("INSERT INTO sweep_trials (sweep, config_hash, run, status) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (sweep, config_hash) DO UPDATE SET run = excluded.run, "
+                 "status = excluded.status");
     q.bind(1, sweepId).bind(2, configHash).bind(4, std::string(trialName(status)));
     if (runId > 0)
         q.bind(3, runId);

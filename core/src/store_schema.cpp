@@ -117,14 +117,30 @@ constexpr StoreMigration kMigrations[] = {
 
 } // namespace
 
-std::span<const StoreMigration> store_schema_migrations() { return kMigrations; }
+std::span<const StoreMigration> store_schema_migrations() {
+    return kMigrations;
+}
 
-int32_t store_schema_latest() { return kMigrations[std::size(kMigrations) - 1].version; }
+int32_t store_schema_latest() {
+    return kMigrations[std::size(kMigrations) - 1].version;
+}
 
 int32_t store_schema_check(SqliteDb& db, int32_t latest) {
-    const auto appId = int32_t(db.scalarInt("PRAGMA application_id"));
-    const auto version = int32_t(db.scalarInt("PRAGMA user_version"));
-    const int64_t objects = db.scalarInt("SELECT count(*) FROM sqlite_schema");
+    // The three reads must see one snapshot: another process may commit its migration between
+    // them, and "no id yet, but tables" would then look like somebody else's file.
+    const bool ownSnapshot = sqlite3_get_autocommit(db.handle()) != 0;
+    if (ownSnapshot) db.exec("BEGIN", "reading the schema version");
+    int32_t appId = 0, version = 0;
+    int64_t objects = 0;
+    try {
+        appId = int32_t(db.scalarInt("PRAGMA application_id"));
+        version = int32_t(db.scalarInt("PRAGMA user_version"));
+        objects = db.scalarInt("SELECT count(*) FROM sqlite_schema");
+    } catch (...) {
+        if (ownSnapshot) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    if (ownSnapshot) db.exec("COMMIT", "reading the schema version");
     if (appId != kStoreApplicationId) {
         if (appId == 0 && version == 0 && objects == 0) return 0; // fresh, empty database
         char hex[16];
@@ -152,7 +168,8 @@ void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps) {
         if (m.version <= from) continue;
         db.exec(m.sql, ("upgrading the database to schema " + std::to_string(m.version)).c_str());
     }
-    db.exec(("PRAGMA user_version = " + std::to_string(latest)).c_str(), "setting the schema version");
+    db.exec(("PRAGMA user_version = " + std::to_string(latest)).c_str(),
+            "setting the schema version");
     db.exec(("PRAGMA application_id = " + std::to_string(kStoreApplicationId)).c_str(),
             "marking the database as bitbench's");
     txn.commit();

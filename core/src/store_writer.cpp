@@ -63,8 +63,8 @@ struct RunWriter::Impl {
     void rethrowLocked() {
         if (error) std::rethrow_exception(error);
         if (stop)
-            throw StoreError(error_message_file(store.path(), "run " + std::to_string(runId) +
-                                                                  ": the writer is already finished"));
+            throw StoreError(error_message_file(
+                store.path(), "run " + std::to_string(runId) + ": the writer is already finished"));
     }
 
     // Hands everything queued so far to the writer now and waits until it is committed.
@@ -83,9 +83,12 @@ struct RunWriter::Impl {
         if (durable) db.exec("PRAGMA synchronous = FULL");
         try {
             SqliteWriteTxn txn(db);
-            for (const StepMetrics& m : b.steps) store_put_step(db, runId, m);
-            for (const TensorStats& s : b.stats) store_put_tensor_stats(db, runId, s);
-            for (const EpochMetrics& e : b.epochs) store_put_epoch(db, runId, e);
+            for (const StepMetrics& m : b.steps)
+                store_put_step(db, runId, m);
+            for (const TensorStats& s : b.stats)
+                store_put_tensor_stats(db, runId, s);
+            for (const EpochMetrics& e : b.epochs)
+                store_put_epoch(db, runId, e);
             for (const Checkpoint& c : b.checkpoints)
                 store_put_checkpoint(db, runId, c.step, c.epoch, c.blob);
             txn.commit();
@@ -144,7 +147,8 @@ struct RunWriter::Impl {
 RunWriter::RunWriter(const std::string& dbPath, int64_t runId) {
     RunStore store = RunStore::open(dbPath);
     if (store.readOnly())
-        throw StoreError(error_message_file(dbPath, "cannot record the run: " + store.readOnlyReason()));
+        throw StoreError(
+            error_message_file(dbPath, "cannot record the run: " + store.readOnlyReason()));
     if (!store.runExists(runId))
         throw StoreError(error_message_file(dbPath, "has no run with id " + std::to_string(runId)));
     {
@@ -216,7 +220,9 @@ void RunWriter::finish(RunStatus status, const std::string& summaryJson) {
     m_impl->finished = true;
 }
 
-int64_t RunWriter::runId() const { return m_impl->runId; }
+int64_t RunWriter::runId() const {
+    return m_impl->runId;
+}
 
 int64_t RunWriter::commitCount() const {
     std::lock_guard<std::mutex> lock(m_impl->mu);

@@ -31,7 +31,7 @@ struct RunInfo {
     std::string resolvedConfigJson; // with every default filled in
     std::string configHash;         // identifies the configuration (sweeps skip done hashes)
     uint64_t seed = 0;
-    std::string bitsPattern;        // e.g. "2-8-8-8"
+    std::string bitsPattern; // e.g. "2-8-8-8"
     std::string model;
     std::string dataset;
     std::string programVersion;
@@ -94,9 +94,8 @@ struct SweepTrial {
 // epoch's last global step): train_loss, train_error, test_loss, test_error, epoch_seconds,
 // epoch_images_per_s.
 inline constexpr const char* kStepMetricKeys[] = {"loss", "error", "lr", "images_per_s"};
-inline constexpr const char* kEpochMetricKeys[] = {"train_loss", "train_error", "test_loss",
-                                                   "test_error", "epoch_seconds",
-                                                   "epoch_images_per_s"};
+inline constexpr const char* kEpochMetricKeys[] = {
+    "train_loss", "train_error", "test_loss", "test_error", "epoch_seconds", "epoch_images_per_s"};
 
 enum class StoreAccess : uint8_t {
     ReadWrite, // create or migrate; falls back to read-only when the file or folder is not writable
@@ -146,9 +145,9 @@ public:
     std::vector<TensorStats> tensorStatsGet(int64_t runId, int64_t stepFrom = 0,
                                             int64_t stepTo = std::numeric_limits<int64_t>::max());
     // Histograms of one tensor over steps stepFrom..stepTo inclusive, ascending.
-    std::vector<HistogramRecord> histogramsGet(int64_t runId, int32_t layer, TensorClass cls,
-                                               HistogramKind kind, int64_t stepFrom = 0,
-                                               int64_t stepTo = std::numeric_limits<int64_t>::max());
+    std::vector<HistogramRecord>
+    histogramsGet(int64_t runId, int32_t layer, TensorClass cls, HistogramKind kind,
+                  int64_t stepFrom = 0, int64_t stepTo = std::numeric_limits<int64_t>::max());
     std::optional<CheckpointRecord> checkpointLatest(int64_t runId);
 
     int64_t sweepCreate(const std::string& name, const std::string& sweepJson);
