@@ -34,6 +34,7 @@ Command cli_add_replay(CLI::App& app);
 Command cli_add_sweep(CLI::App& app);
 Command cli_add_runs(CLI::App& app);
 Command cli_add_export(CLI::App& app);
+Command cli_add_bench(CLI::App& app);
 
 // Runs `body`, turning bitbench errors into a one-line message on stderr and the matching code.
 int cli_run_guarded(const std::function<int()>& body);

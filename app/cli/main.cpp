@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         cli_add_sweep(app),
         cli_add_runs(app),
         cli_add_export(app),
+        cli_add_bench(app),
     };
 
     try {

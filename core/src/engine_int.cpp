@@ -10,7 +10,12 @@
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -31,6 +36,131 @@ template <typename T> uint64_t maxAbs(const T* v, int64_t n) {
         },
         [](uint64_t a, uint64_t b) { return std::max(a, b); });
 }
+
+// Stochastic rounding needs one Philox block per 4 weights: 145 k blocks a LeNet-5 step, too many
+// for scalar code. These fill the draws of kDrawBlocks consecutive blocks at once, laid out
+// [word][block], equal to Random::block bit for bit (the vector versions compute the same rounds
+// in lanes: vpmuludq gives the 64-bit products of even and odd lanes).
+constexpr int64_t kDrawBlocks = 16;
+
+struct PhiloxLanes {
+    uint32_t key0, key1, c1, c2, c3; // the counter words shared by all blocks of one tensor and step
+};
+
+void philoxDrawsScalar(const PhiloxLanes& p, uint32_t firstBlock, uint32_t* draws) {
+    for (uint32_t b = 0; b < kDrawBlocks; ++b) {
+        const PhiloxBlock r = philox4x32_10({firstBlock + b, p.c1, p.c2, p.c3}, {p.key0, p.key1});
+        for (int w = 0; w < 4; ++w) draws[w * kDrawBlocks + b] = r[size_t(w)];
+    }
+}
+
+#if defined(__x86_64__)
+// GCC 12 reports its own _mm512_undefined_epi32() (used by the shift intrinsics) as uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void philoxDrawsAvx512(const PhiloxLanes& p, uint32_t firstBlock, uint32_t* draws) {
+    const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
+    __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(int(firstBlock)),
+                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    __m512i c1 = _mm512_set1_epi32(int(p.c1)), c2 = _mm512_set1_epi32(int(p.c2)), c3 = _mm512_set1_epi32(int(p.c3));
+    uint32_t k0 = p.key0, k1 = p.key1;
+    const __mmask16 odd = 0xAAAA;
+    for (int round = 0; round < 10; ++round) {
+        const __m512i e0 = _mm512_mul_epu32(c0, m0), o0 = _mm512_mul_epu32(_mm512_srli_epi64(c0, 32), m0);
+        const __m512i e1 = _mm512_mul_epu32(c2, m1), o1 = _mm512_mul_epu32(_mm512_srli_epi64(c2, 32), m1);
+        const __m512i hi0 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(e0, 32), o0);
+        const __m512i lo0 = _mm512_mask_blend_epi32(odd, e0, _mm512_slli_epi64(o0, 32));
+        const __m512i hi1 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(e1, 32), o1);
+        const __m512i lo1 = _mm512_mask_blend_epi32(odd, e1, _mm512_slli_epi64(o1, 32));
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
+        c1 = lo1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    _mm512_storeu_si512(draws, c0);
+    _mm512_storeu_si512(draws + 16, c1);
+    _mm512_storeu_si512(draws + 32, c2);
+    _mm512_storeu_si512(draws + 48, c3);
+}
+#pragma GCC diagnostic pop
+
+__attribute__((target("avx2"))) void philoxDrawsAvx2(const PhiloxLanes& p, uint32_t firstBlock, uint32_t* draws) {
+    const __m256i m0 = _mm256_set1_epi32(int(0xD2511F53u)), m1 = _mm256_set1_epi32(int(0xCD9E8D57u));
+    for (int half = 0; half < 2; ++half) {
+        __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(firstBlock + 8 * half)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i c1 = _mm256_set1_epi32(int(p.c1)), c2 = _mm256_set1_epi32(int(p.c2)), c3 = _mm256_set1_epi32(int(p.c3));
+        uint32_t k0 = p.key0, k1 = p.key1;
+        for (int round = 0; round < 10; ++round) {
+            const __m256i e0 = _mm256_mul_epu32(c0, m0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+            const __m256i e1 = _mm256_mul_epu32(c2, m1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+            const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+            const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+            const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+            const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(int(k0)));
+            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(int(k1)));
+            c1 = lo1;
+            c3 = lo0;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        auto* d = reinterpret_cast<__m256i*>(draws + 8 * half);
+        _mm256_storeu_si256(d, c0);
+        _mm256_storeu_si256(d + 2, c1);
+        _mm256_storeu_si256(d + 4, c2);
+        _mm256_storeu_si256(d + 6, c3);
+    }
+}
+#endif
+
+using PhiloxDrawsFn = void (*)(const PhiloxLanes&, uint32_t, uint32_t*);
+
+// The widest version the CPU runs (the GEMM's detection also checks the OS saves the registers).
+PhiloxDrawsFn philoxDraws() {
+#if defined(__x86_64__)
+    const GemmIsa isa = gemm_isa_detected();
+    if (isa == GemmIsa::Avx512Vnni) return philoxDrawsAvx512;
+    if (isa == GemmIsa::Avx2) return philoxDrawsAvx2;
+#endif
+    return philoxDrawsScalar;
+}
+
+// Seconds since construction or the last lap; for the per-layer time split.
+class Stopwatch {
+public:
+    double lap() {
+        const auto now = std::chrono::steady_clock::now();
+        const double s = std::chrono::duration<double>(now - m_t0).count();
+        m_t0 = now;
+        return s;
+    }
+
+private:
+    std::chrono::steady_clock::time_point m_t0 = std::chrono::steady_clock::now();
+};
+
+// clip(round_half_even(x / 2^s), bound) with the shift's sign fixed up front, so the hot loops
+// have no branch on it. (x + 2^(s-1) - 1 + bit s of x) >> s rounds half to even: it adds 1 exactly
+// when the remainder passes half, or equals half and the quotient is odd.
+// In int32 when s > 0 (no sum can overflow), so loops over it vectorize.
+struct Requant {
+    int32_t s = 0;
+    int32_t bound = 0;
+    int32_t mask = 0, half = 0;
+    Requant(int32_t shift, int64_t clipBound)
+        : s(shift), bound(int32_t(clipBound)), mask(shift > 0 ? int32_t((int64_t(1) << shift) - 1) : 0),
+          half(shift > 0 ? int32_t(int64_t(1) << (shift - 1)) : 0) {}
+    int32_t operator()(int32_t x) const {
+        if (s <= 0) return int32_t(fx_clip(int64_t(x) * (int64_t(1) << -s), bound));
+        const int32_t q = x >> s, r = x & mask;
+        const int32_t up = (r > half) | ((r == half) & q);
+        const int32_t y = q + (up & 1);
+        return y > bound ? bound : (y < -bound ? -bound : y);
+    }
+};
 
 template <typename F> void parallelRange(int64_t n, int64_t grain, F&& f) {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
@@ -71,17 +201,19 @@ struct IntLayer {
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
     int64_t lrQ = 0;             // lr * 2^16 of the last step
+    LayerTiming time;
 
     int64_t rows(int64_t n) const { return n * d.convH * d.convW; }
     int64_t outRows(int64_t n) const { return n * d.outH * d.outW; }
     const int32_t* blockOut() const { return d.pool ? pooled.data() : acc.data(); }
 
-    // 1[-1 + sigma <= x <= 1 - sigma] for Q_A's input x = value * 2^accExp, in integers.
-    bool withinClip(int64_t v) const {
+    // 1[-1 + sigma <= x <= 1 - sigma] for Q_A's input x = value * 2^accExp, in integers:
+    // |x * 2^-outShift| <= maxA, i.e. |x| <= clipBound (floor division when outShift < 0).
+    int64_t clipBound() const {
         const int64_t maxA = fx_max_code(b.a());
-        if (outShift >= 0) return v <= (maxA << outShift) && v >= -(maxA << outShift);
-        return (v << -outShift) <= maxA && (v << -outShift) >= -maxA;
+        return outShift >= 0 ? maxA << outShift : maxA >> -outShift;
     }
+
 };
 
 class IntEngine final : public Engine {
@@ -156,15 +288,22 @@ public:
     void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
                    BatchResult& out) override {
         forward(images, n);
+        Stopwatch sw;
         lossAndTopError(labels, n, out);
         for (int64_t i = int64_t(m_layers.size()) - 1; i >= 0; --i) {
             IntLayer& L = m_layers[size_t(i)];
             quantizeError(L, n);
+            L.time.quantizeSeconds += sw.lap();
             weightGradient(L, n);
+            L.time.gradientSeconds += sw.lap();
             if (i > 0) propagateError(L, m_layers[size_t(i - 1)], n);
+            L.time.errorSeconds += sw.lap();
         }
         const int64_t lrQ = int64_t(lr * 65536.0);
-        for (auto& L : m_layers) update(L, step, lrQ);
+        for (auto& L : m_layers) {
+            update(L, step, lrQ);
+            L.time.updateSeconds += sw.lap();
+        }
     }
 
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override {
@@ -207,6 +346,18 @@ public:
 
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
 
+    std::vector<LayerTiming> timings() const override {
+        std::vector<LayerTiming> r;
+        for (const auto& L : m_layers) {
+            r.push_back(L.time);
+            r.back().name = L.d.name;
+        }
+        return r;
+    }
+    void timingsReset() override {
+        for (auto& L : m_layers) L.time = {};
+    }
+
 private:
     static constexpr uint64_t kBlobMagic = 0x31544E4957424242ull; // "BBBWINT1"
 
@@ -227,25 +378,52 @@ private:
                              " with batch " + std::to_string(batch) + " and these bits (limit 2^31); use a smaller batch");
     }
 
+    // Q_W of one latent weight: the forward code.
+    struct ForwardCode {
+        int64_t latentBound;
+        int32_t shift;
+        int64_t maxW;
+        explicit ForwardCode(const IntLayer& L) : latentBound(L.latentBound), shift(L.kL - L.b.w()), maxW(fx_max_code(L.b.w())) {}
+        int8_t operator()(int64_t latent) const {
+            return int8_t(fx_clip(fx_shift_rne(fx_clip(latent, latentBound), shift), maxW));
+        }
+    };
+
     void refreshForwardWeights(IntLayer& L) {
-        const int32_t shift = L.kL - L.b.w();
-        const int64_t maxW = fx_max_code(L.b.w());
-        for (int64_t n = 0; n < L.N; ++n)
-            for (int64_t k = 0; k < L.K; ++k) {
-                const int64_t c = fx_clip(L.wLat[size_t(n * L.K + k)], L.latentBound);
-                const auto q = int8_t(fx_clip(fx_shift_rne(c, shift), maxW));
-                L.wq[size_t(n * L.K + k)] = q;
-                L.wqT[size_t(k * L.N + n)] = q;
+        const ForwardCode fc(L);
+        const int32_t* w = L.wLat.data();
+        int8_t* q = L.wq.data();
+        parallelRange(L.N * L.K, 16384, [=](int64_t lo, int64_t hi) {
+            for (int64_t j = lo; j < hi; ++j) q[j] = fc(w[j]);
+        });
+        transposeForwardWeights(L);
+    }
+
+    // wqT = wq^T in 64 x 64 tiles, so both sides stay in cache lines.
+    static void transposeForwardWeights(IntLayer& L) {
+        const int64_t N = L.N, K = L.K, tile = 64;
+        const int64_t tn = (N + tile - 1) / tile, tk = (K + tile - 1) / tile;
+        const int8_t* src = L.wq.data();
+        int8_t* dst = L.wqT.data();
+        parallelRange(tn * tk, 4, [=](int64_t lo, int64_t hi) {
+            for (int64_t t = lo; t < hi; ++t) {
+                const int64_t n0 = (t / tk) * tile, k0 = (t % tk) * tile;
+                const int64_t n1 = std::min(N, n0 + tile), k1 = std::min(K, k0 + tile);
+                for (int64_t k = k0; k < k1; ++k)
+                    for (int64_t n = n0; n < n1; ++n) dst[k * N + n] = src[n * K + k];
             }
+        });
     }
 
     void forward(const uint8_t* images, int32_t n) {
+        Stopwatch sw; // the input codes count as the first layer's forward time
         const auto& m = m_e.model;
         const int64_t pixels = int64_t(n) * m.inH * m.inW * m.inC;
         for (int64_t i = 0; i < pixels; ++i) m_input[size_t(i)] = int8_t(m_inputCodes[images[i]]);
         const int8_t* in = m_input.data();
         for (auto& L : m_layers) {
             forwardLayer(L, in, n);
+            L.time.forwardSeconds += sw.lap();
             in = L.out.data();
         }
     }
@@ -291,42 +469,55 @@ private:
             a = L.col.data();
         }
         gemm_s8_nt(rows, L.N, L.K, a, L.K, L.wq.data(), L.K, L.acc.data(), L.N, false, L.inputNonNegative);
-        if (d.pool) maxPool(L, n);
-        const int32_t* v = L.blockOut();
-        const int64_t maxA = fx_max_code(L.b.a());
+        if (d.pool) {
+            poolQuantize(L, n);
+            return;
+        }
         if (!L.d.quantizeOutput) return;
-        const int64_t total = L.outRows(n) * L.N;
+        const Requant qa(L.outShift, fx_max_code(L.b.a()));
+        const int32_t* v = L.acc.data();
+        int8_t* out = L.out.data();
         const bool relu = d.relu;
-        parallelRange(total, 8192, [&](int64_t lo, int64_t hi) {
+        parallelRange(L.outRows(n) * L.N, 16384, [=](int64_t lo, int64_t hi) {
             for (int64_t i = lo; i < hi; ++i) {
-                int64_t x = v[i];
-                if (relu && x < 0) x = 0;
-                L.out[size_t(i)] = int8_t(fx_clip(fx_shift_rne(x, L.outShift), maxA));
+                const int32_t x = relu && v[i] < 0 ? 0 : v[i];
+                out[i] = int8_t(qa(x));
             }
         });
     }
 
-    void maxPool(IntLayer& L, int32_t n) {
+    // Max-pool 2x2/2 with the first index of the maximum (numpy's argmax), then relu and Q_A, in
+    // one pass over the product: the pooled values are read once, while in cache.
+    void poolQuantize(IntLayer& L, int32_t n) {
         const auto& d = L.d;
         const int64_t N = L.N;
-        parallelRange(int64_t(n) * d.outH, 4, [&](int64_t lo, int64_t hi) {
+        const Requant qa(L.outShift, fx_max_code(L.b.a()));
+        const bool relu = d.relu, quantize = d.quantizeOutput;
+        const int32_t* acc = L.acc.data();
+        int32_t* pooled = L.pooled.data();
+        uint8_t* argmax = L.argmax.data();
+        int8_t* out = L.out.data();
+        const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
+        parallelRange(int64_t(n) * outH, 2, [=](int64_t lo, int64_t hi) {
+            // Copies in locals: the byte stores below may alias anything reached through a capture.
             for (int64_t by = lo; by < hi; ++by) {
-                const int64_t b = by / d.outH, py = by % d.outH;
-                for (int64_t px = 0; px < d.outW; ++px) {
-                    const int64_t o = ((b * d.outH + py) * d.outW + px) * N;
-                    const int32_t* r0 = L.acc.data() + ((b * d.convH + 2 * py) * d.convW + 2 * px) * N;
-                    const int32_t* r1 = r0 + d.convW * N;
-                    const int32_t* src[4] = {r0, r0 + N, r1, r1 + N};
+                const int64_t b = by / outH, py = by % outH;
+                for (int64_t px = 0; px < outW; ++px) {
+                    const int64_t o = ((b * outH + py) * outW + px) * N;
+                    const int32_t* __restrict r0 = acc + ((b * convH + 2 * py) * convW + 2 * px) * N;
+                    const int32_t* __restrict r1 = r0 + convW * N;
+                    int32_t* __restrict po = pooled + o;
+                    uint8_t* __restrict ar = argmax + o;
+                    int8_t* __restrict ou = out + o;
                     for (int64_t c = 0; c < N; ++c) {
-                        int32_t best = src[0][c];
-                        uint8_t arg = 0;
-                        for (uint8_t q = 1; q < 4; ++q)
-                            if (src[q][c] > best) {
-                                best = src[q][c];
-                                arg = q;
-                            }
-                        L.pooled[size_t(o + c)] = best;
-                        L.argmax[size_t(o + c)] = arg;
+                        const int32_t a0 = r0[c], a1 = r0[N + c], a2 = r1[c], a3 = r1[N + c];
+                        const int32_t m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
+                        const uint8_t g01 = a1 > a0 ? 1 : 0, g23 = a3 > a2 ? 3 : 2;
+                        const bool right = m23 > m01; // ties keep the lower index
+                        const int32_t best = right ? m23 : m01;
+                        po[c] = best;
+                        ar[c] = right ? g23 : g01;
+                        if (quantize) ou[c] = int8_t(qa(relu && best < 0 ? 0 : best));
                     }
                 }
             }
@@ -361,49 +552,67 @@ private:
     }
 
     // Backward through Q_A's clip mask, Q_E, relu mask and pool routing (last layer: Q_E first).
+    // Two passes: the clip mask fused with max|e| (Q_E's scale is over the whole tensor), then
+    // Q_E fused with the relu mask and the routing to the product's output.
     void quantizeError(IntLayer& L, int32_t n) {
-        const int64_t total = L.outRows(n) * L.N;
+        const int64_t N = L.N, outRows = L.outRows(n);
         const int32_t* v = L.blockOut();
-        auto clipMask = [&] {
-            if (!L.d.quantizeOutput) return;
-            parallelRange(total, 8192, [&](int64_t lo, int64_t hi) {
-                for (int64_t i = lo; i < hi; ++i) {
-                    int64_t x = v[i];
-                    if (L.d.relu && x < 0) x = 0;
-                    if (!L.withinClip(x)) L.eIn[size_t(i)] = 0;
-                }
-            });
-        };
-        if (!L.last) clipMask();
-        // Q_E: e / Shift(max|e|), then Q(C(., kE), kE).
-        const uint64_t m = maxAbs(L.eIn.data(), total);
-        L.eZero = m == 0;
-        const int64_t maxE = fx_max_code(L.b.e());
-        L.eShift = L.eZero ? 0 : fx_shift_exponent(m);
-        const int32_t s = L.eShift - (L.b.e() - 1);
-        std::vector<int8_t>& eq = L.eq;
+        int32_t* eIn = L.eIn.data();
         const bool relu = L.d.relu, pool = L.d.pool;
-        if (pool) std::fill(eq.begin(), eq.begin() + L.rows(n) * L.N, int8_t(0));
-        const auto& d = L.d;
-        const int64_t N = L.N;
-        parallelRange(L.outRows(n), 64, [&](int64_t lo, int64_t hi) {
-            for (int64_t r = lo; r < hi; ++r) {
-                for (int64_t c = 0; c < N; ++c) {
-                    const int64_t i = r * N + c;
-                    int64_t code = L.eZero ? 0 : fx_clip(fx_shift_rne(L.eIn[size_t(i)], s), maxE);
-                    if (L.last && L.d.quantizeOutput) {
-                        int64_t x = v[i];
-                        if (!L.withinClip(x)) code = 0;
+        const bool maskBefore = !L.last && L.d.quantizeOutput, maskAfter = L.last && L.d.quantizeOutput;
+        const int32_t clip = int32_t(std::min<int64_t>(L.clipBound(), INT32_MAX));
+        const uint64_t m = tbb::parallel_reduce(
+            tbb::blocked_range<int64_t>(0, outRows * N, 16384), uint64_t(0),
+            [&](const tbb::blocked_range<int64_t>& r, uint64_t mx) {
+                uint32_t local = 0;
+                for (int64_t i = r.begin(); i < r.end(); ++i) {
+                    int32_t e = eIn[i];
+                    if (maskBefore) {
+                        const int32_t x = relu && v[i] < 0 ? 0 : v[i];
+                        if (x > clip || x < -clip) eIn[i] = e = 0;
                     }
-                    if (relu && v[i] <= 0) code = 0;
-                    if (!pool) {
-                        eq[size_t(i)] = int8_t(code);
-                    } else {
-                        const int64_t b = r / (d.outH * d.outW), p = r % (d.outH * d.outW);
-                        const int64_t py = p / d.outW, px = p % d.outW;
-                        const uint8_t a = L.argmax[size_t(i)];
-                        const int64_t y = 2 * py + (a >> 1), x = 2 * px + (a & 1);
-                        eq[size_t(((b * d.convH + y) * d.convW + x) * N + c)] = int8_t(code);
+                    const uint32_t a = e < 0 ? 0u - uint32_t(e) : uint32_t(e);
+                    local = a > local ? a : local;
+                }
+                return std::max<uint64_t>(mx, local);
+            },
+            [](uint64_t a, uint64_t b) { return std::max(a, b); });
+        L.eZero = m == 0;
+        L.eShift = L.eZero ? 0 : fx_shift_exponent(m);
+        const Requant qe(L.eShift - (L.b.e() - 1), fx_max_code(L.b.e()));
+        const bool zero = L.eZero;
+        int8_t* eq = L.eq.data();
+        const int32_t* ein = eIn;
+        auto code = [=](int64_t i) -> int8_t {
+            const int32_t x = v[i];
+            const bool keep = !zero && !(relu && x <= 0) && !(maskAfter && (x > clip || x < -clip));
+            return keep ? int8_t(qe(ein[i])) : int8_t(0);
+        };
+        if (!pool) {
+            parallelRange(outRows * N, 16384, [=](int64_t lo, int64_t hi) {
+                int8_t* __restrict dst = eq;
+                for (int64_t i = lo; i < hi; ++i) dst[i] = code(i);
+            });
+            return;
+        }
+        // Every position of a pooling window is written (the code at the argmax, zeros elsewhere);
+        // with an odd product size the last row or column is in no window and stays zero.
+        const uint8_t* argmax = L.argmax.data();
+        const int64_t outH = L.d.outH, outW = L.d.outW, convH = L.d.convH, convW = L.d.convW;
+        parallelRange(int64_t(n) * outH, 2, [=](int64_t lo, int64_t hi) {
+            for (int64_t by = lo; by < hi; ++by) {
+                const int64_t b = by / outH, py = by % outH;
+                for (int64_t px = 0; px < outW; ++px) {
+                    const int64_t o = ((b * outH + py) * outW + px) * N;
+                    int8_t* __restrict r0 = eq + ((b * convH + 2 * py) * convW + 2 * px) * N;
+                    int8_t* __restrict r1 = r0 + convW * N;
+                    for (int64_t c = 0; c < N; ++c) {
+                        const int8_t e = code(o + c);
+                        const uint8_t a = argmax[o + c];
+                        r0[c] = a == 0 ? e : 0;
+                        r0[N + c] = a == 1 ? e : 0;
+                        r1[c] = a == 2 ? e : 0;
+                        r1[N + c] = a == 3 ? e : 0;
                     }
                 }
             }
@@ -469,27 +678,52 @@ private:
         L.gShift = fx_shift_exponent(m);
         const int32_t s = L.gShift + 1; // v (units 2^-15) = g * lr * 2^15 / 2^p = g * lrQ / 2^(p+1)
         const int32_t up = L.kL - L.b.g();
-        const uint32_t tensor = uint32_t(L.index);
-        parallelRange((total + 3) / 4, 256, [&](int64_t lo, int64_t hi) {
-            for (int64_t blk = lo; blk < hi; ++blk) {
-                const PhiloxBlock r = m_rng.block(RandomPurpose::StochasticRound, uint64_t(step), tensor, uint32_t(blk));
-                for (int64_t j = blk * 4; j < std::min(total, blk * 4 + 4); ++j) {
-                    const int64_t v = fx_shift_rne(int64_t(L.g[size_t(j)]) * lrQ, s);
+        const uint64_t seed = m_rng.seed();
+        const PhiloxLanes lanes{uint32_t(seed), uint32_t(seed >> 32), uint32_t(L.index), uint32_t(step),
+                                (uint32_t(RandomPurpose::StochasticRound) << 24) | uint32_t((uint64_t(step) >> 32) & 0xFFFFFFu)};
+        constexpr int64_t chunk = 4 * kDrawBlocks;
+        // Element j takes word j % 4 of block j / 4, as Random::word; a chunk whose fractions are
+        // all zero needs no draws at all.
+        const ForwardCode fc(L);
+        const int64_t latentBound = L.latentBound;
+        const int32_t* g = L.g.data();
+        int32_t* wLat = L.wLat.data();
+        int16_t* dw = L.dw.data();
+        int8_t* wq = L.wq.data();
+        const PhiloxDrawsFn philox = m_philox;
+        parallelRange((total + chunk - 1) / chunk, 16, [=](int64_t lo, int64_t hi) {
+            alignas(64) uint32_t draws[chunk];
+            int64_t vs[chunk];
+            for (int64_t c = lo; c < hi; ++c) {
+                const int64_t j0 = c * chunk, j1 = std::min(total, j0 + chunk);
+                uint32_t anyFrac = 0;
+                for (int64_t j = j0; j < j1; ++j) {
+                    const int64_t v = fx_shift_rne(int64_t(g[j]) * lrQ, s);
+                    vs[j - j0] = v;
+                    anyFrac |= uint32_t(v & 0x7FFF); // |v| has a fraction iff v has one
+                }
+                if (anyFrac) philox(lanes, uint32_t(c * kDrawBlocks), draws);
+                for (int64_t j = j0; j < j1; ++j) {
+                    const int64_t v = vs[j - j0];
                     const int64_t av = v < 0 ? -v : v;
                     const uint32_t frac = uint32_t(av & 0x7FFF);
-                    const uint32_t draw = r[size_t(j & 3)] >> 17; // 15 random bits
+                    const int64_t i = j - j0;
+                    const uint32_t draw = frac ? draws[(i & 3) * kDrawBlocks + (i >> 2)] >> 17 : 0; // 15 random bits
                     const int64_t nAbs = (av >> 15) + (draw < frac ? 1 : 0);
                     const int64_t nInt = v < 0 ? -nAbs : nAbs;
-                    L.dw[size_t(j)] = int16_t(nInt);
-                    L.wLat[size_t(j)] = int32_t(fx_clip(L.wLat[size_t(j)], L.latentBound) - nInt * (int64_t(1) << up));
+                    dw[j] = int16_t(nInt);
+                    const int64_t w = fx_clip(wLat[j], latentBound) - nInt * (int64_t(1) << up);
+                    wLat[j] = int32_t(w);
+                    wq[j] = fc(w);
                 }
             }
         });
-        refreshForwardWeights(L);
+        transposeForwardWeights(L);
     }
 
     Experiment m_e;
     Random m_rng;
+    PhiloxDrawsFn m_philox = philoxDraws();
     int32_t m_inputBits = 8;
     std::vector<int32_t> m_inputCodes;
     std::vector<int8_t> m_input;

@@ -26,6 +26,17 @@ struct LayerReport {
     int64_t accumulatorBound = 0; // largest possible |int32 sum| in this layer's products
 };
 
+// Wall time one layer spent in each part of the training steps and evaluations since the last
+// timingsReset(), for finding where a step's time goes (`bitbench-cli bench`).
+struct LayerTiming {
+    std::string name;
+    double forwardSeconds = 0;  // product, pooling, relu and Q_A (training and evaluation)
+    double errorSeconds = 0;    // error propagation to the previous layer (product and col2im)
+    double gradientSeconds = 0; // weight-gradient product
+    double quantizeSeconds = 0; // backward quantizers (clip mask, Q_E, relu and pool routing)
+    double updateSeconds = 0;   // Q_G, stochastic rounding, weight update, forward weights
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -45,6 +56,10 @@ public:
     virtual std::vector<uint8_t> weightsSave() const = 0;
     // throws DataError when the blob does not fit this model.
     virtual void weightsLoad(const std::vector<uint8_t>& blob) = 0;
+
+    // Per-layer time split; engines that do not measure return an empty list.
+    virtual std::vector<LayerTiming> timings() const { return {}; }
+    virtual void timingsReset() {}
 };
 
 // Builds the engine that fits the experiment: integer when every class of every layer is
