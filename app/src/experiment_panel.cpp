@@ -88,10 +88,12 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
     m_batch->setRange(1, 65536);
     addField(tr("Batch"), m_batch);
     m_lr = new QLineEdit;
+    m_lr->setObjectName(QStringLiteral("lrEdit"));
     m_lr->setToolTip(tr("Learning rate by epoch: \"0:8, 200:1, 250:0.125\" or one number. Integer Q_G needs "
                         "multiples of 2^-16 below 2^15."));
     m_fLr = addField(tr("LR schedule"), m_lr);
     m_seed = new QLineEdit;
+    m_seed->setObjectName(QStringLiteral("seedEdit"));
     m_fSeed = addField(tr("Seed"), m_seed);
     m_threads = new QSpinBox;
     m_threads->setRange(0, 1024);
@@ -258,6 +260,14 @@ void ExperimentPanel::setEpochs(int epochs) { m_epochs->setValue(epochs); }
 void ExperimentPanel::setTrainLimit(qint64 n) { m_trainLimit->setValue(int(std::min<qint64>(n, m_trainLimit->maximum()))); }
 void ExperimentPanel::setTestLimit(qint64 n) { m_testLimit->setValue(int(std::min<qint64>(n, m_testLimit->maximum()))); }
 void ExperimentPanel::setThreads(int n) { m_threads->setValue(n); }
+
+QStringList ExperimentPanel::reasons() const {
+    QStringList out;
+    for (const Field* f : {&m_fPreset, &m_fModel, &m_fData, &m_fLr, &m_fSeed, &m_fDb})
+        if (!f->reason->text().isEmpty()) out << f->reason->text();
+    if (!m_general->isHidden() && !m_general->text().isEmpty()) out << m_general->text();
+    return out;
+}
 
 void ExperimentPanel::setLocked(bool locked) {
     for (QWidget* w : m_lockable) w->setEnabled(!locked);

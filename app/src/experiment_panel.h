@@ -46,6 +46,8 @@ public:
     void setTestLimit(qint64 n);
     void setThreads(int n);
 
+    // The reasons shown now, one per rejected field.
+    QStringList reasons() const;
     // Every field on its own is acceptable.
     bool fieldsValid() const { return m_valid; }
     // The experiment the fields describe with the given bits; nullopt with *error (also shown

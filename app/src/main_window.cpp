@@ -186,6 +186,8 @@ void MainWindow::buildUi() {
 
     connect(m_panel, &ExperimentPanel::changed, this, &MainWindow::onPanelChanged);
     connect(m_panel, &ExperimentPanel::experimentLoaded, this, &MainWindow::onExperimentLoaded);
+    // A rejected pattern changes no config, but Train must follow the field's validity.
+    connect(m_editor->patternEdit(), &QLineEdit::textEdited, this, &MainWindow::updateActions);
     connect(m_editor, &widgets::BitwidthEditor::configChanged, this, [this] {
         updateCost();
         updateActions();
@@ -517,6 +519,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
         event->ignore(); // closes once the run has stopped and checkpointed
         return;
     }
+    settings_set(settings::kLastDatabase, m_panel->databasePath());
     settings_set(settings::kWindowGeometry, saveGeometry());
     settings_set(settings::kWindowState, saveState());
     event->accept();

@@ -1,0 +1,184 @@
+// Main window: the pattern field and the layer grid stay in sync through the core's parser, bad
+// patterns and fields are refused with a reason, the cost estimate follows the bits, settings persist.
+#include "app_settings.h"
+#include "experiment_panel.h"
+#include "main_window.h"
+
+#include "bitbench_widgets/bitwidth_editor.h"
+
+#include <QAction>
+#include <QFile>
+#include <QLineEdit>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace bitbench;
+
+class TestAppWindow : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+
+    // A folder that passes the panel's MNIST check (the loader is not run here).
+    void fakeMnist(MainWindow& w) {
+        QFile f(m_dir.filePath(QStringLiteral("train-images-idx3-ubyte")));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        w.experimentPanel()->setDataDir(m_dir.path());
+        w.experimentPanel()->setDatabasePath(m_dir.filePath(QStringLiteral("runs.db")));
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().clear();
+    }
+
+    void presetLoadsLayersAndPattern() {
+        MainWindow w;
+        w.restoreSession();
+        QVERIFY(!w.experimentPanel()->presetPaths().isEmpty());
+        QVERIFY(w.experimentPanel()->experimentPath().endsWith(QLatin1String("wage-lenet5-mnist-2888.json")));
+        QCOMPARE(w.bitwidthEditor()->layers(), (QStringList{"conv1", "conv2", "fc1", "fc2"}));
+        QCOMPARE(w.bitwidthEditor()->pattern(), QStringLiteral("2-8-8-8"));
+        fakeMnist(w);
+        QVERIFY(w.experimentPanel()->fieldsValid());
+        QVERIFY(w.trainAction()->isEnabled());
+    }
+
+    void patternAndGridStayInSync() {
+        MainWindow w;
+        w.restoreSession();
+        fakeMnist(w);
+        auto* ed = w.bitwidthEditor();
+        QLineEdit* field = ed->patternEdit();
+        field->selectAll();
+        QTest::keyClicks(field, QStringLiteral("28C8"));
+        QCOMPARE(ed->pattern(), QStringLiteral("28C8"));
+        for (int l = 0; l < 4; ++l) {
+            QCOMPARE(ed->cellBits(l, 0), 2);
+            QCOMPARE(ed->cellBits(l, 2), 12);
+        }
+        // A grid edit becomes a per-layer override and reaches the experiment the window builds.
+        ed->setCellBits(3, 0, 4);
+        QVERIFY(ed->isOverridden(3, 0));
+        QCOMPARE(ed->pattern(), QStringLiteral("28C8"));
+        const auto e = w.experimentPanel()->buildExperiment(ed->pattern().toStdString(),
+                                                            nlohmann::json{{"fc2", "4-8-12-8"}});
+        QVERIFY(e.has_value());
+        QCOMPARE(e->bits.forLayer("fc2").w(), 4);
+        QCOMPARE(e->bits.forLayer("conv1").g(), 12);
+        // Every layer carrying the same value folds back into the pattern.
+        for (int l = 0; l < 3; ++l) ed->setCellBits(l, 0, 4);
+        QCOMPARE(ed->overrideCount(), 0);
+        QCOMPARE(ed->config().patternBits[0], 4);
+    }
+
+    void badPatternRejectedWithCoreMessage() {
+        MainWindow w;
+        w.restoreSession();
+        fakeMnist(w);
+        auto* ed = w.bitwidthEditor();
+        QLineEdit* field = ed->patternEdit();
+        field->selectAll();
+        // Typed key by key; every prefix is either the old pattern or invalid.
+        QTest::keyClicks(field, QStringLiteral("2-8-8-8-8"));
+        QVERIFY(!ed->errorText().isEmpty());
+        // The same words the CLI prints for --bits 2-8-8-8-8.
+        QString core;
+        try {
+            quant_spec_parse("2-8-8-8-8");
+        } catch (const std::exception& ex) {
+            core = QString::fromUtf8(ex.what());
+        }
+        QVERIFY(!core.isEmpty());
+        QCOMPARE(ed->errorText(), core);
+        QCOMPARE(ed->pattern(), QStringLiteral("2-8-8-8")); // the last good pattern stays
+        QCOMPARE(ed->cellBits(0, 3), 8);
+        QVERIFY(!w.trainAction()->isEnabled());
+        QString why;
+        QVERIFY(!w.startTraining(&why));
+        QVERIFY(!why.isEmpty());
+        field->selectAll();
+        QTest::keyClicks(field, QStringLiteral("2-8-f-8"));
+        QVERIFY(ed->errorText().isEmpty());
+        QCOMPARE(ed->cellBits(2, 2), 0);
+        QVERIFY(w.trainAction()->isEnabled());
+    }
+
+    void costFollowsBits() {
+        MainWindow w;
+        w.restoreSession();
+        auto* ed = w.bitwidthEditor();
+        QVERIFY(w.currentCost().has_value());
+        const double base = w.currentCost()->trainStepEnergyPj;
+        QVERIFY(ed->costText().contains(QLatin1String("J")));
+        ed->setPattern(QStringLiteral("8-8-8-8"));
+        QVERIFY(w.currentCost()->trainStepEnergyPj > base);
+        const QString text8 = ed->costText();
+        ed->setPattern(QStringLiteral("2-8-f-f"));
+        QVERIFY(w.currentCost()->trainStepEnergyPj > 10 * base); // float products cost fp32
+        QVERIFY(ed->costText() != text8);
+        // An edited table changes the estimate and persists.
+        CostTable t = w.costTable();
+        t.fp32MulPj *= 2;
+        const double before = w.currentCost()->trainStepEnergyPj;
+        w.setCostTable(t);
+        QVERIFY(w.currentCost()->trainStepEnergyPj > before);
+        QCOMPARE(settings_cost_table().fp32MulPj, t.fp32MulPj);
+        w.setCostTable(CostTable{});
+    }
+
+    void fieldsValidatedAsTyped() {
+        MainWindow w;
+        w.restoreSession();
+        fakeMnist(w);
+        auto* lr = w.experimentPanel()->findChild<QLineEdit*>(QStringLiteral("lrEdit"));
+        QVERIFY(lr);
+        lr->selectAll();
+        QTest::keyClicks(lr, QStringLiteral("0:8, 0:1"));
+        QVERIFY(!w.experimentPanel()->fieldsValid());
+        QVERIFY(w.experimentPanel()->reasons().join(QLatin1Char('\n')).contains(QLatin1String("increase")));
+        QVERIFY(!w.trainAction()->isEnabled());
+        lr->selectAll();
+        QTest::keyClicks(lr, QStringLiteral("0:8, 2:0.3")); // not a multiple of 2^-16: the core says so
+        QVERIFY(w.experimentPanel()->fieldsValid());
+        QVERIFY(!w.startTraining());
+        QVERIFY(w.experimentPanel()->reasons().join(QLatin1Char('\n')).contains(QLatin1String("2^-16")));
+        lr->selectAll();
+        QTest::keyClicks(lr, QStringLiteral("0:8, 2:1"));
+        auto* seed = w.experimentPanel()->findChild<QLineEdit*>(QStringLiteral("seedEdit"));
+        seed->selectAll();
+        QTest::keyClicks(seed, QStringLiteral("-3"));
+        QVERIFY(!w.experimentPanel()->fieldsValid());
+        seed->selectAll();
+        QTest::keyClicks(seed, QStringLiteral("42"));
+        QVERIFY(w.experimentPanel()->fieldsValid());
+        w.experimentPanel()->setDataDir(m_dir.filePath(QStringLiteral("nowhere")));
+        QVERIFY(!w.experimentPanel()->fieldsValid());
+        QVERIFY(w.experimentPanel()->reasons().join(QLatin1Char('\n')).contains(QLatin1String("does not exist")));
+    }
+
+    void settingsPersistAcrossWindows() {
+        const QString db = m_dir.filePath(QStringLiteral("other.db"));
+        QSize closedSize;
+        {
+            MainWindow w;
+            w.restoreSession();
+            w.experimentPanel()->setDatabasePath(db);
+            w.resize(900, 700);
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            closedSize = w.size();
+            QVERIFY(w.close());
+        }
+        QVERIFY(!settings_get(settings::kWindowGeometry).isEmpty());
+        MainWindow w2;
+        w2.restoreSession();
+        QCOMPARE(w2.experimentPanel()->databasePath(), db);
+        QCOMPARE(w2.size(), closedSize);
+    }
+};
+
+QTEST_MAIN(TestAppWindow)
+#include "test_app_window.moc"
