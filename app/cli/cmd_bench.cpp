@@ -41,6 +41,14 @@ double peakRssMb() {
     return double(u.ru_maxrss) / 1024.0; // Linux reports kilobytes
 }
 
+// User + system CPU seconds of the whole process: on a shared machine, images per CPU second
+// stay meaningful when wall time does not.
+double cpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double loadAverage() {
     double l[1] = {0};
     return getloadavg(l, 1) == 1 ? l[0] : -1;
@@ -93,14 +101,18 @@ int benchRun(const BenchOptions& opt) {
     evaluate(opt.warmup);
     engine->timingsReset();
     auto t0 = Clock::now();
+    double c0 = cpuSeconds();
     train(opt.steps);
     const double trainSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double trainCpu = cpuSeconds() - c0;
     const auto trainTimes = engine->timings();
     const uint64_t hash = engine->weightsHash();
     engine->timingsReset();
     t0 = Clock::now();
+    c0 = cpuSeconds();
     evaluate(opt.steps);
     const double evalSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double evalCpu = cpuSeconds() - c0;
     const auto evalTimes = engine->timings();
 
     const double images = double(opt.steps) * B;
@@ -130,6 +142,8 @@ int benchRun(const BenchOptions& opt) {
                                   {"warmup", opt.warmup},
                                   {"train_images_per_s", trainRate},
                                   {"eval_images_per_s", evalRate},
+                                  {"train_images_per_cpu_s", images / trainCpu},
+                                  {"eval_images_per_cpu_s", images / evalCpu},
                                   {"train_ms_per_step", trainSeconds * perStep},
                                   {"eval_ms_per_batch", evalSeconds * perStep},
                                   {"peak_rss_mb", peakRssMb()},
@@ -141,8 +155,10 @@ int benchRun(const BenchOptions& opt) {
     }
     std::printf("bench: model %s, bits %s, %s engine (%s), batch %d, %d threads, %d steps after %d warm-up\n",
                 m.name.c_str(), e.bits.base.dashed().c_str(), engine->kind(), isa, B, threads, opt.steps, opt.warmup);
-    std::printf("train  %9.0f images/s  %8.2f ms/step\n", trainRate, trainSeconds * perStep);
-    std::printf("eval   %9.0f images/s  %8.2f ms/batch\n", evalRate, evalSeconds * perStep);
+    std::printf("train  %9.0f images/s  %8.2f ms/step   %9.0f images per CPU second\n", trainRate,
+                trainSeconds * perStep, images / trainCpu);
+    std::printf("eval   %9.0f images/s  %8.2f ms/batch  %9.0f images per CPU second\n", evalRate, evalSeconds * perStep,
+                images / evalCpu);
     std::printf("peak RSS %.1f MB, load average before %.2f, weights hash after %lld steps %s\n", peakRssMb(),
                 loadBefore, (long long)(opt.warmup + opt.steps), hex64(hash).c_str());
     if (trainTimes.empty()) return kExitOk;

@@ -142,22 +142,27 @@ private:
     std::chrono::steady_clock::time_point m_t0 = std::chrono::steady_clock::now();
 };
 
-// clip(round_half_even(x / 2^s), bound) with the shift's sign fixed up front, so the hot loops
-// have no branch on it. (x + 2^(s-1) - 1 + bit s of x) >> s rounds half to even: it adds 1 exactly
-// when the remainder passes half, or equals half and the quotient is odd.
-// In int32 when s > 0 (no sum can overflow), so loops over it vectorize.
+// clip(round_half_even(x / 2^s), bound), in int32 and without branches, so loops over it
+// vectorize. Right shifts: (q, r) = (x >> s, x mod 2^s), +1 when r passes half or equals half with q
+// odd. Left shifts (s < 0): x is first clipped to just past bound >> -s, so the shift cannot
+// overflow and the final clip still sees a value beyond the bound.
 struct Requant {
-    int32_t s = 0;
-    int32_t bound = 0;
-    int32_t mask = 0, half = 0;
-    Requant(int32_t shift, int64_t clipBound)
-        : s(shift), bound(int32_t(clipBound)), mask(shift > 0 ? int32_t((int64_t(1) << shift) - 1) : 0),
-          half(shift > 0 ? int32_t(int64_t(1) << (shift - 1)) : 0) {}
+    int32_t right = 0, left = 0, mask = 0, half = 1, pre = INT32_MAX, bound = 0;
+    Requant(int32_t shift, int64_t clipBound) : bound(int32_t(clipBound)) {
+        if (shift > 0) {
+            right = shift;
+            mask = int32_t((int64_t(1) << shift) - 1);
+            half = int32_t(int64_t(1) << (shift - 1));
+        } else if (shift < 0) {
+            left = -shift;
+            pre = int32_t((clipBound >> left) + 1);
+        }
+    }
     int32_t operator()(int32_t x) const {
-        if (s <= 0) return int32_t(fx_clip(int64_t(x) * (int64_t(1) << -s), bound));
-        const int32_t q = x >> s, r = x & mask;
-        const int32_t up = (r > half) | ((r == half) & q);
-        const int32_t y = q + (up & 1);
+        const int32_t xc = x > pre ? pre : (x < -pre ? -pre : x);
+        const int32_t q = xc >> right, r = xc & mask;
+        const int32_t up = ((r > half) | ((r == half) & q)) & 1;
+        const int32_t y = int32_t(uint32_t(q + up) << left);
         return y > bound ? bound : (y < -bound ? -bound : y);
     }
 };
@@ -165,6 +170,163 @@ struct Requant {
 template <typename F> void parallelRange(int64_t n, int64_t grain, F&& f) {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
                       [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+}
+
+// The element-wise passes below are memory-bound loops that vectorize well; the build targets
+// plain x86-64, so each is compiled also for AVX2 and AVX-512 and picked at load time (ifunc).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BITBENCH_SIMD_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+#else
+#define BITBENCH_SIMD_CLONES
+#endif
+
+// One pooled row: max-pool 2x2/2 keeping the first index of the maximum (numpy's argmax), then
+// relu and Q_A. r0, r1: the two product rows under it; out, argmax, codes: outW * N each.
+BITBENCH_SIMD_CLONES
+void poolRow(const int32_t* __restrict r0, const int32_t* __restrict r1, int64_t outW, int64_t N,
+             int32_t* __restrict pooled, uint8_t* __restrict argmax, int8_t* __restrict codes, Requant qa, bool relu) {
+    const int32_t floor = relu ? 0 : INT32_MIN;
+    for (int64_t px = 0; px < outW; ++px) {
+        const int32_t* a = r0 + 2 * px * N;
+        const int32_t* b = r1 + 2 * px * N;
+        for (int64_t c = 0; c < N; ++c) {
+            const int32_t a0 = a[c], a1 = a[N + c], a2 = b[c], a3 = b[N + c];
+            const int32_t m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
+            const uint8_t g01 = a1 > a0 ? 1 : 0, g23 = a3 > a2 ? 3 : 2;
+            const bool right = m23 > m01; // ties keep the lower index
+            const int32_t best = right ? m23 : m01;
+            pooled[px * N + c] = best;
+            argmax[px * N + c] = right ? g23 : g01;
+            codes[px * N + c] = int8_t(qa(best < floor ? floor : best));
+        }
+    }
+}
+
+BITBENCH_SIMD_CLONES
+void reluQuantize(const int32_t* __restrict v, int8_t* __restrict codes, int64_t n, Requant qa, bool relu) {
+    const int32_t floor = relu ? 0 : INT32_MIN;
+    for (int64_t i = 0; i < n; ++i) codes[i] = int8_t(qa(v[i] < floor ? floor : v[i]));
+}
+
+// Q_A's clip mask on the error (in place), returning max|e| of the masked error.
+BITBENCH_SIMD_CLONES
+uint32_t clipMaskMax(const int32_t* __restrict v, int32_t* __restrict e, int64_t n, int32_t clip, bool relu, bool mask) {
+    const int32_t floor = relu ? 0 : INT32_MIN;
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        int32_t x = e[i];
+        if (mask) {
+            const int32_t a = v[i] < floor ? floor : v[i];
+            x = (a > clip) | (a < -clip) ? 0 : x;
+            e[i] = x;
+        }
+        const uint32_t ax = x < 0 ? 0u - uint32_t(x) : uint32_t(x);
+        m = ax > m ? ax : m;
+    }
+    return m;
+}
+
+// Q_E codes with the relu mask (and the logits' clip mask for the last layer).
+struct ErrorCode {
+    Requant qe;
+    int32_t clip;
+    bool zero, relu, maskAfter;
+    int8_t operator()(int32_t v, int32_t e) const {
+        const bool drop = zero | (relu & (v <= 0)) | (maskAfter & ((v > clip) | (v < -clip)));
+        return drop ? int8_t(0) : int8_t(qe(e));
+    }
+};
+
+BITBENCH_SIMD_CLONES
+void errorCodes(const int32_t* __restrict v, const int32_t* __restrict e, int8_t* __restrict eq, int64_t n, ErrorCode ec) {
+    for (int64_t i = 0; i < n; ++i) eq[i] = ec(v[i], e[i]);
+}
+
+// One pooled row of Q_E codes routed back to its windows: the code at the argmax, zeros elsewhere.
+BITBENCH_SIMD_CLONES
+void errorRouteRow(const int32_t* __restrict v, const int32_t* __restrict e, const uint8_t* __restrict argmax,
+                   int8_t* __restrict r0, int8_t* __restrict r1, int64_t outW, int64_t N, ErrorCode ec) {
+    for (int64_t px = 0; px < outW; ++px) {
+        int8_t* a = r0 + 2 * px * N;
+        int8_t* b = r1 + 2 * px * N;
+        const int32_t* vp = v + px * N;
+        const int32_t* ep = e + px * N;
+        const uint8_t* gp = argmax + px * N;
+        for (int64_t c = 0; c < N; ++c) {
+            const int8_t code = ec(vp[c], ep[c]);
+            const uint8_t g = gp[c];
+            a[c] = g == 0 ? code : int8_t(0);
+            a[N + c] = g == 1 ? code : int8_t(0);
+            b[c] = g == 2 ? code : int8_t(0);
+            b[N + c] = g == 3 ? code : int8_t(0);
+        }
+    }
+}
+
+// col2im of one image: sums each column row of the error product into the input positions.
+BITBENCH_SIMD_CLONES
+void col2imImage(const int32_t* __restrict src, int32_t* __restrict dst, int64_t convH, int64_t convW, int64_t kernel,
+                 int64_t pad, int64_t inH, int64_t inW, int64_t inC) {
+    const int64_t K = kernel * kernel * inC;
+    std::fill(dst, dst + inH * inW * inC, 0);
+    for (int64_t oy = 0; oy < convH; ++oy)
+        for (int64_t ox = 0; ox < convW; ++ox) {
+            const int32_t* row = src + (oy * convW + ox) * K;
+            for (int64_t ky = 0; ky < kernel; ++ky) {
+                const int64_t y = oy + ky - pad;
+                if (y < 0 || y >= inH) continue;
+                const int64_t kx0 = std::max<int64_t>(0, pad - ox), kx1 = std::min<int64_t>(kernel, inW + pad - ox);
+                if (kx0 >= kx1) continue;
+                // The taps of one kernel row cover consecutive input pixels: one run of (kx1-kx0)*inC.
+                int32_t* t = dst + (y * inW + ox + kx0 - pad) * inC;
+                const int32_t* s = row + (ky * kernel + kx0) * inC;
+                const int64_t len = (kx1 - kx0) * inC;
+                for (int64_t c = 0; c < len; ++c) t[c] += s[c];
+            }
+        }
+}
+
+// Q_G's 16-bit randomizer: v = round_half_even(g * lrQ / 2^s) (units 2^-15), s >= 1. Returns
+// nonzero iff some v has fraction bits, i.e. needs a random draw.
+BITBENCH_SIMD_CLONES
+uint32_t updateValues(const int32_t* __restrict g, int64_t n, int64_t lrQ, int32_t s, int64_t* __restrict vs) {
+    const int64_t mask = (int64_t(1) << s) - 1, half = int64_t(1) << (s - 1);
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t x = int64_t(g[i]) * lrQ;
+        const int64_t q = x >> s, r = x & mask;
+        const int64_t v = q + (((r > half) | ((r == half) & q)) & 1);
+        vs[i] = v;
+        any |= uint32_t(v & 0x7FFF);
+    }
+    return any;
+}
+
+// Stochastic rounding n = sign(v) (floor|v| + [draw < frac|v|]) with 15-bit draws, the SGD step
+// W <- C(W) - n * 2^up on the latent codes, and the new forward codes Q_W(W).
+struct UpdateParams {
+    int64_t latentBound;
+    int32_t up;
+    Requant forward; // latent -> forward code
+};
+
+BITBENCH_SIMD_CLONES
+void updateApply(const int64_t* __restrict vs, const uint32_t* __restrict draws, int64_t n, UpdateParams p,
+                 int32_t* __restrict wLat, int16_t* __restrict dw, int8_t* __restrict wq) {
+    const int64_t bound = p.latentBound;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t v = vs[i];
+        const int64_t av = v < 0 ? -v : v;
+        const int64_t frac = av & 0x7FFF;
+        const int64_t nAbs = (av >> 15) + (int64_t(draws[i] >> 17) < frac ? 1 : 0);
+        const int64_t nInt = v < 0 ? -nAbs : nAbs;
+        dw[i] = int16_t(nInt);
+        const int64_t w0 = wLat[i];
+        const int64_t w = (w0 > bound ? bound : (w0 < -bound ? -bound : w0)) - nInt * (int64_t(1) << p.up);
+        wLat[i] = int32_t(w);
+        const int32_t c = int32_t(w > bound ? bound : (w < -bound ? -bound : w));
+        wq[i] = int8_t(p.forward(c));
+    }
 }
 
 struct IntLayer {
@@ -478,12 +640,8 @@ private:
         const int32_t* v = L.acc.data();
         int8_t* out = L.out.data();
         const bool relu = d.relu;
-        parallelRange(L.outRows(n) * L.N, 16384, [=](int64_t lo, int64_t hi) {
-            for (int64_t i = lo; i < hi; ++i) {
-                const int32_t x = relu && v[i] < 0 ? 0 : v[i];
-                out[i] = int8_t(qa(x));
-            }
-        });
+        parallelRange(L.outRows(n) * L.N, 16384,
+                      [=](int64_t lo, int64_t hi) { reluQuantize(v + lo, out + lo, hi - lo, qa, relu); });
     }
 
     // Max-pool 2x2/2 with the first index of the maximum (numpy's argmax), then relu and Q_A, in
@@ -492,34 +650,18 @@ private:
         const auto& d = L.d;
         const int64_t N = L.N;
         const Requant qa(L.outShift, fx_max_code(L.b.a()));
-        const bool relu = d.relu, quantize = d.quantizeOutput;
+        const bool relu = d.relu; // codes are written even without Q_A: nothing reads them then
         const int32_t* acc = L.acc.data();
         int32_t* pooled = L.pooled.data();
         uint8_t* argmax = L.argmax.data();
         int8_t* out = L.out.data();
         const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
         parallelRange(int64_t(n) * outH, 2, [=](int64_t lo, int64_t hi) {
-            // Copies in locals: the byte stores below may alias anything reached through a capture.
             for (int64_t by = lo; by < hi; ++by) {
                 const int64_t b = by / outH, py = by % outH;
-                for (int64_t px = 0; px < outW; ++px) {
-                    const int64_t o = ((b * outH + py) * outW + px) * N;
-                    const int32_t* __restrict r0 = acc + ((b * convH + 2 * py) * convW + 2 * px) * N;
-                    const int32_t* __restrict r1 = r0 + convW * N;
-                    int32_t* __restrict po = pooled + o;
-                    uint8_t* __restrict ar = argmax + o;
-                    int8_t* __restrict ou = out + o;
-                    for (int64_t c = 0; c < N; ++c) {
-                        const int32_t a0 = r0[c], a1 = r0[N + c], a2 = r1[c], a3 = r1[N + c];
-                        const int32_t m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
-                        const uint8_t g01 = a1 > a0 ? 1 : 0, g23 = a3 > a2 ? 3 : 2;
-                        const bool right = m23 > m01; // ties keep the lower index
-                        const int32_t best = right ? m23 : m01;
-                        po[c] = best;
-                        ar[c] = right ? g23 : g01;
-                        if (quantize) ou[c] = int8_t(qa(relu && best < 0 ? 0 : best));
-                    }
-                }
+                const int64_t o = by * outW * N;
+                const int32_t* r0 = acc + (b * convH + 2 * py) * convW * N;
+                poolRow(r0, r0 + convW * N, outW, N, pooled + o, argmax + o, out + o, qa, relu);
             }
         });
     }
@@ -563,58 +705,30 @@ private:
         const int32_t clip = int32_t(std::min<int64_t>(L.clipBound(), INT32_MAX));
         const uint64_t m = tbb::parallel_reduce(
             tbb::blocked_range<int64_t>(0, outRows * N, 16384), uint64_t(0),
-            [&](const tbb::blocked_range<int64_t>& r, uint64_t mx) {
-                uint32_t local = 0;
-                for (int64_t i = r.begin(); i < r.end(); ++i) {
-                    int32_t e = eIn[i];
-                    if (maskBefore) {
-                        const int32_t x = relu && v[i] < 0 ? 0 : v[i];
-                        if (x > clip || x < -clip) eIn[i] = e = 0;
-                    }
-                    const uint32_t a = e < 0 ? 0u - uint32_t(e) : uint32_t(e);
-                    local = a > local ? a : local;
-                }
-                return std::max<uint64_t>(mx, local);
+            [=](const tbb::blocked_range<int64_t>& r, uint64_t mx) {
+                const int64_t lo = r.begin();
+                return std::max<uint64_t>(mx, clipMaskMax(v + lo, eIn + lo, r.end() - lo, clip, relu, maskBefore));
             },
             [](uint64_t a, uint64_t b) { return std::max(a, b); });
         L.eZero = m == 0;
         L.eShift = L.eZero ? 0 : fx_shift_exponent(m);
-        const Requant qe(L.eShift - (L.b.e() - 1), fx_max_code(L.b.e()));
-        const bool zero = L.eZero;
+        const ErrorCode ec{Requant(L.eShift - (L.b.e() - 1), fx_max_code(L.b.e())), clip, L.eZero, relu, maskAfter};
         int8_t* eq = L.eq.data();
-        const int32_t* ein = eIn;
-        auto code = [=](int64_t i) -> int8_t {
-            const int32_t x = v[i];
-            const bool keep = !zero && !(relu && x <= 0) && !(maskAfter && (x > clip || x < -clip));
-            return keep ? int8_t(qe(ein[i])) : int8_t(0);
-        };
         if (!pool) {
-            parallelRange(outRows * N, 16384, [=](int64_t lo, int64_t hi) {
-                int8_t* __restrict dst = eq;
-                for (int64_t i = lo; i < hi; ++i) dst[i] = code(i);
-            });
+            parallelRange(outRows * N, 16384,
+                          [=](int64_t lo, int64_t hi) { errorCodes(v + lo, eIn + lo, eq + lo, hi - lo, ec); });
             return;
         }
-        // Every position of a pooling window is written (the code at the argmax, zeros elsewhere);
-        // with an odd product size the last row or column is in no window and stays zero.
+        // Every position of a pooling window is written; with an odd product size the last row or
+        // column is in no window and stays zero from the allocation.
         const uint8_t* argmax = L.argmax.data();
         const int64_t outH = L.d.outH, outW = L.d.outW, convH = L.d.convH, convW = L.d.convW;
         parallelRange(int64_t(n) * outH, 2, [=](int64_t lo, int64_t hi) {
             for (int64_t by = lo; by < hi; ++by) {
                 const int64_t b = by / outH, py = by % outH;
-                for (int64_t px = 0; px < outW; ++px) {
-                    const int64_t o = ((b * outH + py) * outW + px) * N;
-                    int8_t* __restrict r0 = eq + ((b * convH + 2 * py) * convW + 2 * px) * N;
-                    int8_t* __restrict r1 = r0 + convW * N;
-                    for (int64_t c = 0; c < N; ++c) {
-                        const int8_t e = code(o + c);
-                        const uint8_t a = argmax[o + c];
-                        r0[c] = a == 0 ? e : 0;
-                        r0[N + c] = a == 1 ? e : 0;
-                        r1[c] = a == 2 ? e : 0;
-                        r1[N + c] = a == 3 ? e : 0;
-                    }
-                }
+                const int64_t o = by * outW * N;
+                int8_t* r0 = eq + (b * convH + 2 * py) * convW * N;
+                errorRouteRow(v + o, eIn + o, argmax + o, r0, r0 + convW * N, outW, N, ec);
             }
         });
     }
@@ -638,28 +752,14 @@ private:
         gemm_s8_nt(rows, L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, L.ecol.data(), L.K, false);
         // col2im: each image is summed by one task, so the result never depends on the split.
         const auto& d = L.d;
-        const int32_t pad = d.same ? d.kernel / 2 : 0;
-        const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC;
-        parallelRange(n, 1, [&](int64_t lo, int64_t hi) {
-            for (int64_t b = lo; b < hi; ++b) {
-                int32_t* dst = prev.eIn.data() + b * imageSize;
-                std::fill(dst, dst + imageSize, 0);
-                for (int64_t oy = 0; oy < d.convH; ++oy)
-                    for (int64_t ox = 0; ox < d.convW; ++ox) {
-                        const int32_t* src = L.ecol.data() + ((b * d.convH + oy) * d.convW + ox) * L.K;
-                        for (int32_t ky = 0; ky < d.kernel; ++ky) {
-                            const int64_t y = oy + ky - pad;
-                            if (y < 0 || y >= d.inH) continue;
-                            for (int32_t kx = 0; kx < d.kernel; ++kx) {
-                                const int64_t x = ox + kx - pad;
-                                if (x < 0 || x >= d.inW) continue;
-                                int32_t* t = dst + (y * d.inW + x) * d.inC;
-                                const int32_t* s = src + (int64_t(ky) * d.kernel + kx) * d.inC;
-                                for (int32_t c = 0; c < d.inC; ++c) t[c] += s[c];
-                            }
-                        }
-                    }
-            }
+        const int64_t pad = d.same ? d.kernel / 2 : 0;
+        const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC, colImage = int64_t(d.convH) * d.convW * L.K;
+        const int32_t* ecol = L.ecol.data();
+        int32_t* eIn = prev.eIn.data();
+        const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
+        parallelRange(n, 1, [=](int64_t lo, int64_t hi) {
+            for (int64_t b = lo; b < hi; ++b)
+                col2imImage(ecol + b * colImage, eIn + b * imageSize, convH, convW, kernel, pad, inH, inW, inC);
         });
     }
 
@@ -677,45 +777,30 @@ private:
         }
         L.gShift = fx_shift_exponent(m);
         const int32_t s = L.gShift + 1; // v (units 2^-15) = g * lr * 2^15 / 2^p = g * lrQ / 2^(p+1)
-        const int32_t up = L.kL - L.b.g();
         const uint64_t seed = m_rng.seed();
         const PhiloxLanes lanes{uint32_t(seed), uint32_t(seed >> 32), uint32_t(L.index), uint32_t(step),
                                 (uint32_t(RandomPurpose::StochasticRound) << 24) | uint32_t((uint64_t(step) >> 32) & 0xFFFFFFu)};
         constexpr int64_t chunk = 4 * kDrawBlocks;
         // Element j takes word j % 4 of block j / 4, as Random::word; a chunk whose fractions are
         // all zero needs no draws at all.
-        const ForwardCode fc(L);
-        const int64_t latentBound = L.latentBound;
+        const UpdateParams up{L.latentBound, L.kL - L.b.g(), Requant(L.kL - L.b.w(), fx_max_code(L.b.w()))};
         const int32_t* g = L.g.data();
         int32_t* wLat = L.wLat.data();
         int16_t* dw = L.dw.data();
         int8_t* wq = L.wq.data();
         const PhiloxDrawsFn philox = m_philox;
         parallelRange((total + chunk - 1) / chunk, 16, [=](int64_t lo, int64_t hi) {
-            alignas(64) uint32_t draws[chunk];
-            int64_t vs[chunk];
+            alignas(64) uint32_t draws[chunk], ordered[chunk];
+            alignas(64) int64_t vs[chunk];
             for (int64_t c = lo; c < hi; ++c) {
-                const int64_t j0 = c * chunk, j1 = std::min(total, j0 + chunk);
-                uint32_t anyFrac = 0;
-                for (int64_t j = j0; j < j1; ++j) {
-                    const int64_t v = fx_shift_rne(int64_t(g[j]) * lrQ, s);
-                    vs[j - j0] = v;
-                    anyFrac |= uint32_t(v & 0x7FFF); // |v| has a fraction iff v has one
+                const int64_t j0 = c * chunk, n = std::min(total, j0 + chunk) - j0;
+                if (updateValues(g + j0, n, lrQ, s, vs)) {
+                    philox(lanes, uint32_t(c * kDrawBlocks), draws);
+                    for (int64_t i = 0; i < chunk; ++i) ordered[i] = draws[(i & 3) * kDrawBlocks + (i >> 2)];
+                } else {
+                    std::fill(ordered, ordered + chunk, 0u); // no fractions: draws are never compared
                 }
-                if (anyFrac) philox(lanes, uint32_t(c * kDrawBlocks), draws);
-                for (int64_t j = j0; j < j1; ++j) {
-                    const int64_t v = vs[j - j0];
-                    const int64_t av = v < 0 ? -v : v;
-                    const uint32_t frac = uint32_t(av & 0x7FFF);
-                    const int64_t i = j - j0;
-                    const uint32_t draw = frac ? draws[(i & 3) * kDrawBlocks + (i >> 2)] >> 17 : 0; // 15 random bits
-                    const int64_t nAbs = (av >> 15) + (draw < frac ? 1 : 0);
-                    const int64_t nInt = v < 0 ? -nAbs : nAbs;
-                    dw[j] = int16_t(nInt);
-                    const int64_t w = fx_clip(wLat[j], latentBound) - nInt * (int64_t(1) << up);
-                    wLat[j] = int32_t(w);
-                    wq[j] = fc(w);
-                }
+                updateApply(vs, ordered, n, up, wLat + j0, dw + j0, wq + j0);
             }
         });
         transposeForwardWeights(L);
