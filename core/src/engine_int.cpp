@@ -176,13 +176,17 @@ template <typename F> void parallelRange(int64_t n, int64_t grain, F&& f) {
 // plain x86-64, so each is compiled also for AVX2 and AVX-512 and picked at load time (ifunc).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BITBENCH_SIMD_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+// Loops over one pooled row's channels (32 or 64 in LeNet-5) with byte outputs: AVX-512 would
+// need 64 bytes per iteration and leave them to the scalar remainder, so these stop at AVX2.
+#define BITBENCH_SIMD_CLONES_ROW __attribute__((target_clones("default", "avx2")))
 #else
 #define BITBENCH_SIMD_CLONES
+#define BITBENCH_SIMD_CLONES_ROW
 #endif
 
 // One pooled row: max-pool 2x2/2 keeping the first index of the maximum (numpy's argmax), then
 // relu and Q_A. r0, r1: the two product rows under it; out, argmax, codes: outW * N each.
-BITBENCH_SIMD_CLONES
+BITBENCH_SIMD_CLONES_ROW
 void poolRow(const int32_t* __restrict r0, const int32_t* __restrict r1, int64_t outW, int64_t N,
              int32_t* __restrict pooled, uint8_t* __restrict argmax, int8_t* __restrict codes, Requant qa, bool relu) {
     const int32_t floor = relu ? 0 : INT32_MIN;
@@ -243,7 +247,7 @@ void errorCodes(const int32_t* __restrict v, const int32_t* __restrict e, int8_t
 }
 
 // One pooled row of Q_E codes routed back to its windows: the code at the argmax, zeros elsewhere.
-BITBENCH_SIMD_CLONES
+BITBENCH_SIMD_CLONES_ROW
 void errorRouteRow(const int32_t* __restrict v, const int32_t* __restrict e, const uint8_t* __restrict argmax,
                    int8_t* __restrict r0, int8_t* __restrict r1, int64_t outW, int64_t N, ErrorCode ec) {
     for (int64_t px = 0; px < outW; ++px) {
@@ -608,7 +612,10 @@ private:
                         }
                         const int64_t x0 = ox - pad;
                         if (x0 >= 0 && x0 + d.kernel <= d.inW) {
-                            std::memcpy(row, in + ((b * d.inH + y) * d.inW + x0) * d.inC, size_t(rowBytes));
+                            const int8_t* src = in + ((b * d.inH + y) * d.inW + x0) * d.inC;
+                            // conv1 rows are 5 bytes: a call to memcpy per row costs more than the copy.
+                            if (rowBytes <= 16) for (int64_t k = 0; k < rowBytes; ++k) row[k] = src[k];
+                            else std::memcpy(row, src, size_t(rowBytes));
                         } else {
                             for (int32_t kx = 0; kx < d.kernel; ++kx) {
                                 const int64_t x = x0 + kx;
