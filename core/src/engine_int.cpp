@@ -362,7 +362,8 @@ struct IntLayer {
     std::vector<int8_t> eq;      // [rows][N] quantized error routed to the product output
     std::vector<int32_t> g;      // [N][K]
     std::vector<int16_t> dw;     // [N][K] integer update n of the last step
-    std::vector<int32_t> ecol;   // conv: [rows][K]
+    std::vector<int32_t> ecol;   // conv: [errorChunk images' rows][K]
+    int64_t errorChunk = 1;      // images per error product, so its int32 result stays in L2
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
@@ -422,7 +423,9 @@ public:
             const int64_t rows = L.rows(B), outRows = L.outRows(B);
             if (L.d.type == LayerType::Conv) {
                 L.col.resize(size_t(rows * L.K));
-                L.ecol.resize(i > 0 ? size_t(rows * L.K) : 0);
+                const int64_t colImage = int64_t(L.d.convH) * L.d.convW * L.K * int64_t(sizeof(int32_t));
+                L.errorChunk = std::clamp<int64_t>((int64_t(1) << 20) / colImage, 1, B);
+                L.ecol.resize(i > 0 ? size_t(L.errorChunk * L.rows(1) * L.K) : 0);
             }
             L.acc.resize(size_t(rows * L.N));
             if (L.d.pool) {
@@ -751,12 +754,12 @@ private:
     }
 
     void propagateError(IntLayer& L, IntLayer& prev, int32_t n) {
-        const int64_t rows = L.rows(n);
         if (L.d.type == LayerType::Fc) {
-            gemm_s8_nt(rows, L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, prev.eIn.data(), L.K, false);
+            gemm_s8_nt(L.rows(n), L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, prev.eIn.data(), L.K, false);
             return;
         }
-        gemm_s8_nt(rows, L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, L.ecol.data(), L.K, false);
+        // In chunks of images: the conv2 product would otherwise write 26 MB of int32 to memory and
+        // col2im read it back; a chunk's result is summed while still in cache.
         // col2im: each image is summed by one task, so the result never depends on the split.
         const auto& d = L.d;
         const int64_t pad = d.same ? d.kernel / 2 : 0;
@@ -764,10 +767,16 @@ private:
         const int32_t* ecol = L.ecol.data();
         int32_t* eIn = prev.eIn.data();
         const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
-        parallelRange(n, 1, [=](int64_t lo, int64_t hi) {
-            for (int64_t b = lo; b < hi; ++b)
-                col2imImage(ecol + b * colImage, eIn + b * imageSize, convH, convW, kernel, pad, inH, inW, inC);
-        });
+        const int64_t imageRows = L.rows(1);
+        for (int64_t b0 = 0; b0 < n; b0 += L.errorChunk) {
+            const int64_t count = std::min<int64_t>(L.errorChunk, n - b0);
+            gemm_s8_nt(count * imageRows, L.K, L.N, L.eq.data() + b0 * imageRows * L.N, L.N, L.wqT.data(), L.N,
+                       L.ecol.data(), L.K, false);
+            parallelRange(count, 1, [=](int64_t lo, int64_t hi) {
+                for (int64_t b = lo; b < hi; ++b)
+                    col2imImage(ecol + b * colImage, eIn + (b0 + b) * imageSize, convH, convW, kernel, pad, inH, inW, inC);
+            });
+        }
     }
 
     // Q_G and the SGD step: n = SR(Q(lr * g / Shift(max|g|), 16)), W <- C(W, kW) - n * sigma(kG).
