@@ -5,6 +5,8 @@
 #include "bitbench/error.h"
 #include "wage_common.h"
 
+#include <Eigen/Core>
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -18,7 +20,7 @@ namespace {
 
 // Fixed-size row blocks: each output element is always computed by the same loop, whatever the
 // thread count, so float sums keep one order and results stay bit-identical.
-constexpr int64_t kRowBlock = 16;
+constexpr int64_t kRowBlock = 64;
 
 template <typename F> void rowBlocks(int64_t rows, F&& f) {
     tbb::parallel_for(int64_t(0), (rows + kRowBlock - 1) / kRowBlock, [&](int64_t blk) {
@@ -26,49 +28,34 @@ template <typename F> void rowBlocks(int64_t rows, F&& f) {
     });
 }
 
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMatrix>;
+using Map = Eigen::Map<RowMatrix>;
+
+// Eigen products on fixed row blocks. Eigen is used single-threaded inside each block, and a
+// block's shape never depends on the thread count, so neither does its summation order.
+
 // C[i][j] = sum_k A[i][k] B[j][k]
 void gemmNt(int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+    const ConstMap b(B, N, K);
     rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i)
-            for (int64_t j = 0; j < N; ++j) {
-                const float* a = A + i * K;
-                const float* b = B + j * K;
-                float s = 0;
-                for (int64_t k = 0; k < K; ++k) s += a[k] * b[k];
-                C[i * N + j] = s;
-            }
+        Map(C + lo * N, hi - lo, N).noalias() = ConstMap(A + lo * K, hi - lo, K) * b.transpose();
     });
 }
 
 // C[i][j] = sum_r A[r][i] B[r][j]  (A is R x M, B is R x N)
 void gemmTn(int64_t M, int64_t N, int64_t R, const float* A, const float* B, float* C) {
+    const ConstMap a(A, R, M), b(B, R, N);
     rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-            float* c = C + i * N;
-            std::fill(c, c + N, 0.0f);
-            for (int64_t r = 0; r < R; ++r) {
-                const float a = A[r * M + i];
-                if (a == 0) continue;
-                const float* b = B + r * N;
-                for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
-            }
-        }
+        Map(C + lo * N, hi - lo, N).noalias() = a.middleCols(lo, hi - lo).transpose() * b;
     });
 }
 
 // C[i][j] = sum_n A[i][n] B[n][j]  (A is M x Nn, B is Nn x K)
 void gemmNn(int64_t M, int64_t K, int64_t Nn, const float* A, const float* B, float* C) {
+    const ConstMap b(B, Nn, K);
     rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-            float* c = C + i * K;
-            std::fill(c, c + K, 0.0f);
-            for (int64_t n = 0; n < Nn; ++n) {
-                const float a = A[i * Nn + n];
-                if (a == 0) continue;
-                const float* b = B + n * K;
-                for (int64_t k = 0; k < K; ++k) c[k] += a * b[k];
-            }
-        }
+        Map(C + lo * K, hi - lo, K).noalias() = ConstMap(A + lo * Nn, hi - lo, Nn) * b;
     });
 }
 
