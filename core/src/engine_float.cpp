@@ -185,35 +185,16 @@ public:
     }
 
     uint64_t weightsHash() const override {
-        WeightsHasher h;
-        for (const auto& L : m_layers) h.add(L.w.data(), L.w.size() * sizeof(float));
-        return h.digest();
+        return weights_hash(m_layers, [](const FloatLayer& L) -> const auto& { return L.w; });
     }
 
     std::vector<uint8_t> weightsSave() const override {
-        std::vector<uint8_t> b;
-        blob_put_u64(b, kBlobMagic);
-        blob_put_u64(b, m_layers.size());
-        for (const auto& L : m_layers) {
-            blob_put_u64(b, L.w.size());
-            const auto* p = reinterpret_cast<const uint8_t*>(L.w.data());
-            b.insert(b.end(), p, p + L.w.size() * sizeof(float));
-        }
-        return b;
+        return weights_blob_save(kBlobMagic, m_layers, [](const FloatLayer& L) -> const auto& { return L.w; });
     }
 
     void weightsLoad(const std::vector<uint8_t>& b) override {
-        size_t pos = 0;
-        if (blob_get_u64(b, pos) != kBlobMagic) throw DataError("weights blob is not from the float engine");
-        if (blob_get_u64(b, pos) != m_layers.size()) throw DataError("weights blob has a different layer count");
-        for (auto& L : m_layers) {
-            if (blob_get_u64(b, pos) != L.w.size()) throw DataError("weights blob does not fit layer '" + L.d.name + "'");
-            const size_t bytes = L.w.size() * sizeof(float);
-            if (pos + bytes > b.size()) throw DataError("weights blob is truncated");
-            std::memcpy(L.w.data(), b.data() + pos, bytes);
-            pos += bytes;
-            refreshForwardWeights(L);
-        }
+        weights_blob_load(b, kBlobMagic, "float", m_layers, [](FloatLayer& L) -> auto& { return L.w; },
+                          [this](FloatLayer& L) { refreshForwardWeights(L); });
     }
 
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;

@@ -4,7 +4,10 @@
 #include "bitbench/engine.h"
 #include "bitbench/philox.h"
 
+#include "bitbench/error.h"
+
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -66,5 +69,47 @@ template <typename T> int32_t wage_argmax(const T* v, int32_t n) {
 // Serialisation of weight blobs: magic, layer count, then per layer count + raw values.
 void blob_put_u64(std::vector<uint8_t>& b, uint64_t v);
 uint64_t blob_get_u64(const std::vector<uint8_t>& b, size_t& pos);
+
+// The weights of every layer (`weightsOf(layer)` gives its vector) as one blob, as one hash, and
+// back. Both engines store their latent weights this way; only the element type differs.
+template <typename Layers, typename WeightsOf>
+std::vector<uint8_t> weights_blob_save(uint64_t magic, const Layers& layers, WeightsOf weightsOf) {
+    std::vector<uint8_t> b;
+    blob_put_u64(b, magic);
+    blob_put_u64(b, layers.size());
+    for (const auto& L : layers) {
+        const auto& w = weightsOf(L);
+        blob_put_u64(b, w.size());
+        const auto* p = reinterpret_cast<const uint8_t*>(w.data());
+        b.insert(b.end(), p, p + w.size() * sizeof(w[0]));
+    }
+    return b;
+}
+
+template <typename Layers, typename WeightsOf>
+uint64_t weights_hash(const Layers& layers, WeightsOf weightsOf) {
+    WeightsHasher h;
+    for (const auto& L : layers) h.add(weightsOf(L).data(), weightsOf(L).size() * sizeof(weightsOf(L)[0]));
+    return h.digest();
+}
+
+// Reads a blob written by weights_blob_save into the layers; `loaded(layer)` runs after each.
+// throws DataError when the blob is of another engine or model, or truncated.
+template <typename Layers, typename WeightsOf, typename Loaded>
+void weights_blob_load(const std::vector<uint8_t>& b, uint64_t magic, const char* engine, Layers& layers,
+                       WeightsOf weightsOf, Loaded loaded) {
+    size_t pos = 0;
+    if (blob_get_u64(b, pos) != magic) throw DataError(std::string("weights blob is not from the ") + engine + " engine");
+    if (blob_get_u64(b, pos) != layers.size()) throw DataError("weights blob has a different layer count");
+    for (auto& L : layers) {
+        auto& w = weightsOf(L);
+        if (blob_get_u64(b, pos) != w.size()) throw DataError("weights blob does not fit layer '" + L.d.name + "'");
+        const size_t bytes = w.size() * sizeof(w[0]);
+        if (pos + bytes > b.size()) throw DataError("weights blob is truncated");
+        std::memcpy(w.data(), b.data() + pos, bytes);
+        pos += bytes;
+        loaded(L);
+    }
+}
 
 } // namespace bitbench
