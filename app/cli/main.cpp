@@ -37,6 +37,14 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        // CLI11 reports an unknown first word as a missing subcommand; name the word instead.
+        if (argc > 1 && argv[1][0] != '-' && app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == argv[1]; }).empty()) {
+            std::string known;
+            for (const Command& c : commands) known += (known.empty() ? "" : ", ") + c.sub->get_name();
+            std::fprintf(stderr, "bitbench-cli: unknown command '%s'; commands are %s (see bitbench-cli --help)\n", argv[1],
+                         known.c_str());
+            return kExitUsage;
+        }
         std::fprintf(stderr, "bitbench-cli: %s (see bitbench-cli --help)\n", e.what());
         return kExitUsage;
     }
