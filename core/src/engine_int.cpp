@@ -9,6 +9,8 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/task_arena.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -206,6 +208,22 @@ void poolRow(const int32_t* __restrict r0, const int32_t* __restrict r1, int64_t
     }
 }
 
+// poolRow for evaluation: only the codes, nothing for a backward pass.
+BITBENCH_SIMD_CLONES_ROW
+void poolRowCodes(const int32_t* __restrict r0, const int32_t* __restrict r1, int64_t outW, int64_t N,
+                  int8_t* __restrict codes, Requant qa, bool relu) {
+    const int32_t floor = relu ? 0 : INT32_MIN;
+    for (int64_t px = 0; px < outW; ++px) {
+        const int32_t* a = r0 + 2 * px * N;
+        const int32_t* b = r1 + 2 * px * N;
+        for (int64_t c = 0; c < N; ++c) {
+            const int32_t m01 = a[N + c] > a[c] ? a[N + c] : a[c], m23 = b[N + c] > b[c] ? b[N + c] : b[c];
+            const int32_t best = m23 > m01 ? m23 : m01;
+            codes[px * N + c] = int8_t(qa(best < floor ? floor : best));
+        }
+    }
+}
+
 BITBENCH_SIMD_CLONES
 void reluQuantize(const int32_t* __restrict v, int8_t* __restrict codes, int64_t n, Requant qa, bool relu) {
     const int32_t floor = relu ? 0 : INT32_MIN;
@@ -362,8 +380,8 @@ struct IntLayer {
     std::vector<int8_t> eq;      // [rows][N] quantized error routed to the product output
     std::vector<int32_t> g;      // [N][K]
     std::vector<int16_t> dw;     // [N][K] integer update n of the last step
-    std::vector<int32_t> ecol;   // conv: [errorChunk images' rows][K]
     int64_t errorChunk = 1;      // images per error product, so its int32 result stays in L2
+    int64_t forwardChunk = 1;    // conv + pool: images per product, so its int32 result stays in L2
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
@@ -424,10 +442,12 @@ public:
             if (L.d.type == LayerType::Conv) {
                 L.col.resize(size_t(rows * L.K));
                 const int64_t colImage = int64_t(L.d.convH) * L.d.convW * L.K * int64_t(sizeof(int32_t));
-                L.errorChunk = std::clamp<int64_t>((int64_t(1) << 20) / colImage, 1, B);
-                L.ecol.resize(i > 0 ? size_t(L.errorChunk * L.rows(1) * L.K) : 0);
+                L.errorChunk = std::clamp<int64_t>((int64_t(512) << 10) / colImage, 1, B);
+                const int64_t accImage = L.rows(1) * L.N * int64_t(sizeof(int32_t));
+                L.forwardChunk = std::clamp<int64_t>((int64_t(256) << 10) / (accImage + L.rows(1) * L.K), 1, B);
             }
-            L.acc.resize(size_t(rows * L.N));
+            // A pooled conv never holds its whole product: it is pooled chunk by chunk.
+            if (!(L.d.type == LayerType::Conv && L.d.pool)) L.acc.resize(size_t(rows * L.N));
             if (L.d.pool) {
                 L.pooled.resize(size_t(outRows * L.N));
                 L.argmax.resize(size_t(outRows * L.N));
@@ -456,7 +476,7 @@ public:
 
     void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
                    BatchResult& out) override {
-        forward(images, n);
+        forward(images, n, true);
         Stopwatch sw;
         lossAndTopError(labels, n, out);
         for (int64_t i = int64_t(m_layers.size()) - 1; i >= 0; --i) {
@@ -476,7 +496,7 @@ public:
     }
 
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override {
-        forward(images, n);
+        forward(images, n, false);
         score(labels, n, out, false);
     }
 
@@ -584,24 +604,29 @@ private:
         });
     }
 
-    void forward(const uint8_t* images, int32_t n) {
+    void forward(const uint8_t* images, int32_t n, bool train) {
         Stopwatch sw; // the input codes count as the first layer's forward time
         const auto& m = m_e.model;
         const int64_t pixels = int64_t(n) * m.inH * m.inW * m.inC;
         for (int64_t i = 0; i < pixels; ++i) m_input[size_t(i)] = int8_t(m_inputCodes[images[i]]);
         const int8_t* in = m_input.data();
         for (auto& L : m_layers) {
-            forwardLayer(L, in, n);
+            forwardLayer(L, in, n, train);
             L.time.forwardSeconds += sw.lap();
             in = L.out.data();
         }
     }
 
     void im2col(IntLayer& L, const int8_t* in, int32_t n) {
+        parallelRange(int64_t(n) * L.d.convH, 4, [&](int64_t lo, int64_t hi) { im2colRows(L, in, lo, hi); });
+    }
+
+    // Rows [lo, hi) of (image, product row) of the im2col matrix.
+    static void im2colRows(IntLayer& L, const int8_t* in, int64_t lo, int64_t hi) {
         const auto& d = L.d;
         const int32_t pad = d.same ? d.kernel / 2 : 0;
         const int64_t rowBytes = int64_t(d.kernel) * d.inC;
-        parallelRange(int64_t(n) * d.convH, 4, [&](int64_t lo, int64_t hi) {
+        {
             for (int64_t by = lo; by < hi; ++by) {
                 const int64_t b = by / d.convH, oy = by % d.convH;
                 for (int64_t ox = 0; ox < d.convW; ++ox) {
@@ -629,11 +654,12 @@ private:
                     }
                 }
             }
-        });
+        }
     }
 
-    void forwardLayer(IntLayer& L, const int8_t* in, int32_t n) {
+    void forwardLayer(IntLayer& L, const int8_t* in, int32_t n, bool train) {
         const auto& d = L.d;
+        if (d.type == LayerType::Conv && d.pool) return forwardConvPool(L, in, n, train);
         const int64_t rows = L.rows(n);
         const int8_t* a = in;
         if (d.type == LayerType::Conv) {
@@ -652,6 +678,47 @@ private:
         const bool relu = d.relu;
         parallelRange(L.outRows(n) * L.N, 16384,
                       [=](int64_t lo, int64_t hi) { reluQuantize(v + lo, out + lo, hi - lo, qa, relu); });
+    }
+
+    // Conv + max-pool + relu + Q_A in chunks of images: im2col, product and pooling of a chunk
+    // run on one thread while its int32 product is in L2 (conv1 would otherwise write and read
+    // back 9 MB a step). Training keeps the im2col rows (for the weight gradient), the pooled
+    // values and the argmax (for the backward masks and routing); evaluation only the codes.
+    void forwardConvPool(IntLayer& L, const int8_t* in, int32_t n, bool train) {
+        const auto& d = L.d;
+        const int64_t N = L.N, K = L.K, imageRows = L.rows(1);
+        const int64_t chunk = L.forwardChunk, chunks = (n + chunk - 1) / chunk;
+        const Requant qa(L.outShift, fx_max_code(L.b.a()));
+        const bool relu = d.relu, nonNeg = L.inputNonNegative;
+        const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
+        tbb::parallel_for(
+            tbb::blocked_range<int64_t>(0, chunks, 1),
+            [&](const tbb::blocked_range<int64_t>& r) {
+                // Isolated: a thread waiting inside the product's own parallel loop must not start
+                // another chunk on this thread's buffer.
+                tbb::this_task_arena::isolate([&] {
+                    std::vector<int32_t>& buf = m_chunk.local();
+                    if (buf.size() < size_t(chunk * imageRows * N)) buf.resize(size_t(chunk * imageRows * N));
+                    int32_t* acc = buf.data();
+                    for (int64_t c = r.begin(); c < r.end(); ++c) {
+                        const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
+                        im2colRows(L, in, b0 * convH, (b0 + count) * convH);
+                        gemm_s8_nt(count * imageRows, N, K, L.col.data() + b0 * imageRows * K, K, L.wq.data(), K, acc,
+                                   N, false, nonNeg);
+                        for (int64_t by = b0 * outH; by < (b0 + count) * outH; ++by) {
+                            const int64_t b = by / outH, py = by % outH;
+                            const int64_t o = by * outW * N;
+                            const int32_t* r0 = acc + ((b - b0) * convH + 2 * py) * convW * N;
+                            if (train)
+                                poolRow(r0, r0 + convW * N, outW, N, L.pooled.data() + o, L.argmax.data() + o,
+                                        L.out.data() + o, qa, relu);
+                            else
+                                poolRowCodes(r0, r0 + convW * N, outW, N, L.out.data() + o, qa, relu);
+                        }
+                    }
+                });
+            },
+            tbb::simple_partitioner());
     }
 
     // Max-pool 2x2/2 with the first index of the maximum (numpy's argmax), then relu and Q_A, in
@@ -758,25 +825,33 @@ private:
             gemm_s8_nt(L.rows(n), L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, prev.eIn.data(), L.K, false);
             return;
         }
-        // In chunks of images: the conv2 product would otherwise write 26 MB of int32 to memory and
-        // col2im read it back; a chunk's result is summed while still in cache.
-        // col2im: each image is summed by one task, so the result never depends on the split.
+        // In chunks of images, each chunk on one thread from product to col2im: the conv2 product
+        // would otherwise write 26 MB of int32 to memory and col2im read it back. Each image is
+        // summed by one task, so the result never depends on the split.
         const auto& d = L.d;
         const int64_t pad = d.same ? d.kernel / 2 : 0;
         const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC, colImage = int64_t(d.convH) * d.convW * L.K;
-        const int32_t* ecol = L.ecol.data();
         int32_t* eIn = prev.eIn.data();
         const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
-        const int64_t imageRows = L.rows(1);
-        for (int64_t b0 = 0; b0 < n; b0 += L.errorChunk) {
-            const int64_t count = std::min<int64_t>(L.errorChunk, n - b0);
-            gemm_s8_nt(count * imageRows, L.K, L.N, L.eq.data() + b0 * imageRows * L.N, L.N, L.wqT.data(), L.N,
-                       L.ecol.data(), L.K, false);
-            parallelRange(count, 1, [=](int64_t lo, int64_t hi) {
-                for (int64_t b = lo; b < hi; ++b)
-                    col2imImage(ecol + b * colImage, eIn + (b0 + b) * imageSize, convH, convW, kernel, pad, inH, inW, inC);
-            });
-        }
+        const int64_t imageRows = L.rows(1), chunk = L.errorChunk, chunks = (n + chunk - 1) / chunk;
+        tbb::parallel_for(
+            tbb::blocked_range<int64_t>(0, chunks, 1),
+            [&](const tbb::blocked_range<int64_t>& r) {
+                tbb::this_task_arena::isolate([&] { // see forwardConvPool
+                    std::vector<int32_t>& buf = m_chunk.local();
+                    if (buf.size() < size_t(chunk * colImage)) buf.resize(size_t(chunk * colImage));
+                    int32_t* ecol = buf.data();
+                    for (int64_t c = r.begin(); c < r.end(); ++c) {
+                        const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
+                        gemm_s8_nt(count * imageRows, L.K, L.N, L.eq.data() + b0 * imageRows * L.N, L.N, L.wqT.data(),
+                                   L.N, ecol, L.K, false);
+                        for (int64_t b = 0; b < count; ++b)
+                            col2imImage(ecol + b * colImage, eIn + (b0 + b) * imageSize, convH, convW, kernel, pad, inH,
+                                        inW, inC);
+                    }
+                });
+            },
+            tbb::simple_partitioner());
     }
 
     // Q_G and the SGD step: n = SR(Q(lr * g / Shift(max|g|), 16)), W <- C(W, kW) - n * sigma(kG).
@@ -830,6 +905,8 @@ private:
     std::vector<int8_t> m_input;
     std::vector<IntLayer> m_layers;
     int32_t m_lastN = 0;
+    // Per-thread int32 products of one chunk of images (forwardConvPool, propagateError).
+    tbb::enumerable_thread_specific<std::vector<int32_t>> m_chunk;
     friend struct IntStats;
 };
 
