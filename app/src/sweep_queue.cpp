@@ -1,0 +1,196 @@
+// SweepQueue: expansion and sweep record on the GUI thread, trials on a worker thread.
+#include "sweep_queue.h"
+
+#include "training_worker.h"
+
+#include "bitbench/dataset.h"
+#include "bitbench/error.h"
+#include "bitbench/store.h"
+#include "bitbench/trainer.h"
+
+#include <QThread>
+
+#include <cmath>
+
+namespace bitbench {
+
+namespace {
+
+// Reports a trial's progress at most every ~1 % and stops it when asked.
+class TrialObserver : public TrainObserver {
+public:
+    TrialObserver(Trainer& t, std::shared_ptr<std::atomic<bool>> stop,
+                  std::function<void(double)> report)
+        : m_t(t), m_stop(std::move(stop)), m_report(std::move(report)) {}
+    void onStep(const StepMetrics& m) override {
+        if (m_stop->load()) m_t.requestStop();
+        const double f = double(m.step + 1) / double(std::max<int64_t>(1, m_t.totalSteps()));
+        if (f - m_last >= 0.01 || f >= 1) {
+            m_last = f;
+            m_report(f);
+        }
+    }
+
+private:
+    Trainer& m_t;
+    std::shared_ptr<std::atomic<bool>> m_stop;
+    std::function<void(double)> m_report;
+    double m_last = -1;
+};
+
+} // namespace
+
+RunInfo sweep_run_info(const Experiment& e) {
+    RunInfo info;
+    info.name = e.name;
+    info.experimentJson = e.source.dump();
+    nlohmann::json resolved = e.resolved();
+    resolved["name"] = e.name;
+    resolved["stats_interval"] = e.statsInterval;
+    resolved["histogram_bins"] = e.histogramBins;
+    info.resolvedConfigJson = resolved.dump();
+    info.configHash = e.configHash();
+    info.seed = e.seed;
+    info.bitsPattern = e.bits.base.dashed();
+    info.model = e.model.name;
+    info.dataset = e.datasetKind;
+    return info;
+}
+
+SweepQueue::SweepQueue(QObject* parent)
+    : QObject(parent), m_stop(std::make_shared<std::atomic<bool>>(false)) {}
+
+SweepQueue::~SweepQueue() {
+    m_stop->store(true);
+    if (m_thread) {
+        m_thread->wait();
+        delete m_thread;
+    }
+}
+
+bool SweepQueue::start(const SweepRequest& r, QString* error) {
+    try {
+        if (m_thread) throw InputError("a sweep is already running");
+        std::string name;
+        m_trials = sweep_expand(r.sweep, r.dir, &name);
+        RunStore store = RunStore::open(r.dbPath);
+        if (store.readOnly())
+            throw StoreError("cannot record the sweep in '" + r.dbPath +
+                             "': " + store.readOnlyReason());
+        // The CLI's rule: the same name and definition is the same sweep, so it resumes.
+        m_sweepId = 0;
+        const std::string def = r.sweep.dump();
+        for (const auto& s : store.sweepsList())
+            if (s.name == name && s.sweepJson == def) m_sweepId = s.id;
+        if (!m_sweepId) m_sweepId = store.sweepCreate(name, def);
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        return false;
+    }
+    m_stop = std::make_shared<std::atomic<bool>>(false);
+    m_thread = QThread::create([this, r] { run(r); });
+    connect(m_thread, &QThread::finished, this, [this] {
+        m_thread->deleteLater();
+        m_thread = nullptr;
+    });
+    m_thread->start();
+    return true;
+}
+
+void SweepQueue::stop() {
+    m_stop->store(true);
+}
+
+void SweepQueue::run(SweepRequest r) {
+    const size_t n = m_trials.size();
+    size_t done = 0;
+    QString message;
+    bool failed = false;
+    try {
+        RunStore store = RunStore::open(r.dbPath);
+        for (size_t i = 0; i < n && !m_stop->load(); ++i) {
+            const SweepTrialPlan& tr = m_trials[i];
+            int64_t runId = 0;
+            TrialPlan plan = TrialPlan::Train;
+            std::optional<CheckpointRecord> cp;
+            for (const SweepTrial& x : store.sweepTrialsGet(m_sweepId)) {
+                if (x.configHash != tr.configHash || !x.runId || !store.runExists(x.runId))
+                    continue;
+                const RunRecord rec = store.runGet(x.runId);
+                if (x.status == TrialStatus::Finished && rec.status == RunStatus::Finished) {
+                    plan = TrialPlan::Skip;
+                } else {
+                    plan = TrialPlan::Resume;
+                    cp = store.checkpointLatest(x.runId);
+                }
+                runId = x.runId;
+            }
+            if (plan == TrialPlan::Skip) {
+                Q_EMIT trialStarted(int(i), runId, int(plan));
+                double best = NAN;
+                for (const auto& e : store.epochsGet(runId))
+                    best = std::isfinite(best) ? std::min(best, e.testError) : e.testError;
+                Q_EMIT trialEnded(int(i), runId, true, best);
+                Q_EMIT progress(double(++done) / double(n));
+                continue;
+            }
+            if (!runId) runId = store.runCreate(sweep_run_info(tr.experiment));
+            store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Running);
+            Q_EMIT trialStarted(int(i), runId, int(plan));
+            const Dataset data = training_dataset_load(tr.experiment, r.dataDir);
+            Trainer t(tr.experiment, data, r.threads);
+            if (cp) t.checkpointLoad(cp->blob);
+            bool complete = false;
+            {
+                RunWriter writer(r.dbPath, runId);
+                TrialObserver obs(t, m_stop, [this, done, n](double f) {
+                    Q_EMIT progress((double(done) + f) / double(n));
+                });
+                t.addObserver(&writer);
+                t.addObserver(&obs);
+                // The CLI's recording loop: a checkpoint at every epoch end and at a stop.
+                size_t epochsSeen = t.history().size();
+                try {
+                    while (t.step())
+                        if (t.history().size() != epochsSeen) {
+                            epochsSeen = t.history().size();
+                            writer.checkpointPut(t.globalStep(), t.epoch(), t.checkpointSave());
+                        }
+                } catch (...) {
+                    writer.finish(RunStatus::Failed, "{}");
+                    store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Failed);
+                    throw;
+                }
+                complete = t.globalStep() >= t.totalSteps() && !t.stopRequested();
+                if (t.history().size() != epochsSeen || !complete)
+                    writer.checkpointPut(t.globalStep(), t.epoch(), t.checkpointSave());
+                nlohmann::json summary = {{"steps", t.globalStep()},
+                                          {"epochs", int64_t(t.history().size())},
+                                          {"bits", tr.experiment.bits.base.dashed()}};
+                writer.finish(complete ? RunStatus::Finished : RunStatus::Interrupted,
+                              summary.dump());
+            }
+            // A stopped trial stays "running" in the sweep with its checkpoint: the next start
+            // resumes it.
+            if (complete)
+                store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Finished);
+            double best = NAN;
+            for (const auto& h : t.history())
+                best = std::isfinite(best) ? std::min(best, h.testError) : h.testError;
+            Q_EMIT trialEnded(int(i), runId, complete, best);
+            if (complete) Q_EMIT progress(double(++done) / double(n));
+        }
+    } catch (const std::exception& e) {
+        failed = true;
+        message = tr("Sweep failed: %1").arg(QString::fromUtf8(e.what()));
+    }
+    const bool complete = !failed && done == n;
+    if (!failed)
+        message = complete ? tr("Sweep finished: %n trial(s).", nullptr, int(n))
+                           : tr("Sweep stopped after %1 of %2 trials; start it again to resume.")
+                                 .arg(done)
+                                 .arg(n);
+    Q_EMIT finished(complete, message);
+}
+
+} // namespace bitbench

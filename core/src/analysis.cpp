@@ -1,0 +1,252 @@
+// Pareto fronts, config diffs and sweep grid expansion: pure functions over plain data and JSON.
+#include "bitbench/analysis.h"
+
+#include "bitbench/error.h"
+#include "bitbench/observer.h"
+#include "bitbench/quant_spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+namespace bitbench {
+
+std::vector<size_t> analysis_pareto_front(const std::vector<double>& cost,
+                                          const std::vector<double>& error) {
+    if (cost.size() != error.size())
+        throw InputError("pareto front: cost and error lists differ in length");
+    std::vector<size_t> order;
+    for (size_t i = 0; i < cost.size(); ++i)
+        if (std::isfinite(cost[i]) && std::isfinite(error[i])) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return cost[a] != cost[b] ? cost[a] < cost[b] : error[a] < error[b];
+    });
+    std::vector<size_t> front;
+    for (size_t i : order) {
+        if (front.empty() || error[i] < error[front.back()]) {
+            front.push_back(i);
+        } else if (error[i] == error[front.back()] && cost[i] == cost[front.back()]) {
+            front.push_back(i); // an exact duplicate is dominated by nobody
+        }
+    }
+    return front;
+}
+
+namespace {
+
+void flatten(const nlohmann::json& j, const std::string& path,
+             std::map<std::string, std::string>& out) {
+    if (j.is_object() && !j.empty()) {
+        for (const auto& [k, v] : j.items())
+            flatten(v, path.empty() ? k : path + "." + k, out);
+    } else if (j.is_array() && !j.empty()) {
+        for (size_t i = 0; i < j.size(); ++i)
+            flatten(j[i], path + "[" + std::to_string(i) + "]", out);
+    } else {
+        out[path.empty() ? std::string("(value)") : path] = j.dump();
+    }
+}
+
+} // namespace
+
+std::vector<ConfigDiffRow> analysis_config_diff(const std::vector<nlohmann::json>& configs) {
+    std::vector<std::map<std::string, std::string>> flat(configs.size());
+    std::map<std::string, int> keys;
+    for (size_t i = 0; i < configs.size(); ++i) {
+        flatten(configs[i], {}, flat[i]);
+        for (const auto& kv : flat[i])
+            ++keys[kv.first];
+    }
+    std::vector<ConfigDiffRow> rows;
+    for (const auto& [key, count] : keys) {
+        ConfigDiffRow row{key, {}};
+        bool same = size_t(count) == configs.size();
+        for (size_t i = 0; i < configs.size(); ++i) {
+            const auto it = flat[i].find(key);
+            row.values.push_back(it == flat[i].end() ? std::string() : it->second);
+            if (same && row.values[i] != row.values[0]) same = false;
+        }
+        if (!same) rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+namespace {
+
+nlohmann::json readSweepBase(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(error_message_file(path, "cannot read the sweep's base experiment"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+        return nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        throw InputError(error_message_file(path, std::string("not valid JSON: ") + e.what()));
+    }
+}
+
+std::vector<int32_t> classValues(const nlohmann::json& v, const std::string& where) {
+    std::vector<int32_t> out;
+    if (!v.is_array() || v.empty())
+        throw InputError(where + ": expected a non-empty list of bits (1..16 or \"f\")");
+    for (const auto& b : v) {
+        if (b.is_number_integer() && b.get<int>() >= 1 && b.get<int>() <= kMaxBits)
+            out.push_back(b.get<int>());
+        else if (b.is_string() && b.get<std::string>() == "f")
+            out.push_back(0);
+        else
+            throw InputError(where + ": " + b.dump() + " is not 1..16 or \"f\"");
+    }
+    return out;
+}
+
+int classIndex(const std::string& k, const std::string& where) {
+    for (int c = 0; c < 4; ++c)
+        if (k == kTensorClassNames[c]) return c;
+    throw InputError(where + ": unknown class \"" + k + "\", expected W, A, G or E");
+}
+
+std::string bitsText(int32_t b) {
+    return b == 0 ? std::string("f") : std::to_string(b);
+}
+
+} // namespace
+
+std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std::string& dir,
+                                         std::string* name) {
+    if (!sweep.is_object()) throw InputError("sweep: expected a JSON object");
+    for (const auto& [k, v] : sweep.items())
+        if (k != "name" && k != "base" && k != "grid" && k != "patterns" && k != "layers" &&
+            k != "set")
+            throw InputError("sweep: unknown key \"" + k +
+                             "\" (expected name, base, grid, patterns, layers, set)");
+    if (!sweep.contains("base") || !(sweep["base"].is_string() || sweep["base"].is_object()))
+        throw InputError(
+            "sweep.base: expected the path of the base experiment file or an experiment object");
+    if (name) *name = sweep.value("name", std::string("sweep"));
+    nlohmann::json base;
+    std::string baseDir = dir.empty() ? std::string(".") : dir;
+    if (sweep["base"].is_object()) {
+        base = sweep["base"];
+    } else {
+        const std::string basePath = sweep["base"].get<std::string>();
+        if (basePath.empty()) throw InputError("sweep.base: the path is empty");
+        const std::string full = basePath.front() == '/' ? basePath : baseDir + "/" + basePath;
+        base = readSweepBase(full);
+        const auto slash = full.find_last_of('/');
+        baseDir = slash == std::string::npos ? "." : full.substr(0, slash);
+    }
+    if (sweep.contains("set")) {
+        if (!sweep["set"].is_object())
+            throw InputError("sweep.set: expected an object of experiment keys");
+        for (const auto& [k, v] : sweep["set"].items())
+            base[k] = v;
+    }
+    const int modes = int(sweep.contains("patterns")) + int(sweep.contains("grid")) +
+                      int(sweep.contains("layers"));
+    if (modes != 1)
+        throw InputError(
+            "sweep: give exactly one of \"patterns\" (a list), \"grid\" (per-class lists) or "
+            "\"layers\" (per-layer variations)");
+    const ClassBits baseBits = quant_spec_parse(base.value("bits", std::string("2-8-8-8")));
+
+    // Each variant: bits pattern, per-layer overrides (JSON object), label.
+    struct Variant {
+        std::string pattern;
+        nlohmann::json layerBits;
+        std::string label;
+    };
+    std::vector<Variant> variants;
+    if (sweep.contains("patterns")) {
+        if (!sweep["patterns"].is_array() || sweep["patterns"].empty())
+            throw InputError("sweep.patterns: expected a non-empty list");
+        for (const auto& p : sweep["patterns"]) {
+            if (!p.is_string())
+                throw InputError("sweep.patterns: " + p.dump() + " is not a pattern string");
+            const std::string d = quant_spec_parse(p.get<std::string>()).dashed();
+            variants.push_back({d, nullptr, d});
+        }
+    } else if (sweep.contains("grid")) {
+        const auto& g = sweep["grid"];
+        if (!g.is_object())
+            throw InputError("sweep.grid: expected an object like {\"E\": [2, 3, 4]}");
+        std::vector<std::vector<int32_t>> values(4);
+        for (int c = 0; c < 4; ++c)
+            values[size_t(c)] = {baseBits.bits[size_t(c)]};
+        for (const auto& [k, v] : g.items())
+            values[size_t(classIndex(k, "sweep.grid"))] = classValues(v, "sweep.grid." + k);
+        for (int32_t w : values[0])
+            for (int32_t a : values[1])
+                for (int32_t gg : values[2])
+                    for (int32_t e : values[3]) {
+                        const std::string d = ClassBits{{w, a, gg, e}}.dashed();
+                        variants.push_back({d, nullptr, d});
+                    }
+    } else {
+        const auto& l = sweep["layers"];
+        if (!l.is_object() || l.empty())
+            throw InputError("sweep.layers: expected an object like {\"conv1\": {\"W\": [2, 4]}}");
+        // One axis per (layer, class); the combinations are their Cartesian product.
+        struct Axis {
+            std::string layer;
+            std::string cls;
+            std::vector<int32_t> values;
+        };
+        std::vector<Axis> axes;
+        for (const auto& [layer, classes] : l.items()) {
+            if (!classes.is_object() || classes.empty())
+                throw InputError("sweep.layers." + layer +
+                                 ": expected an object like {\"W\": [2, 4]}");
+            for (const auto& [k, v] : classes.items()) {
+                classIndex(k, "sweep.layers." + layer);
+                axes.push_back({layer, k, classValues(v, "sweep.layers." + layer + "." + k)});
+            }
+        }
+        std::vector<size_t> at(axes.size(), 0);
+        const std::string d = baseBits.dashed();
+        for (;;) {
+            Variant v{
+                d, base.contains("layer_bits") ? base["layer_bits"] : nlohmann::json::object(), d};
+            if (!v.layerBits.is_object())
+                throw InputError("sweep.base.layer_bits: expected an object");
+            for (size_t i = 0; i < axes.size(); ++i) {
+                auto& entry = v.layerBits[axes[i].layer];
+                if (entry.is_string()) { // keep the base's dashed override, change one class
+                    const ClassBits b = quant_spec_parse(entry.get<std::string>());
+                    entry = nlohmann::json::object();
+                    for (int c = 0; c < 4; ++c)
+                        entry[kTensorClassNames[c]] = b.bits[size_t(c)]
+                                                          ? nlohmann::json(b.bits[size_t(c)])
+                                                          : nlohmann::json("f");
+                }
+                const int32_t b = axes[i].values[at[i]];
+                entry[axes[i].cls] = b ? nlohmann::json(b) : nlohmann::json("f");
+                v.label += " " + axes[i].layer + ":" + axes[i].cls + bitsText(b);
+            }
+            variants.push_back(std::move(v));
+            size_t i = 0;
+            while (i < axes.size() && ++at[i] == axes[i].values.size())
+                at[i++] = 0;
+            if (i == axes.size()) break;
+        }
+    }
+
+    std::vector<SweepTrialPlan> trials;
+    for (const auto& v : variants) {
+        nlohmann::json j = base;
+        j["bits"] = v.pattern;
+        if (!v.layerBits.is_null()) j["layer_bits"] = v.layerBits;
+        j["name"] = base.value("name", std::string("experiment")) + "@" + v.label;
+        SweepTrialPlan t{v.label, experiment_from_json(j, baseDir), {}};
+        t.configHash = t.experiment.configHash();
+        if (std::none_of(trials.begin(), trials.end(),
+                         [&](const SweepTrialPlan& o) { return o.configHash == t.configHash; }))
+            trials.push_back(std::move(t));
+    }
+    return trials;
+}
+
+} // namespace bitbench
