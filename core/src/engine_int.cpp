@@ -39,6 +39,57 @@ template <typename T> uint64_t maxAbs(const T* v, int64_t n) {
         [](uint64_t a, uint64_t b) { return std::max(a, b); });
 }
 
+#if defined(__x86_64__)
+// One conv product row of a one-channel input straight from the input codes (no im2col, no
+// packing): taps kx..kx+3 of a kernel row are 4 consecutive input bytes, one vpdpbusd lane (input
+// codes are non-negative, the unsigned side). wp: per kernel row ky and tap group t, per 16
+// output channels, [channel][4 taps], taps past the kernel zero. Reads up to 3 bytes past the
+// last tap of the row (multiplied by those zeros): the caller keeps them inside its buffer.
+__attribute__((target("avx512f"))) inline __m512i broadcastTaps(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+template <int NV>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void convRowOneChannel(const int8_t* in, int64_t inW,
+                                                                             int64_t convW, int32_t kernel,
+                                                                             int64_t groups, const int8_t* wp,
+                                                                             int32_t* out) {
+    constexpr int64_t N = 16 * NV;
+    int64_t ox = 0;
+    for (; ox + 4 <= convW; ox += 4) {
+        __m512i acc[4][NV];
+        for (int p = 0; p < 4; ++p)
+            for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_setzero_si512();
+        for (int32_t ky = 0; ky < kernel; ++ky)
+            for (int64_t t = 0; t < groups; ++t) {
+                const int8_t* w = wp + (ky * groups + t) * NV * 64;
+                __m512i wv[NV];
+                for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(w + 64 * v);
+                const int8_t* x = in + ky * inW + ox + 4 * t;
+                for (int p = 0; p < 4; ++p) {
+                    const __m512i xb = broadcastTaps(x + p);
+                    for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], xb, wv[v]);
+                }
+            }
+        for (int p = 0; p < 4; ++p)
+            for (int v = 0; v < NV; ++v) _mm512_storeu_si512(out + (ox + p) * N + 16 * v, acc[p][v]);
+    }
+    for (; ox < convW; ++ox) {
+        __m512i acc[NV];
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_si512();
+        for (int32_t ky = 0; ky < kernel; ++ky)
+            for (int64_t t = 0; t < groups; ++t) {
+                const int8_t* w = wp + (ky * groups + t) * NV * 64;
+                const __m512i xb = broadcastTaps(in + ky * inW + ox + 4 * t);
+                for (int v = 0; v < NV; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], xb, _mm512_loadu_si512(w + 64 * v));
+            }
+        for (int v = 0; v < NV; ++v) _mm512_storeu_si512(out + ox * N + 16 * v, acc[v]);
+    }
+}
+#endif
+
 // Stochastic rounding needs one Philox block per 4 weights: 145 k blocks a LeNet-5 step, too many
 // for scalar code. These fill the draws of kDrawBlocks consecutive blocks at once, laid out
 // [word][block], equal to Random::block bit for bit (the vector versions compute the same rounds
@@ -382,6 +433,8 @@ struct IntLayer {
     std::vector<int16_t> dw;     // [N][K] integer update n of the last step
     int64_t errorChunk = 1;      // images per error product, so its int32 result stays in L2
     int64_t forwardChunk = 1;    // conv + pool: images per product, so its int32 result stays in L2
+    bool direct = false;         // one-channel input conv computed from the input (convRowOneChannel)
+    std::vector<int8_t> wDirect; // its weights: [ky][tap group][N][4]
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
@@ -410,7 +463,8 @@ public:
         const int32_t B = e.batch;
         int32_t inExp = 1 - m_inputBits;
         bool inputNonNeg = m.transform == InputTransform::Unit;
-        m_input.resize(size_t(B) * m.inH * m.inW * m.inC);
+        // 64 bytes of slack: convRowOneChannel reads a few bytes past the last image.
+        m_input.resize(size_t(B) * m.inH * m.inW * m.inC + 64);
         for (size_t i = 0; i < m.layers.size(); ++i) {
             IntLayer L;
             L.d = m.layers[i];
@@ -448,6 +502,9 @@ public:
             }
             // A pooled conv never holds its whole product: it is pooled chunk by chunk.
             if (!(L.d.type == LayerType::Conv && L.d.pool)) L.acc.resize(size_t(rows * L.N));
+            L.direct = i == 0 && L.d.type == LayerType::Conv && L.d.pool && L.d.inC == 1 && !L.d.same &&
+                       inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
+            if (L.direct) L.wDirect.resize(size_t(L.d.kernel * ((L.d.kernel + 3) / 4) * L.N * 4));
             if (L.d.pool) {
                 L.pooled.resize(size_t(outRows * L.N));
                 L.argmax.resize(size_t(outRows * L.N));
@@ -691,6 +748,8 @@ private:
         const Requant qa(L.outShift, fx_max_code(L.b.a()));
         const bool relu = d.relu, nonNeg = L.inputNonNegative;
         const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
+        const bool direct = L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni;
+        if (direct) packDirectWeights(L);
         tbb::parallel_for(
             tbb::blocked_range<int64_t>(0, chunks, 1),
             [&](const tbb::blocked_range<int64_t>& r) {
@@ -702,6 +761,22 @@ private:
                     int32_t* acc = buf.data();
                     for (int64_t c = r.begin(); c < r.end(); ++c) {
                         const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
+                        if (direct) {
+                            if (train) im2colRows(L, in, b0 * convH, (b0 + count) * convH); // for the gradient
+                            for (int64_t by = b0 * outH; by < (b0 + count) * outH; ++by) {
+                                const int64_t b = by / outH, py = by % outH;
+                                const int64_t o = by * outW * N;
+                                const int8_t* x = in + (b * d.inH + 2 * py) * d.inW;
+                                convRowDirect(L, x, acc);
+                                convRowDirect(L, x + d.inW, acc + convW * N);
+                                if (train)
+                                    poolRow(acc, acc + convW * N, outW, N, L.pooled.data() + o, L.argmax.data() + o,
+                                            L.out.data() + o, qa, relu);
+                                else
+                                    poolRowCodes(acc, acc + convW * N, outW, N, L.out.data() + o, qa, relu);
+                            }
+                            continue;
+                        }
                         im2colRows(L, in, b0 * convH, (b0 + count) * convH);
                         gemm_s8_nt(count * imageRows, N, K, L.col.data() + b0 * imageRows * K, K, L.wq.data(), K, acc,
                                    N, false, nonNeg);
@@ -719,6 +794,29 @@ private:
                 });
             },
             tbb::simple_partitioner());
+    }
+
+    static void packDirectWeights(IntLayer& L) {
+        const int64_t k = L.d.kernel, groups = (k + 3) / 4, N = L.N;
+        for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t t = 0; t < groups; ++t)
+                for (int64_t c = 0; c < N; ++c)
+                    for (int64_t j = 0; j < 4; ++j) {
+                        const int64_t kx = 4 * t + j;
+                        L.wDirect[size_t(((ky * groups + t) * N + c) * 4 + j)] = kx < k ? L.wq[size_t(c * L.K + ky * k + kx)] : 0;
+                    }
+    }
+
+    // One product row of a direct layer; x: the input row at the top of its window.
+    static void convRowDirect(const IntLayer& L, const int8_t* x, int32_t* out) {
+#if defined(__x86_64__)
+        const int64_t groups = (L.d.kernel + 3) / 4;
+        if (L.N == 16) convRowOneChannel<1>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
+        else if (L.N == 32) convRowOneChannel<2>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
+        else convRowOneChannel<4>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
+#else
+        (void)L, (void)x, (void)out;
+#endif
     }
 
     // Max-pool 2x2/2 with the first index of the maximum (numpy's argmax), then relu and Q_A, in
