@@ -6,6 +6,7 @@
 #include "curves_panel.h"
 #include "experiment_panel.h"
 #include "inspector_panel.h"
+#include "runs_window.h"
 
 #include "bitbench/error.h"
 #include "bitbench/version.h"
@@ -192,6 +193,9 @@ void MainWindow::buildUi() {
         updateCost();
         updateActions();
     });
+
+    // Runs window (browser, compare, Pareto, replay, sweeps) over the database the panel names.
+    runs_window_install(this, [this] { return m_panel->databasePath(); }, [this] { return m_costTable; });
 }
 
 void MainWindow::restoreSession() {
