@@ -88,6 +88,38 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void convRowOneChannel(co
         for (int v = 0; v < NV; ++v) _mm512_storeu_si512(out + ox * N + 16 * v, acc[v]);
     }
 }
+// Weight gradient of a direct layer (kernel KS x KS), channels 16v..16v+15, images [b0, b1),
+// added to out ([tap][16 channels]): g[c][ky*KS+kx] = sum eq[oy][ox][c] * in[oy+ky][ox+kx]. A lane's
+// 4 bytes are 4 consecutive ox: the input taps are then 4 consecutive bytes again (unsigned side)
+// and eq's 4 rows x 16 channels are interleaved once per group for all KS*KS taps.
+template <int KS>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gradOneChannel(const int8_t* in, int64_t inH, int64_t inW,
+                                                                          const int8_t* eq, int64_t convH, int64_t convW,
+                                                                          int64_t N, int64_t v, int64_t b0, int64_t b1,
+                                                                          int32_t* out) {
+    __m512i acc[KS * KS];
+    for (int t = 0; t < KS * KS; ++t) acc[t] = _mm512_loadu_si512(out + 16 * t);
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t oy = 0; oy < convH; ++oy)
+            for (int64_t ox = 0; ox < convW; ox += 4) {
+                const int8_t* e = eq + ((b * convH + oy) * convW + ox) * N + 16 * v;
+                const int64_t valid = std::min<int64_t>(4, convW - ox);
+                __m128i a[4];
+                for (int j = 0; j < 4; ++j)
+                    a[j] = j < valid ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(e + j * N)) : _mm_setzero_si128();
+                const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpackhi_epi8(a[0], a[1]);
+                const __m128i t2 = _mm_unpacklo_epi8(a[2], a[3]), t3 = _mm_unpackhi_epi8(a[2], a[3]);
+                __m512i ev = _mm512_castsi128_si512(_mm_unpacklo_epi16(t0, t2));
+                ev = _mm512_inserti32x4(ev, _mm_unpackhi_epi16(t0, t2), 1);
+                ev = _mm512_inserti32x4(ev, _mm_unpacklo_epi16(t1, t3), 2);
+                ev = _mm512_inserti32x4(ev, _mm_unpackhi_epi16(t1, t3), 3);
+                const int8_t* x = in + (b * inH + oy) * inW + ox;
+                for (int ky = 0; ky < KS; ++ky)
+                    for (int kx = 0; kx < KS; ++kx)
+                        acc[ky * KS + kx] = _mm512_dpbusd_epi32(acc[ky * KS + kx], broadcastTaps(x + ky * inW + kx), ev);
+            }
+    for (int t = 0; t < KS * KS; ++t) _mm512_storeu_si512(out + 16 * t, acc[t]);
+}
 #endif
 
 // Stochastic rounding needs one Philox block per 4 weights: 145 k blocks a LeNet-5 step, too many
@@ -502,7 +534,7 @@ public:
             }
             // A pooled conv never holds its whole product: it is pooled chunk by chunk.
             if (!(L.d.type == LayerType::Conv && L.d.pool)) L.acc.resize(size_t(rows * L.N));
-            L.direct = i == 0 && L.d.type == LayerType::Conv && L.d.pool && L.d.inC == 1 && !L.d.same &&
+            L.direct = i == 0 && L.d.type == LayerType::Conv && L.d.pool && L.d.inC == 1 && !L.d.same && L.d.kernel == 5 &&
                        inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
             if (L.direct) L.wDirect.resize(size_t(L.d.kernel * ((L.d.kernel + 3) / 4) * L.N * 4));
             if (L.d.pool) {
@@ -762,7 +794,6 @@ private:
                     for (int64_t c = r.begin(); c < r.end(); ++c) {
                         const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
                         if (direct) {
-                            if (train) im2colRows(L, in, b0 * convH, (b0 + count) * convH); // for the gradient
                             for (int64_t by = b0 * outH; by < (b0 + count) * outH; ++by) {
                                 const int64_t b = by / outH, py = by % outH;
                                 const int64_t o = by * outW * N;
@@ -909,9 +940,39 @@ private:
     }
 
     void weightGradient(IntLayer& L, int32_t n) {
+        if (L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni) return directGradient(L, n);
         const int64_t rows = L.rows(n);
         const int8_t* a = L.d.type == LayerType::Conv ? L.col.data() : inputOf(L);
         gemm_s8_tn(L.N, L.K, rows, L.eq.data(), L.N, a, L.K, L.g.data(), L.K, false, L.inputNonNegative);
+    }
+
+    // The direct layer's weight gradient from the input codes (no im2col): per task a partial sum
+    // over its images, the partials added at the end (integer sums: any split, same bits).
+    void directGradient(IntLayer& L, int32_t n) {
+#if defined(__x86_64__)
+        const int64_t N = L.N, taps = int64_t(L.d.kernel) * L.d.kernel, NV = N / 16, part = NV * taps * 16;
+        for (auto& p : m_gradPart) std::fill(p.begin(), p.end(), 0);
+        const int8_t* in = m_input.data();
+        const int8_t* eq = L.eq.data();
+        const auto& d = L.d;
+        parallelRange(n, 4, [&](int64_t lo, int64_t hi) {
+            std::vector<int32_t>& p = m_gradPart.local();
+            if (p.size() < size_t(part)) p.assign(size_t(part), 0);
+            for (int64_t v = 0; v < NV; ++v)
+                gradOneChannel<5>(in, d.inH, d.inW, eq, d.convH, d.convW, N, v, lo, hi, p.data() + v * taps * 16);
+        });
+        std::fill(L.g.begin(), L.g.end(), 0);
+        for (const auto& p : m_gradPart) {
+            if (p.size() < size_t(part)) continue;
+            for (int64_t c = 0; c < N; ++c)
+                for (int64_t t = 0; t < taps; ++t) {
+                    int32_t& gv = L.g[size_t(c * L.K + t)];
+                    gv = int32_t(uint32_t(gv) + uint32_t(p[size_t(((c / 16) * taps + t) * 16 + c % 16)]));
+                }
+        }
+#else
+        (void)L, (void)n;
+#endif
     }
 
     const int8_t* inputOf(const IntLayer& L) const {
@@ -1005,6 +1066,7 @@ private:
     int32_t m_lastN = 0;
     // Per-thread int32 products of one chunk of images (forwardConvPool, propagateError).
     tbb::enumerable_thread_specific<std::vector<int32_t>> m_chunk;
+    tbb::enumerable_thread_specific<std::vector<int32_t>> m_gradPart; // directGradient's partial sums
     friend struct IntStats;
 };
 
