@@ -2,11 +2,16 @@
 // patterns and fields are refused with a reason, the cost estimate follows the bits, settings persist.
 #include "app_settings.h"
 #include "experiment_panel.h"
+#include "inspector_panel.h"
 #include "main_window.h"
 
 #include "bitbench_widgets/bitwidth_editor.h"
+#include "bitbench_widgets/tensor_overview.h"
+
+#include "bitbench/store.h"
 
 #include <QAction>
+#include <QSignalSpy>
 #include <QFile>
 #include <QLineEdit>
 #include <QStandardPaths>
@@ -157,6 +162,48 @@ private Q_SLOTS:
         w.experimentPanel()->setDataDir(m_dir.filePath(QStringLiteral("nowhere")));
         QVERIFY(!w.experimentPanel()->fieldsValid());
         QVERIFY(w.experimentPanel()->reasons().join(QLatin1Char('\n')).contains(QLatin1String("does not exist")));
+    }
+
+    void closingDuringTrainingStopsAndKeepsCheckpoint() {
+        // A synthetic experiment file, long enough to be still training when the window closes.
+        const QString path = m_dir.filePath(QStringLiteral("tiny.json"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"name": "tiny-close", "dataset": "synthetic", "bits": "2-8-8-8", "batch": 16, "epochs": 500,
+          "lr": 8, "seed": 5, "stats_interval": 3, "train_limit": 256, "test_limit": 64,
+          "model": {"name": "tiny", "input": {"height": 8, "width": 8, "channels": 1},
+            "layers": [{"name": "conv1", "type": "conv", "out": 4, "kernel": 3, "pool": true, "relu": true},
+                       {"name": "fc1", "type": "fc", "out": 10}]}})");
+        f.close();
+        const QString db = m_dir.filePath(QStringLiteral("close.db"));
+        MainWindow w;
+        w.restoreSession();
+        QVERIFY(w.experimentPanel()->loadExperimentFile(path));
+        QCOMPARE(w.bitwidthEditor()->layers(), (QStringList{"conv1", "fc1"}));
+        w.experimentPanel()->setDatabasePath(db);
+        WindowAutomation a;
+        a.confirmClose = false; // the question box is the only difference, and it is modal
+        w.setAutomation(a);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QSignalSpy started(w.controller(), &TrainingController::runStarted);
+        QVERIFY(w.startTraining());
+        QVERIFY(!w.trainAction()->isEnabled());
+        QVERIFY(started.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(w.controller()->lastStep() > 10, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.inspector()->historySize(0, 1) > 0, 30000);
+        QVERIFY(w.overview()->hasCell(1, 3));
+
+        QVERIFY(!w.close()); // refused for now: the run stops first
+        QTRY_VERIFY_WITH_TIMEOUT(!w.isVisible(), 30000);
+        QVERIFY(!w.controller()->busy());
+        RunStore store = RunStore::open(db.toStdString(), StoreAccess::ReadOnly);
+        const auto runs = store.runsList();
+        QCOMPARE(int(runs.size()), 1);
+        QCOMPARE(runs[0].status, RunStatus::Interrupted);
+        const auto cp = store.checkpointLatest(runs[0].id);
+        QVERIFY(cp.has_value());
+        QVERIFY(cp->step > 10);
     }
 
     void settingsPersistAcrossWindows() {

@@ -1,6 +1,8 @@
 // InspectorPanel: per-tensor statistics history and the HistogramView of the selected tensor.
 #include "inspector_panel.h"
 
+#include "bitbench_widgets/qcp.h"
+
 #include <QButtonGroup>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -8,6 +10,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -62,6 +65,20 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
     m_view = new widgets::HistogramView;
     m_view->setTitle(tr("No statistics yet: press Train"));
     v->addWidget(m_view, 1);
+    QCustomPlot* sp = m_view->statsPlot();
+    m_maxAxis = sp->axisRect()->addAxis(QCPAxis::atRight);
+    m_maxAxis->setLabel(tr("max|x|"));
+    m_maxAxis->setScaleType(QCPAxis::stLogarithmic);
+    m_maxAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    m_maxAxis->setNumberFormat(QStringLiteral("gb"));
+    m_maxAxis->setTickLabelFont(sp->yAxis2->tickLabelFont());
+    m_maxAxis->setLabelFont(sp->yAxis2->labelFont());
+    m_maxAxis->setBasePen(sp->yAxis2->basePen());
+    m_maxAxis->setTickPen(sp->yAxis2->tickPen());
+    m_maxAxis->setSubTickPen(sp->yAxis2->subTickPen());
+    m_maxGraph = sp->addGraph(sp->xAxis, m_maxAxis);
+    m_maxGraph->setName(tr("max|x| (far right, log)"));
+    m_maxGraph->setPen(QPen(QColor(90, 90, 90), 1.2, Qt::DashLine));
     connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { showSelected(true); });
     connect(m_class, &QButtonGroup::idClicked, this, [this] { showSelected(true); });
 }
@@ -78,6 +95,7 @@ void InspectorPanel::setLayers(const QStringList& names) {
 
 void InspectorPanel::clear() {
     m_history.clear();
+    drawMaxAbs(nullptr);
     m_view->clearStatsHistory();
     m_view->setValues({}, {});
     m_view->setError({});
@@ -109,6 +127,7 @@ void InspectorPanel::addStats(const std::vector<TensorStats>& stats) {
         History& h = m_history[k];
         h.steps.push_back(double(s.step));
         h.stats.push_back(inspector_stats(s));
+        h.maxAbs.push_back(s.maxAbs);
         h.latest = s;
         h.present = true;
         if (k == selKey) {
@@ -123,6 +142,7 @@ void InspectorPanel::showSelected(bool rebuildHistory) {
     const int layer = selectedLayer(), cls = selectedClass();
     const auto it = m_history.constFind(key(layer, cls));
     if (rebuildHistory) m_view->clearStatsHistory();
+    drawMaxAbs(it == m_history.constEnd() ? nullptr : &*it);
     if (it == m_history.constEnd() || !it->present) {
         m_view->setValues({}, {});
         m_view->setError({});
@@ -150,6 +170,22 @@ void InspectorPanel::showSelected(bool rebuildHistory) {
     m_view->setError(inspector_histogram(s.error));
     m_view->setStats(inspector_stats(s));
     if (rebuildHistory) m_view->appendStats(it->steps, it->stats);
+}
+
+void InspectorPanel::drawMaxAbs(const History* h) {
+    QVector<double> x, y;
+    if (h)
+        for (qsizetype i = 0; i < h->steps.size(); ++i)
+            if (h->maxAbs[i] > 0) {
+                x.push_back(h->steps[i]);
+                y.push_back(h->maxAbs[i]);
+            }
+    m_maxGraph->setData(x, y, true);
+    if (!y.isEmpty()) {
+        const auto [lo, hi] = std::minmax_element(y.cbegin(), y.cend());
+        m_maxAxis->setRange(*lo / 1.5, *hi * 1.5);
+    }
+    m_view->statsPlot()->replot(QCustomPlot::rpQueuedReplot);
 }
 
 } // namespace bitbench

@@ -12,6 +12,8 @@
 
 class QButtonGroup;
 class QComboBox;
+class QCPAxis;
+class QCPGraph;
 
 namespace bitbench {
 
@@ -38,15 +40,21 @@ private:
     struct History {
         QVector<double> steps;
         QVector<widgets::QuantStats> stats;
+        QVector<double> maxAbs;
         TensorStats latest;
         bool present = false;
     };
     static int key(int layer, int cls) { return layer * 4 + cls; }
     void showSelected(bool rebuildHistory);
+    void drawMaxAbs(const History* h);
 
     QComboBox* m_layer = nullptr;
     QButtonGroup* m_class = nullptr;
     widgets::HistogramView* m_view = nullptr;
+    // max|x| before quantization over steps, on its own log axis in the view's statistics plot:
+    // it shows when a scale (Shift(max)) is about to change.
+    QCPAxis* m_maxAxis = nullptr;
+    QCPGraph* m_maxGraph = nullptr;
     QHash<int, History> m_history;
 };
 

@@ -142,6 +142,7 @@ void MainWindow::buildUi() {
     m_editorDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, m_editorDock);
     resizeDocks({expDock}, {430}, Qt::Horizontal);
+    resizeDocks({expDock, m_editorDock}, {340, 480}, Qt::Vertical);
 
     // Centre: curves above, inspector and overview below.
     m_curves = new CurvesPanel;
@@ -301,7 +302,11 @@ void MainWindow::updateCost() {
         m_cost = cost_estimate(*model, editorSpec(), m_panel->batch(), m_costTable);
         const auto& c = *m_cost;
         auto e = [](double pj) { return QString::fromStdString(cost_format_energy(pj)); };
-        auto a = [](double um2) { return QString::fromStdString(cost_format_area(um2)); };
+        auto a = [](double um2) {
+            return QString::fromStdString(cost_format_area(um2))
+                .replace(QLatin1String("um^2"), QStringLiteral("µm²"))
+                .replace(QLatin1String("mm^2"), QStringLiteral("mm²"));
+        };
         m_editor->setCostText(
             tr("<b>Cost (45 nm)</b> &nbsp; training step (batch %1): <b>%2</b>, %3 MMAC &nbsp;·&nbsp; "
                "inference: <b>%4</b>/image<br>MAC datapath area: training %5 &nbsp;·&nbsp; inference %6")
@@ -365,6 +370,7 @@ bool MainWindow::startTraining(QString* error) {
     m_curves->reset(1, e->batch);
     m_progress->setValue(0);
     m_frames = m_fpsFrames = 0;
+    m_guiBusyNs = 0;
     m_rateSum = 0;
     m_rateCount = 0;
     m_firstStep = -1;
@@ -397,6 +403,8 @@ void MainWindow::onRunStarted(qint64 runId, qint64 totalSteps, qint64 stepsPerEp
 }
 
 void MainWindow::onBatch(const MetricsBatch& b) {
+    QElapsedTimer busy;
+    busy.start();
     m_curves->append(b.steps, b.epochs);
     m_curves->flush();
     for (const auto& stats : b.stats) m_inspector->addStats(stats);
@@ -446,6 +454,7 @@ void MainWindow::onBatch(const MetricsBatch& b) {
         m_fpsFrames = 0;
         m_fpsClock.restart();
     }
+    m_guiBusyNs += busy.nsecsElapsed();
     if (m_auto.quitAfterSteps > 0 && m_stepsDone >= m_auto.quitAfterSteps && !m_autoStopping) {
         m_autoStopping = true;
         m_trainSeconds = m_runClock.elapsed() / 1000.0;
@@ -481,6 +490,8 @@ void MainWindow::finishAutomation() {
                         {"seconds", m_trainSeconds},
                         {"fps", double(m_frames) / wall},
                         {"replots", m_curves->replotCount()},
+                        // Share of the GUI thread spent appending and replotting.
+                        {"gui_busy_fraction", double(m_guiBusyNs) / 1e9 / wall},
                         {"wall_images_per_s", double(steps) * m_controller->batch() / wall},
                         {"step_images_per_s_mean", m_rateCount ? m_rateSum / double(m_rateCount) : 0.0},
                         {"epoch_images_per_s", m_lastEpochRate},

@@ -119,6 +119,7 @@ private:
     QElapsedTimer m_fpsClock;
     qint64 m_fpsFrames = 0;
     qint64 m_frames = 0;
+    qint64 m_guiBusyNs = 0;
     double m_lastRate = 0;
     double m_rateSum = 0;
     qint64 m_rateCount = 0;
