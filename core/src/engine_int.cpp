@@ -25,19 +25,6 @@ namespace bitbench {
 
 namespace {
 
-// Largest |value| of a tensor, in parallel (max is exact, so any split gives the same answer).
-template <typename T> uint64_t maxAbs(const T* v, int64_t n) {
-    return tbb::parallel_reduce(
-        tbb::blocked_range<int64_t>(0, n, 4096), uint64_t(0),
-        [&](const tbb::blocked_range<int64_t>& r, uint64_t m) {
-            for (int64_t i = r.begin(); i < r.end(); ++i) {
-                const int64_t x = v[i];
-                m = std::max<uint64_t>(m, uint64_t(x < 0 ? -x : x));
-            }
-            return m;
-        },
-        [](uint64_t a, uint64_t b) { return std::max(a, b); });
-}
 
 #if defined(__x86_64__)
 // One conv product row of a one-channel input straight from the input codes (no im2col, no
@@ -123,8 +110,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gradOneChannel(const
 #endif
 
 // Stochastic rounding needs one Philox block per 4 weights: 145 k blocks a LeNet-5 step, too many
-// for scalar code. These fill the draws of kDrawBlocks consecutive blocks at once, laid out
-// [word][block], equal to Random::block bit for bit (the vector versions compute the same rounds
+// for scalar code. These fill the draws of kDrawBlocks consecutive blocks at once, in element
+// order (element j takes word j % 4 of block j / 4, as Random::word), equal to Random::block bit
+// for bit (the vector versions compute the same rounds
 // in lanes: vpmuludq gives the 64-bit products of even and odd lanes).
 constexpr int64_t kDrawBlocks = 16;
 
@@ -135,7 +123,7 @@ struct PhiloxLanes {
 void philoxDrawsScalar(const PhiloxLanes& p, uint32_t firstBlock, uint32_t* draws) {
     for (uint32_t b = 0; b < kDrawBlocks; ++b) {
         const PhiloxBlock r = philox4x32_10({firstBlock + b, p.c1, p.c2, p.c3}, {p.key0, p.key1});
-        for (int w = 0; w < 4; ++w) draws[w * kDrawBlocks + b] = r[size_t(w)];
+        for (int w = 0; w < 4; ++w) draws[4 * b + w] = r[size_t(w)];
     }
 }
 
@@ -165,10 +153,18 @@ __attribute__((target("avx512f"))) void philoxDrawsAvx512(const PhiloxLanes& p, 
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    _mm512_storeu_si512(draws, c0);
-    _mm512_storeu_si512(draws + 16, c1);
-    _mm512_storeu_si512(draws + 32, c2);
-    _mm512_storeu_si512(draws + 48, c3);
+    // [word][block] -> [block][word]: 32-bit interleaves give each 128-bit lane L of uj block
+    // 4L + j, then a 4 x 4 transpose of 128-bit lanes puts the blocks in order.
+    const __m512i t0 = _mm512_unpacklo_epi32(c0, c1), t1 = _mm512_unpackhi_epi32(c0, c1);
+    const __m512i t2 = _mm512_unpacklo_epi32(c2, c3), t3 = _mm512_unpackhi_epi32(c2, c3);
+    const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
+    const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
+    const __m512i lo01 = _mm512_shuffle_i32x4(u0, u1, 0x44), lo23 = _mm512_shuffle_i32x4(u2, u3, 0x44);
+    const __m512i hi01 = _mm512_shuffle_i32x4(u0, u1, 0xEE), hi23 = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+    _mm512_storeu_si512(draws, _mm512_shuffle_i32x4(lo01, lo23, 0x88));
+    _mm512_storeu_si512(draws + 16, _mm512_shuffle_i32x4(lo01, lo23, 0xDD));
+    _mm512_storeu_si512(draws + 32, _mm512_shuffle_i32x4(hi01, hi23, 0x88));
+    _mm512_storeu_si512(draws + 48, _mm512_shuffle_i32x4(hi01, hi23, 0xDD));
 }
 #pragma GCC diagnostic pop
 
@@ -192,21 +188,24 @@ __attribute__((target("avx2"))) void philoxDrawsAvx2(const PhiloxLanes& p, uint3
             k0 += 0x9E3779B9u;
             k1 += 0xBB67AE85u;
         }
-        auto* d = reinterpret_cast<__m256i*>(draws + 8 * half);
-        _mm256_storeu_si256(d, c0);
-        _mm256_storeu_si256(d + 2, c1);
-        _mm256_storeu_si256(d + 4, c2);
-        _mm256_storeu_si256(d + 6, c3);
+        alignas(32) uint32_t w[4][8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), c0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), c1);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w[2]), c2);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), c3);
+        for (int b = 0; b < 8; ++b)
+            for (int j = 0; j < 4; ++j) draws[4 * (8 * half + b) + j] = w[j][b];
     }
 }
 #endif
 
 using PhiloxDrawsFn = void (*)(const PhiloxLanes&, uint32_t, uint32_t*);
 
-// The widest version the CPU runs (the GEMM's detection also checks the OS saves the registers).
+// The widest version the CPU runs (the GEMM's detection also checks the OS saves the registers),
+// capped like the GEMM (BITBENCH_ISA), so every version can be checked on one machine.
 PhiloxDrawsFn philoxDraws() {
 #if defined(__x86_64__)
-    const GemmIsa isa = gemm_isa_detected();
+    const GemmIsa isa = gemm_isa_active();
     if (isa == GemmIsa::Avx512Vnni) return philoxDrawsAvx512;
     if (isa == GemmIsa::Avx2) return philoxDrawsAvx2;
 #endif
@@ -251,6 +250,23 @@ struct Requant {
         return y > bound ? bound : (y < -bound ? -bound : y);
     }
 };
+
+#if defined(__x86_64__)
+// dst = src^T for a 16 x 16 block of bytes (SSE2): four rounds of interleaving rows i and i + 8
+// (a perfect shuffle each) transpose it.
+inline void transpose16(const int8_t* src, int64_t lds, int8_t* dst, int64_t ldd) {
+    __m128i a[16], b[16];
+    for (int i = 0; i < 16; ++i) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * lds));
+    for (int round = 0; round < 4; ++round) {
+        for (int i = 0; i < 8; ++i) {
+            b[2 * i] = _mm_unpacklo_epi8(a[i], a[i + 8]);
+            b[2 * i + 1] = _mm_unpackhi_epi8(a[i], a[i + 8]);
+        }
+        for (int i = 0; i < 16; ++i) a[i] = b[i];
+    }
+    for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * ldd), a[i]);
+}
+#endif
 
 template <typename F> void parallelRange(int64_t n, int64_t grain, F&& f) {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
@@ -329,6 +345,26 @@ uint32_t clipMaskMax(const int32_t* __restrict v, int32_t* __restrict e, int64_t
         m = ax > m ? ax : m;
     }
     return m;
+}
+
+BITBENCH_SIMD_CLONES
+uint32_t maxAbsRange(const int32_t* __restrict v, int64_t n) {
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const uint32_t ax = v[i] < 0 ? 0u - uint32_t(v[i]) : uint32_t(v[i]);
+        m = ax > m ? ax : m;
+    }
+    return m;
+}
+
+// Largest |value| of a tensor, in parallel (max is exact, so any split gives the same answer).
+uint64_t maxAbs(const int32_t* v, int64_t n) {
+    return tbb::parallel_reduce(
+        tbb::blocked_range<int64_t>(0, n, 16384), uint64_t(0),
+        [&](const tbb::blocked_range<int64_t>& r, uint64_t m) {
+            return std::max<uint64_t>(m, maxAbsRange(v + r.begin(), r.end() - r.begin()));
+        },
+        [](uint64_t a, uint64_t b) { return std::max(a, b); });
 }
 
 // Q_E codes with the relu mask (and the logits' clip mask for the last layer).
@@ -687,8 +723,18 @@ private:
             for (int64_t t = lo; t < hi; ++t) {
                 const int64_t n0 = (t / tk) * tile, k0 = (t % tk) * tile;
                 const int64_t n1 = std::min(N, n0 + tile), k1 = std::min(K, k0 + tile);
-                for (int64_t k = k0; k < k1; ++k)
+                int64_t n16 = n0, k16 = k0;
+#if defined(__x86_64__)
+                n16 = n0 + (n1 - n0) / 16 * 16;
+                k16 = k0 + (k1 - k0) / 16 * 16;
+                for (int64_t n = n0; n < n16; n += 16)
+                    for (int64_t k = k0; k < k16; k += 16) transpose16(src + n * K + k, K, dst + k * N + n, N);
+#endif
+                // Edges: columns past the whole 16-blocks, then rows past them.
+                for (int64_t k = k16; k < k1; ++k)
                     for (int64_t n = n0; n < n1; ++n) dst[k * N + n] = src[n * K + k];
+                for (int64_t k = k0; k < k16; ++k)
+                    for (int64_t n = n16; n < n1; ++n) dst[k * N + n] = src[n * K + k];
             }
         });
     }
@@ -1031,8 +1077,7 @@ private:
         const PhiloxLanes lanes{uint32_t(seed), uint32_t(seed >> 32), uint32_t(L.index), uint32_t(step),
                                 (uint32_t(RandomPurpose::StochasticRound) << 24) | uint32_t((uint64_t(step) >> 32) & 0xFFFFFFu)};
         constexpr int64_t chunk = 4 * kDrawBlocks;
-        // Element j takes word j % 4 of block j / 4, as Random::word; a chunk whose fractions are
-        // all zero needs no draws at all.
+        // A chunk whose fractions are all zero needs no draws at all.
         const UpdateParams up{L.latentBound, L.kL - L.b.g(), Requant(L.kL - L.b.w(), fx_max_code(L.b.w()))};
         const int32_t* g = L.g.data();
         int32_t* wLat = L.wLat.data();
@@ -1040,17 +1085,16 @@ private:
         int8_t* wq = L.wq.data();
         const PhiloxDrawsFn philox = m_philox;
         parallelRange((total + chunk - 1) / chunk, 16, [=](int64_t lo, int64_t hi) {
-            alignas(64) uint32_t draws[chunk], ordered[chunk];
+            alignas(64) uint32_t draws[chunk];
             alignas(64) int64_t vs[chunk];
             for (int64_t c = lo; c < hi; ++c) {
                 const int64_t j0 = c * chunk, n = std::min(total, j0 + chunk) - j0;
                 if (updateValues(g + j0, n, lrQ, s, vs)) {
                     philox(lanes, uint32_t(c * kDrawBlocks), draws);
-                    for (int64_t i = 0; i < chunk; ++i) ordered[i] = draws[(i & 3) * kDrawBlocks + (i >> 2)];
                 } else {
-                    std::fill(ordered, ordered + chunk, 0u); // no fractions: draws are never compared
+                    std::fill(draws, draws + chunk, 0u); // no fractions: draws are never compared
                 }
-                updateApply(vs, ordered, n, up, wLat + j0, dw + j0, wq + j0);
+                updateApply(vs, draws, n, up, wLat + j0, dw + j0, wq + j0);
             }
         });
         transposeForwardWeights(L);
