@@ -8,6 +8,7 @@
 #include "bitbench/trainer.h"
 
 #include "bitbench_widgets/curve_plot.h"
+#include "bitbench_widgets/qcp.h"
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +77,13 @@ private Q_SLOTS:
         // Coalesced: 32 steps of a tiny model arrive in far fewer drains than steps.
         QVERIFY2(batches < 32, qPrintable(QStringLiteral("%1 batches").arg(batches)));
         QCOMPARE(c.drainCount(), qint64(batches));
+        // Against epochs the same points move to fractional epochs; epoch ends land on 1 and 2.
+        curves.setAxis(CurvesPanel::Axis::Epoch);
+        QCOMPARE(curves.lossPlot()->pointCount(curves.trainLossSeries()), 32);
+        const auto testPts = curves.errorPlot()->rawGraph(curves.testErrorSeries())->data();
+        QCOMPARE(testPts->size(), 2);
+        QCOMPARE(testPts->at(1)->key, 2.0);
+        QCOMPARE(curves.lossPlot()->rawGraph(curves.trainLossSeries())->data()->at(0)->key, 1.0 / 16);
 
         RunStore store = RunStore::open(db.toStdString(), StoreAccess::ReadOnly);
         const auto runs = store.runsList();

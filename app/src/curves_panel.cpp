@@ -2,6 +2,7 @@
 #include "curves_panel.h"
 
 #include "bitbench_widgets/curve_plot.h"
+#include "bitbench_widgets/qcp.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -25,6 +26,9 @@ CurvesPanel::CurvesPanel(QWidget* parent) : QWidget(parent) {
     auto* split = new QSplitter(Qt::Horizontal);
     m_loss = new widgets::CurvePlot;
     m_error = new widgets::CurvePlot;
+    // Polylines drawn in one call: the same picture for solid pens at a fraction of the cost of
+    // segment-by-segment drawing, which matters at 30 replots per second next to a busy trainer.
+    for (widgets::CurvePlot* p : {m_loss, m_error}) p->plot()->setPlottingHint(QCP::phFastPolylines, true);
     split->addWidget(m_loss);
     split->addWidget(m_error);
     v->addWidget(split, 1);

@@ -120,6 +120,8 @@ private:
     qint64 m_fpsFrames = 0;
     qint64 m_frames = 0;
     qint64 m_guiBusyNs = 0;
+    qint64 m_guiCpuStartNs = 0;
+    qint64 m_guiCpuNs = 0;
     double m_lastRate = 0;
     double m_rateSum = 0;
     qint64 m_rateCount = 0;
