@@ -503,6 +503,7 @@ struct IntLayer {
     int64_t forwardChunk = 1;    // conv + pool: images per product, so its int32 result stays in L2
     bool direct = false;         // one-channel input conv computed from the input (convRowOneChannel)
     std::vector<int8_t> wDirect; // its weights: [ky][tap group][N][4]
+    GemmPackedB wPacked, wTPacked; // wq, wqT packed once per step for the products run per chunk
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
@@ -828,6 +829,7 @@ private:
         const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
         const bool direct = L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni;
         if (direct) packDirectWeights(L);
+        else gemm_s8_pack_b(N, K, L.wq.data(), K, L.wPacked);
         tbb::parallel_for(
             tbb::blocked_range<int64_t>(0, chunks, 1),
             [&](const tbb::blocked_range<int64_t>& r) {
@@ -855,8 +857,8 @@ private:
                             continue;
                         }
                         im2colRows(L, in, b0 * convH, (b0 + count) * convH);
-                        gemm_s8_nt(count * imageRows, N, K, L.col.data() + b0 * imageRows * K, K, L.wq.data(), K, acc,
-                                   N, false, nonNeg);
+                        gemm_s8_nt_packed(count * imageRows, L.col.data() + b0 * imageRows * K, K, L.wPacked, acc, N,
+                                          false, nonNeg);
                         for (int64_t by = b0 * outH; by < (b0 + count) * outH; ++by) {
                             const int64_t b = by / outH, py = by % outH;
                             const int64_t o = by * outW * N;
@@ -1039,6 +1041,7 @@ private:
         int32_t* eIn = prev.eIn.data();
         const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
         const int64_t imageRows = L.rows(1), chunk = L.errorChunk, chunks = (n + chunk - 1) / chunk;
+        gemm_s8_pack_b(L.K, L.N, L.wqT.data(), L.N, L.wTPacked);
         tbb::parallel_for(
             tbb::blocked_range<int64_t>(0, chunks, 1),
             [&](const tbb::blocked_range<int64_t>& r) {
@@ -1048,8 +1051,8 @@ private:
                     int32_t* ecol = buf.data();
                     for (int64_t c = r.begin(); c < r.end(); ++c) {
                         const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
-                        gemm_s8_nt(count * imageRows, L.K, L.N, L.eq.data() + b0 * imageRows * L.N, L.N, L.wqT.data(),
-                                   L.N, ecol, L.K, false);
+                        gemm_s8_nt_packed(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N, L.wTPacked, ecol,
+                                          L.K, false);
                         for (int64_t b = 0; b < count; ++b)
                             col2imImage(ecol + b * colImage, eIn + (b0 + b) * imageSize, convH, convW, kernel, pad, inH,
                                         inW, inC);

@@ -93,23 +93,12 @@ void clearIfOverwriting(int64_t M, int64_t N, int32_t* C, int64_t ldc, bool accu
     for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0);
 }
 
-void runNt(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
-           const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc, bool accumulate, bool aNonNegative) {
-    // vpdpbusd wants A unsigned: non-negative A is so already, signed A is shifted by +128 and
-    // each column j then carries 128 * sum_k B[j][k] too much, subtracted by the kernel.
-    const bool shiftA = !aNonNegative && ks.needsUnsignedSide;
-    const Operands ops = (aNonNegative || shiftA) ? Operands::AUnsigned : Operands::BothSigned;
+// B packed into panels, and (when A will be shifted) the column corrections; in parallel when
+// large (fc layers: 512 KB).
+void packNtB(int64_t N, int64_t K, const int8_t* B, int64_t ldb, int8_t* bp, int32_t* colCorr) {
     const int64_t groups = groups_of(K);
     const int64_t panels = ceilDiv(N, kPanelCols);
     const int64_t panelBytes = groups * kPanelCols * kGroup;
-    const int64_t mr = ks.mr;
-    const int64_t tiles = ceilDiv(M, mr);
-
-    Scratch packB(kSlotPackB);
-    auto* bp = static_cast<int8_t*>(packB.get(size_t(panels * panelBytes)));
-    Scratch sums(kSlotSums);
-    int32_t* colCorr = shiftA ? static_cast<int32_t*>(sums.get(size_t(N) * 4)) : nullptr;
-    // B is packed once for all tasks; in parallel when it is large (fc layers: 512 KB).
     const int64_t packTasks = std::clamp<int64_t>(N * K / (int64_t(64) << 10), 1, panels);
     tbb::parallel_for(int64_t(0), packTasks, [&](int64_t t) {
         const int64_t p0 = panels * t / packTasks, p1 = panels * (t + 1) / packTasks;
@@ -117,6 +106,17 @@ void runNt(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int8_t* A
         pack_tiles_rows(B + j0 * ldb, ldb, j1 - j0, K, kPanelCols, false, bp + p0 * panelBytes);
         if (colCorr) sums_rows(B + j0 * ldb, ldb, j1 - j0, K, colCorr + j0);
     });
+}
+
+// The product of A with packed B (bp, colCorr as packNtB made them).
+void runNtPacked(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
+                 const int8_t* bp, const int32_t* colCorr, int32_t* C, int64_t ldc, bool accumulate, bool shiftA,
+                 Operands ops) {
+    const int64_t groups = groups_of(K);
+    const int64_t panels = ceilDiv(N, kPanelCols);
+    const int64_t panelBytes = groups * kPanelCols * kGroup;
+    const int64_t mr = ks.mr;
+    const int64_t tiles = ceilDiv(M, mr);
 
     // Tasks: blocks of A tiles x blocks of panels. Each task packs its own rows of A (once, for
     // all its columns), so a large M is split over rows, and N only when M is too small.
@@ -156,6 +156,25 @@ void runNt(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int8_t* A
             }
         },
         tbb::simple_partitioner());
+}
+
+// vpdpbusd wants A unsigned: non-negative A is so already, signed A is shifted by +128 and each
+// column j then carries 128 * sum_k B[j][k] too much, subtracted by the kernel.
+bool shiftsA(const KernelSet& ks, bool aNonNegative) { return !aNonNegative && ks.needsUnsignedSide; }
+Operands ntOperands(const KernelSet& ks, bool aNonNegative) {
+    return (aNonNegative || shiftsA(ks, aNonNegative)) ? Operands::AUnsigned : Operands::BothSigned;
+}
+
+void runNt(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
+           const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc, bool accumulate, bool aNonNegative) {
+    const bool shiftA = shiftsA(ks, aNonNegative);
+    const int64_t panelBytes = groups_of(K) * kPanelCols * kGroup;
+    Scratch packB(kSlotPackB);
+    auto* bp = static_cast<int8_t*>(packB.get(size_t(ceilDiv(N, kPanelCols) * panelBytes)));
+    Scratch sums(kSlotSums);
+    int32_t* colCorr = shiftA ? static_cast<int32_t*>(sums.get(size_t(N) * 4)) : nullptr;
+    packNtB(N, K, B, ldb, bp, colCorr);
+    runNtPacked(ks, M, N, K, A, lda, bp, colCorr, C, ldc, accumulate, shiftA, ntOperands(ks, aNonNegative));
 }
 
 void runTn(const KernelSet& ks, int64_t M, int64_t N, int64_t R, const int8_t* A, int64_t lda,
@@ -323,6 +342,32 @@ void gemm_s8_nt(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, c
         gemm_s8_nt_ref(r.end() - r.begin(), N, K, A + r.begin() * lda, lda, B, ldb, C + r.begin() * ldc,
                        ldc, accumulate);
     });
+}
+
+void gemm_s8_pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, GemmPackedB& packed) {
+    packed.N = N;
+    packed.K = K;
+    packed.b = B;
+    packed.ldb = ldb;
+    if (N <= 0 || K <= 0 || !kernelsFor(gemm_isa_active())) {
+        packed.panels.clear();
+        packed.colCorr.clear();
+        return;
+    }
+    const size_t bytes = size_t(ceilDiv(N, kPanelCols) * groups_of(K) * kPanelCols * kGroup);
+    if (packed.panels.size() < bytes) packed.panels.resize(bytes);
+    if (packed.colCorr.size() < size_t(N)) packed.colCorr.resize(size_t(N));
+    packNtB(N, K, B, ldb, packed.panels.data(), packed.colCorr.data());
+}
+
+void gemm_s8_nt_packed(int64_t M, const int8_t* A, int64_t lda, const GemmPackedB& B, int32_t* C, int64_t ldc,
+                       bool accumulate, bool aNonNegative) {
+    const KernelSet* ks = kernelsFor(gemm_isa_active());
+    if (!ks || B.panels.empty() || M <= 0 || B.N <= 0 || B.K <= 0)
+        return gemm_s8_nt(M, B.N, B.K, A, lda, B.b, B.ldb, C, ldc, accumulate, aNonNegative);
+    const bool shiftA = shiftsA(*ks, aNonNegative);
+    runNtPacked(*ks, M, B.N, B.K, A, lda, B.panels.data(), shiftA ? B.colCorr.data() : nullptr, C, ldc, accumulate,
+                shiftA, ntOperands(*ks, aNonNegative));
 }
 
 void gemm_s8_tn(int64_t M, int64_t N, int64_t R, const int8_t* A, int64_t lda, const int8_t* B,

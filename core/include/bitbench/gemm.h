@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace bitbench {
 
@@ -25,6 +26,23 @@ void gemm_isa_force(GemmIsa isa);
 // ensures: the result equals gemm_s8_nt_ref bit for bit, for any thread count.
 void gemm_s8_nt(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B,
                 int64_t ldb, int32_t* C, int64_t ldc, bool accumulate, bool aNonNegative = false);
+
+// The B operand of the nt form packed once for many products with the same B (a layer's
+// weights within a step; the products are chunks of its rows). Holds a pointer to B too: the
+// reference path multiplies from it, so B must outlive its use and stay unchanged.
+struct GemmPackedB {
+    int64_t N = 0, K = 0;
+    const int8_t* b = nullptr; // the source, row-major [N][ldb]
+    int64_t ldb = 0;
+    std::vector<int8_t> panels;   // packed layout of the kernels (empty on the reference path)
+    std::vector<int32_t> colCorr; // 128 * sum over k of each row (the correction of a shifted A)
+};
+// requires: as gemm_s8_nt. ensures: packed can be used by gemm_s8_nt_packed with the same results
+// as gemm_s8_nt with this B. Allocates only when packed grows.
+void gemm_s8_pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, GemmPackedB& packed);
+// gemm_s8_nt with a B packed by gemm_s8_pack_b (while the ISA in use is the same).
+void gemm_s8_nt_packed(int64_t M, const int8_t* A, int64_t lda, const GemmPackedB& B, int32_t* C, int64_t ldc,
+                       bool accumulate, bool aNonNegative = false);
 
 // "tn" form: reduction over rows, for weight gradients.
 //   C[i*ldc + j] (+)= sum_r A[r*lda + i] * B[r*ldb + j]   for i < M, j < N, r < R.
