@@ -315,7 +315,7 @@ void MainWindow::updateCost() {
                 .replace(QLatin1String("um^2"), QStringLiteral("µm²"))
                 .replace(QLatin1String("mm^2"), QStringLiteral("mm²"));
         };
-        m_editor->setCostText(
+        QString text =
             tr("<b>Cost (45 nm)</b> &nbsp; training step (batch %1): <b>%2</b>, %3 MMAC &nbsp;·&nbsp; "
                "inference: <b>%4</b>/image<br>MAC datapath area: training %5 &nbsp;·&nbsp; inference %6")
                 .arg(c.batch)
@@ -323,7 +323,28 @@ void MainWindow::updateCost() {
                 .arg(double(c.trainMacsPerStep) / 1e6, 0, 'f', 1)
                 .arg(e(c.inferenceEnergyPj))
                 .arg(a(c.trainAreaUm2))
-                .arg(a(c.inferenceAreaUm2)));
+                .arg(a(c.inferenceAreaUm2));
+        // Where a step's energy goes: which layer and product to narrow first.
+        text += tr("<table cellspacing=0 cellpadding=1 style='margin-top:4px'><tr><th align=left>layer</th>"
+                   "<th align=right>&nbsp;forward</th><th align=right>&nbsp;error</th>"
+                   "<th align=right>&nbsp;gradient</th><th align=right>&nbsp;share</th></tr>");
+        for (const auto& l : c.layers) {
+            double layerPj = l.updateEnergyPj;
+            QString cells;
+            for (int p = 0; p < 3; ++p) {
+                layerPj += l.energyPj[p] * c.batch;
+                cells += l.macs[p] ? QStringLiteral("<td align=right>&nbsp;%1×%2 %3</td>")
+                                         .arg(l.operandBits[p][0] ? QString::number(l.operandBits[p][0]) : QStringLiteral("f"))
+                                         .arg(l.operandBits[p][1] ? QString::number(l.operandBits[p][1]) : QStringLiteral("f"))
+                                         .arg(e(l.energyPj[p] * c.batch))
+                                   : QStringLiteral("<td align=right>&nbsp;–</td>");
+            }
+            text += QStringLiteral("<tr><td>%1</td>%2<td align=right>&nbsp;%3 %</td></tr>")
+                        .arg(QString::fromStdString(l.name), cells)
+                        .arg(100.0 * layerPj / c.trainStepEnergyPj, 0, 'f', 0);
+        }
+        text += QStringLiteral("</table>");
+        m_editor->setCostText(text);
     } catch (const std::exception& ex) {
         m_editor->setCostText(tr("Cost: %1").arg(QString::fromUtf8(ex.what())));
     }
