@@ -7,6 +7,7 @@
 #include "compare_view.h"
 #include "pareto_view.h"
 #include "replay_view.h"
+#include "sweep_panel.h"
 
 #include "test_runs_fixture.h"
 
@@ -70,6 +71,7 @@ private Q_SLOTS:
     void readOnlyDatabase();
     void compareDiffAndPareto();
     void replayMatches();
+    void screenshots();
 };
 
 void TestRunsBrowser::filtersAndSorts() {
@@ -254,7 +256,8 @@ void TestRunsBrowser::compareDiffAndPareto() {
     w.showCompare({a, b, c});
     QTRY_VERIFY(!cv->loading());
     QCOMPARE(cv->plot()->seriesCount(), 3);
-    QCOMPARE(cv->plot()->seriesName(1), QStringLiteral("#%1 2-8-8-4").arg(b));
+    QCOMPARE(cv->plot()->seriesName(1), QStringLiteral("2-8-8-4")); // unique pattern: no run id
+    QCOMPARE(cv->plot()->seriesName(2), QStringLiteral("#%1 2-8-8-8").arg(c)); // shared with run a
     QCOMPARE(cv->plot()->pointCount(0), 2); // two epochs of test error, at epochs 1 and 2
     QCOMPARE(cv->plot()->rawGraph(0)->data()->at(0)->key, 1.0);
     QCOMPARE(cv->plot()->rawGraph(0)->data()->at(1)->key, 2.0);
@@ -335,6 +338,32 @@ void TestRunsBrowser::replayMatches() {
     QVERIFY(done.wait(30000));
     QCOMPARE(rv->verdict(), ReplayView::Verdict::Mismatch);
     QCOMPARE(rv->firstMismatchEpoch(), 2);
+}
+
+// Pictures of every view over a database of real runs, for looking at them:
+//   BITBENCH_RUNS_SCREENSHOT_DB=runs.db BITBENCH_RUNS_SCREENSHOTS=DIR test_runs_browser screenshots
+void TestRunsBrowser::screenshots() {
+    const QString db = qEnvironmentVariable("BITBENCH_RUNS_SCREENSHOT_DB");
+    const QString out = qEnvironmentVariable("BITBENCH_RUNS_SCREENSHOTS");
+    if (db.isEmpty() || out.isEmpty())
+        QSKIP("set BITBENCH_RUNS_SCREENSHOT_DB and BITBENCH_RUNS_SCREENSHOTS to take pictures");
+    RunsWindow w;
+    w.resize(1400, 860);
+    w.show();
+    QVERIFY(w.openDatabase(db, false));
+    QList<qint64> ids;
+    for (const RunRow& r : w.database()->rows())
+        ids << r.id;
+    w.browser()->selectRuns(ids.mid(0, 2));
+    w.showCompare(ids);
+    QTRY_VERIFY(!w.compare()->loading());
+    if (!ids.isEmpty()) w.showReplay(ids.front());
+    w.replay()->setPosition(w.replay()->lastStep() * 2 / 3);
+    w.sweeps()->showSweep(0);
+    QTest::qWait(100);
+    QVERIFY(!w.saveScreenshots(out).isEmpty());
+    w.compare()->exportPaperFigure(out + QStringLiteral("/compare-paper"));
+    w.pareto()->exportPaperFigure(out + QStringLiteral("/pareto-paper"));
 }
 
 QTEST_MAIN(TestRunsBrowser)

@@ -285,16 +285,29 @@ void CompareView::onCurves(quint64 generation, std::vector<CompareCurve> curves,
     plot->setSmoothing(0);
     plot->setLogScale(m_log->isChecked());
     int points = 0;
+    QStringList patterns;
+    for (const CompareCurve& c : curves)
+        for (const RunRow& r : m_db->rows())
+            if (r.id == c.runId) patterns << r.bits;
     for (size_t i = 0; i < curves.size(); ++i) {
         const RunRow* row = nullptr;
         for (const RunRow& r : m_db->rows())
             if (r.id == curves[i].runId) row = &r;
-        const QString label = row ? QStringLiteral("#%1 %2").arg(curves[i].runId).arg(row->bits)
-                                  : QStringLiteral("#%1").arg(curves[i].runId);
+        // The bit pattern alone when it names the run unambiguously, else with the run id.
+        const bool unique = row && patterns.count(row->bits) == 1;
+        const QString label = unique ? row->bits
+                              : row  ? QStringLiteral("#%1 %2").arg(curves[i].runId).arg(row->bits)
+                                     : QStringLiteral("#%1").arg(curves[i].runId);
         const int s = plot->addSeries(label, widgets::plot_style_colour(int(i)));
         plot->setSeriesSmoothed(s, false);
         plot->appendPoints(s, curves[i].x, curves[i].y);
         points += int(curves[i].x.size());
+    }
+    // Wrapped legend rows keep every label whole, also in a one-column paper figure.
+    if (QCPLegend* legend = plot->plot()->legend) {
+        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
+        legend->setWrap(3);
+        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
     }
     plot->flush();
     if (m_plot) {

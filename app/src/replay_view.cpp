@@ -111,6 +111,7 @@ ReplayView::ReplayView(RunsDatabase* db, QWidget* parent)
                                         tr("Result")});
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
 
     auto* top = new QWidget;

@@ -8,7 +8,10 @@
 #include "runs_database.h"
 #include "sweep_panel.h"
 
+#include "bitbench_widgets/qcp.h"
+
 #include <QAction>
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
 #include <QLabel>
@@ -102,6 +105,11 @@ QStringList RunsWindow::saveScreenshots(const QString& dir) {
     const int current = m_tabs->currentIndex();
     for (int i = 0; i < m_tabs->count(); ++i) {
         m_tabs->setCurrentIndex(i);
+        // Let the newly shown tab lay out and its plots replot at their real size before the grab.
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        for (QCustomPlot* p : m_tabs->widget(i)->findChildren<QCustomPlot*>())
+            p->replot();
         const QString path =
             QDir(dir).filePath(QStringLiteral("runs-%1.png")
                                    .arg(m_tabs->tabText(i).toLower().remove(QLatin1Char('&'))));
