@@ -17,6 +17,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -76,12 +77,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void convRowOneChannel(co
     }
 }
 // Weight gradient of a direct layer (kernel KS x KS), channels 16v..16v+15, images [b0, b1),
-// added to out ([tap][16 channels]): g[c][ky*KS+kx] = sum eq[oy][ox][c] * in[oy+ky][ox+kx]. A lane's
+// added to out ([tap][16 channels]): g[c][ky*KS+kx] = sum eq[oy][ox][c] * in[oy+ky][ox+kx], where eq
+// is the pooled error codes routed through the argmax (both [pooled row][channel]). A lane's
 // 4 bytes are 4 consecutive ox: the input taps are then 4 consecutive bytes again (unsigned side)
 // and eq's 4 rows x 16 channels are interleaved once per group for all KS*KS taps.
 template <int KS>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gradOneChannel(const int8_t* in, int64_t inH, int64_t inW,
-                                                                          const int8_t* eq, int64_t convH, int64_t convW,
+                                                                          const int8_t* eq, const uint8_t* argmax,
+                                                                          int64_t convH, int64_t convW,
                                                                           int64_t N, int64_t v, int64_t b0, int64_t b1,
                                                                           int32_t* out) {
     __m512i acc[KS * KS];
@@ -89,11 +92,19 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gradOneChannel(const
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t oy = 0; oy < convH; ++oy)
             for (int64_t ox = 0; ox < convW; ox += 4) {
-                const int8_t* e = eq + ((b * convH + oy) * convW + ox) * N + 16 * v;
-                const int64_t valid = std::min<int64_t>(4, convW - ox);
+                // The pooled codes routed to their window positions here: 4 product columns are
+                // 2 pooled ones, and a column keeps the code where the argmax is its position.
+                const int64_t o = ((b * (convH / 2) + oy / 2) * (convW / 2) + ox / 2) * N + 16 * v;
+                const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(eq + o));
+                const __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(eq + o + N));
+                const __m128i g0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + o));
+                const __m128i g1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + o + N));
+                const __m128i left = _mm_set1_epi8(char(2 * (oy & 1))), right = _mm_set1_epi8(char(2 * (oy & 1) + 1));
                 __m128i a[4];
-                for (int j = 0; j < 4; ++j)
-                    a[j] = j < valid ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(e + j * N)) : _mm_setzero_si128();
+                a[0] = _mm_and_si128(_mm_cmpeq_epi8(g0, left), c0);
+                a[1] = _mm_and_si128(_mm_cmpeq_epi8(g0, right), c0);
+                a[2] = _mm_and_si128(_mm_cmpeq_epi8(g1, left), c1);
+                a[3] = _mm_and_si128(_mm_cmpeq_epi8(g1, right), c1);
                 const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpackhi_epi8(a[0], a[1]);
                 const __m128i t2 = _mm_unpacklo_epi8(a[2], a[3]), t3 = _mm_unpackhi_epi8(a[2], a[3]);
                 __m512i ev = _mm512_castsi128_si512(_mm_unpacklo_epi16(t0, t2));
@@ -507,6 +518,8 @@ struct IntLayer {
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
+    bool eMaxReady = false;      // eIn is clip-masked already and eMax is its max|e|
+    uint32_t eMax = 0;
     int64_t lrQ = 0;             // lr * 2^16 of the last step
     LayerTiming time;
 
@@ -572,6 +585,7 @@ public:
             // A pooled conv never holds its whole product: it is pooled chunk by chunk.
             if (!(L.d.type == LayerType::Conv && L.d.pool)) L.acc.resize(size_t(rows * L.N));
             L.direct = i == 0 && L.d.type == LayerType::Conv && L.d.pool && L.d.inC == 1 && !L.d.same && L.d.kernel == 5 &&
+                       L.d.convW % 4 == 0 && L.d.convH % 2 == 0 &&
                        inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
             if (L.direct) L.wDirect.resize(size_t(L.d.kernel * ((L.d.kernel + 3) / 4) * L.N * 4));
             if (L.d.pool) {
@@ -827,7 +841,7 @@ private:
         const Requant qa(L.outShift, fx_max_code(L.b.a()));
         const bool relu = d.relu, nonNeg = L.inputNonNegative;
         const int64_t outH = d.outH, outW = d.outW, convH = d.convH, convW = d.convW;
-        const bool direct = L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni;
+        const bool direct = directActive(L);
         if (direct) packDirectWeights(L);
         else gemm_s8_pack_b(N, K, L.wq.data(), K, L.wPacked);
         tbb::parallel_for(
@@ -874,6 +888,8 @@ private:
             },
             tbb::simple_partitioner());
     }
+
+    static bool directActive(const IntLayer& L) { return L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni; }
 
     static void packDirectWeights(IntLayer& L) {
         const int64_t k = L.d.kernel, groups = (k + 3) / 4, N = L.N;
@@ -957,18 +973,21 @@ private:
         const bool relu = L.d.relu, pool = L.d.pool;
         const bool maskBefore = !L.last && L.d.quantizeOutput, maskAfter = L.last && L.d.quantizeOutput;
         const int32_t clip = int32_t(std::min<int64_t>(L.clipBound(), INT32_MAX));
-        const uint64_t m = tbb::parallel_reduce(
+        // The conv error product's col2im may have applied the mask already, image by image.
+        const uint64_t m = L.eMaxReady ? L.eMax : tbb::parallel_reduce(
             tbb::blocked_range<int64_t>(0, outRows * N, 16384), uint64_t(0),
             [=](const tbb::blocked_range<int64_t>& r, uint64_t mx) {
                 const int64_t lo = r.begin();
                 return std::max<uint64_t>(mx, clipMaskMax(v + lo, eIn + lo, r.end() - lo, clip, relu, maskBefore));
             },
             [](uint64_t a, uint64_t b) { return std::max(a, b); });
+        L.eMaxReady = false;
         L.eZero = m == 0;
         L.eShift = L.eZero ? 0 : fx_shift_exponent(m);
         const ErrorCode ec{Requant(L.eShift - (L.b.e() - 1), fx_max_code(L.b.e())), clip, L.eZero, relu, maskAfter};
         int8_t* eq = L.eq.data();
-        if (!pool) {
+        // A direct layer routes through the argmax inside its gradient: codes at pooled size here.
+        if (!pool || directActive(L)) {
             parallelRange(outRows * N, 16384,
                           [=](int64_t lo, int64_t hi) { errorCodes(v + lo, eIn + lo, eq + lo, hi - lo, ec); });
             return;
@@ -988,7 +1007,7 @@ private:
     }
 
     void weightGradient(IntLayer& L, int32_t n) {
-        if (L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni) return directGradient(L, n);
+        if (directActive(L)) return directGradient(L, n);
         const int64_t rows = L.rows(n);
         const int8_t* a = L.d.type == LayerType::Conv ? L.col.data() : inputOf(L);
         gemm_s8_tn(L.N, L.K, rows, L.eq.data(), L.N, a, L.K, L.g.data(), L.K, false, L.inputNonNegative);
@@ -1002,12 +1021,14 @@ private:
         for (auto& p : m_gradPart) std::fill(p.begin(), p.end(), 0);
         const int8_t* in = m_input.data();
         const int8_t* eq = L.eq.data();
+        const uint8_t* argmax = L.argmax.data();
         const auto& d = L.d;
         parallelRange(n, 4, [&](int64_t lo, int64_t hi) {
             std::vector<int32_t>& p = m_gradPart.local();
             if (p.size() < size_t(part)) p.assign(size_t(part), 0);
             for (int64_t v = 0; v < NV; ++v)
-                gradOneChannel<5>(in, d.inH, d.inW, eq, d.convH, d.convW, N, v, lo, hi, p.data() + v * taps * 16);
+                gradOneChannel<5>(in, d.inH, d.inW, eq, argmax, d.convH, d.convW, N, v, lo, hi,
+                                  p.data() + v * taps * 16);
         });
         std::fill(L.g.begin(), L.g.end(), 0);
         for (const auto& p : m_gradPart) {
@@ -1042,6 +1063,12 @@ private:
         const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
         const int64_t imageRows = L.rows(1), chunk = L.errorChunk, chunks = (n + chunk - 1) / chunk;
         gemm_s8_pack_b(L.K, L.N, L.wqT.data(), L.N, L.wTPacked);
+        // The previous layer's clip mask and max|e| (quantizeError's first pass) on each image
+        // right after its col2im, while it is in cache; max is exact, so the split does not matter.
+        const int32_t* pv = prev.blockOut();
+        const bool pRelu = prev.d.relu, pMask = !prev.last && prev.d.quantizeOutput;
+        const int32_t pClip = int32_t(std::min<int64_t>(prev.clipBound(), INT32_MAX));
+        std::atomic<uint32_t> eMax{0};
         tbb::parallel_for(
             tbb::blocked_range<int64_t>(0, chunks, 1),
             [&](const tbb::blocked_range<int64_t>& r) {
@@ -1053,13 +1080,21 @@ private:
                         const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
                         gemm_s8_nt_packed(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N, L.wTPacked, ecol,
                                           L.K, false);
-                        for (int64_t b = 0; b < count; ++b)
-                            col2imImage(ecol + b * colImage, eIn + (b0 + b) * imageSize, convH, convW, kernel, pad, inH,
-                                        inW, inC);
+                        uint32_t mx = 0;
+                        for (int64_t b = 0; b < count; ++b) {
+                            const int64_t o = (b0 + b) * imageSize;
+                            col2imImage(ecol + b * colImage, eIn + o, convH, convW, kernel, pad, inH, inW, inC);
+                            mx = std::max(mx, clipMaskMax(pv + o, eIn + o, imageSize, pClip, pRelu, pMask));
+                        }
+                        uint32_t seen = eMax.load(std::memory_order_relaxed);
+                        while (mx > seen && !eMax.compare_exchange_weak(seen, mx, std::memory_order_relaxed)) {
+                        }
                     }
                 });
             },
             tbb::simple_partitioner());
+        prev.eMax = eMax.load();
+        prev.eMaxReady = true;
     }
 
     // Q_G and the SGD step: n = SR(Q(lr * g / Shift(max|g|), 16)), W <- C(W, kW) - n * sigma(kG).
