@@ -111,6 +111,7 @@ SweepPanel::SweepPanel(RunsDatabase* db, QWidget* parent) : QWidget(parent), m_d
     m_modeStack->addWidget(classes);
     m_modeStack->addWidget(m_patterns);
     m_modeStack->addWidget(m_layers);
+    m_modeStack->setMaximumHeight(76); // the tallest page is the layer list; the form stays compact
     m_epochs = new QSpinBox;
     m_epochs->setRange(0, 100000);
     m_epochs->setSpecialValueText(tr("as the base"));
