@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     const QCommandLineOption quitWhenDone(QStringLiteral("quit-when-done"),
                                           QStringLiteral("With --autotrain: quit once the run has ended."));
     const QCommandLineOption shots(QStringLiteral("screenshot-dir"),
-                                   QStringLiteral("With --autotrain: save PNGs of the main views here at the end."),
+                                   QStringLiteral("Save PNGs of the main views here (with --autotrain: at the end) and quit."),
                                    QStringLiteral("dir"));
     const QCommandLineOption perf(QStringLiteral("perf-log"),
                                   QStringLiteral("With --autotrain: print frames/s and images/s as JSON at the end."));

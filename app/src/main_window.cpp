@@ -235,6 +235,12 @@ void MainWindow::restoreSession() {
 void MainWindow::setAutomation(const WindowAutomation& a) {
     m_auto = a;
     if (a.inspectLayer >= 0) m_inspector->select(a.inspectLayer, std::max(0, a.inspectClass));
+    if (!a.autotrain && !a.screenshotDir.isEmpty())
+        // No training: picture the window as it opens (e.g. the panel's validation), then quit.
+        QTimer::singleShot(300, this, [this] {
+            saveScreenshots(m_auto.screenshotDir);
+            QCoreApplication::exit(0);
+        });
     if (a.autotrain)
         QTimer::singleShot(0, this, [this] {
             QString err;
