@@ -3,12 +3,11 @@
 #include "run_recording.h"
 #include "train_session.h"
 
+#include "bitbench/analysis.h"
 #include "bitbench/error.h"
-#include "bitbench/quant_spec.h"
 
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <memory>
@@ -27,12 +26,6 @@ struct SweepOptions {
     int32_t jobs = 1;
     int32_t threads = 0;
     bool json = false;
-};
-
-struct Trial {
-    std::string pattern;
-    Experiment experiment;
-    std::string hash;
 };
 
 // Stops a trial's trainer when Ctrl-C arrives (the signal handler knows no sweep trainers).
@@ -59,80 +52,12 @@ nlohmann::json readJson(const std::string& path) {
     }
 }
 
-std::vector<int32_t> classValues(const nlohmann::json& v, const std::string& cls) {
-    std::vector<int32_t> out;
-    if (!v.is_array() || v.empty()) throw InputError("sweep.grid." + cls + ": expected a non-empty list of bits (1..16 or \"f\")");
-    for (const auto& b : v) {
-        if (b.is_number_integer() && b.get<int>() >= 1 && b.get<int>() <= kMaxBits) out.push_back(b.get<int>());
-        else if (b.is_string() && b.get<std::string>() == "f") out.push_back(0);
-        else throw InputError("sweep.grid." + cls + ": " + b.dump() + " is not 1..16 or \"f\"");
-    }
-    return out;
-}
-
-// Expands the sweep file into trials: a list of patterns, or a per-class grid over the base bits.
-std::vector<Trial> expand(const nlohmann::json& sweep, const std::string& dir, std::string& name) {
-    if (!sweep.is_object()) throw InputError("sweep: expected a JSON object");
-    for (const auto& [k, v] : sweep.items())
-        if (k != "name" && k != "base" && k != "grid" && k != "patterns" && k != "set")
-            throw InputError("sweep: unknown key \"" + k + "\" (expected name, base, grid, patterns, set)");
-    if (!sweep.contains("base") || !sweep["base"].is_string())
-        throw InputError("sweep.base: expected the path of the base experiment file");
-    name = sweep.value("name", std::string("sweep"));
-    const std::string basePath = sweep["base"].get<std::string>();
-    const std::string full = basePath.front() == '/' ? basePath : dir + "/" + basePath;
-    nlohmann::json base = readJson(full);
-    if (sweep.contains("set")) {
-        if (!sweep["set"].is_object()) throw InputError("sweep.set: expected an object of experiment keys");
-        for (const auto& [k, v] : sweep["set"].items()) base[k] = v;
-    }
-    const auto slash = full.find_last_of('/');
-    const std::string baseDir = slash == std::string::npos ? "." : full.substr(0, slash);
-    const ClassBits baseBits = quant_spec_parse(base.value("bits", std::string("2-8-8-8")));
-    std::vector<std::string> patterns;
-    if (sweep.contains("patterns") == sweep.contains("grid"))
-        throw InputError("sweep: give exactly one of \"patterns\" (a list) or \"grid\" (per-class lists)");
-    if (sweep.contains("patterns")) {
-        if (!sweep["patterns"].is_array() || sweep["patterns"].empty()) throw InputError("sweep.patterns: expected a non-empty list");
-        for (const auto& p : sweep["patterns"]) {
-            if (!p.is_string()) throw InputError("sweep.patterns: " + p.dump() + " is not a pattern string");
-            patterns.push_back(quant_spec_parse(p.get<std::string>()).dashed());
-        }
-    } else {
-        const auto& g = sweep["grid"];
-        if (!g.is_object()) throw InputError("sweep.grid: expected an object like {\"E\": [2, 3, 4]}");
-        std::vector<std::vector<int32_t>> values(4);
-        static const char* kNames[4] = {"W", "A", "G", "E"};
-        for (int c = 0; c < 4; ++c) values[size_t(c)] = {baseBits.bits[size_t(c)]};
-        for (const auto& [k, v] : g.items()) {
-            int c = 0;
-            while (c < 4 && k != kNames[c]) ++c;
-            if (c == 4) throw InputError("sweep.grid: unknown class \"" + k + "\", expected W, A, G or E");
-            values[size_t(c)] = classValues(v, k);
-        }
-        for (int32_t w : values[0])
-            for (int32_t a : values[1])
-                for (int32_t gg : values[2])
-                    for (int32_t e : values[3]) patterns.push_back(ClassBits{{w, a, gg, e}}.dashed());
-    }
-    std::vector<Trial> trials;
-    for (const auto& p : patterns) {
-        nlohmann::json j = base;
-        j["bits"] = p;
-        j["name"] = base.value("name", std::string("experiment")) + "@" + p;
-        Trial t{p, experiment_from_json(j, baseDir), {}};
-        t.hash = t.experiment.configHash();
-        if (std::none_of(trials.begin(), trials.end(), [&](const Trial& o) { return o.hash == t.hash; }))
-            trials.push_back(std::move(t));
-    }
-    return trials;
-}
-
 int sweep(const SweepOptions& o) {
     const nlohmann::json sweepJson = readJson(o.path);
     const auto slash = o.path.find_last_of('/');
     std::string name;
-    const std::vector<Trial> trials = expand(sweepJson, slash == std::string::npos ? "." : o.path.substr(0, slash), name);
+    const std::vector<SweepTrialPlan> trials =
+        sweep_expand(sweepJson, slash == std::string::npos ? "." : o.path.substr(0, slash), &name);
     const std::string dbPath = train_db_path(o.db);
     RunStore store = RunStore::open(dbPath);
     if (store.readOnly()) throw StoreError("cannot record the sweep in '" + dbPath + "': " + store.readOnlyReason());
@@ -154,17 +79,17 @@ int sweep(const SweepOptions& o) {
     quiet.quiet = true;
 
     auto runTrial = [&](size_t i) {
-        const Trial& tr = trials[i];
+        const SweepTrialPlan& tr = trials[i];
         int64_t runId = 0;
         std::optional<CheckpointRecord> cp;
         {
             std::lock_guard lock(mutex);
             for (const auto& x : existing)
-                if (x.configHash == tr.hash && x.runId && store.runExists(x.runId)) {
+                if (x.configHash == tr.configHash && x.runId && store.runExists(x.runId)) {
                     const RunRecord r = store.runGet(x.runId);
                     if (x.status == TrialStatus::Finished && r.status == RunStatus::Finished) {
-                        std::printf("trial %-12s finished before (run %lld): skipped\n", tr.pattern.c_str(), (long long)x.runId);
-                        results[i] = {{"bits", tr.pattern}, {"run_id", x.runId}, {"skipped", true}};
+                        std::printf("trial %-12s finished before (run %lld): skipped\n", tr.label.c_str(), (long long)x.runId);
+                        results[i] = {{"bits", tr.label}, {"run_id", x.runId}, {"skipped", true}};
                         std::fflush(stdout);
                         return;
                     }
@@ -172,7 +97,7 @@ int sweep(const SweepOptions& o) {
                     cp = store.checkpointLatest(runId);
                 }
             if (!runId) runId = store.runCreate(recording_run_info(tr.experiment));
-            store.sweepTrialPut(sweepId, tr.hash, runId, TrialStatus::Running);
+            store.sweepTrialPut(sweepId, tr.configHash, runId, TrialStatus::Running);
         }
         const Dataset data = train_dataset(tr.experiment, o.dataDir);
         Trainer t(tr.experiment, data, threadsPerTrial);
@@ -184,11 +109,11 @@ int sweep(const SweepOptions& o) {
         const bool complete = recording_run(t, &writer, [&] { return train_summary(t); });
         const nlohmann::json s = train_summary(t);
         std::lock_guard lock(mutex);
-        store.sweepTrialPut(sweepId, tr.hash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);
+        store.sweepTrialPut(sweepId, tr.configHash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);
         results[i] = s;
         results[i]["run_id"] = runId;
         if (!t.history().empty())
-            std::printf("trial %-12s run %lld%s: final test error %.2f %%, best %.2f %%, %.0f img/s\n", tr.pattern.c_str(),
+            std::printf("trial %-12s run %lld%s: final test error %.2f %%, best %.2f %%, %.0f img/s\n", tr.label.c_str(),
                         (long long)runId, cp ? " (resumed)" : "", 100 * s["final_test_error"].get<double>(),
                         100 * s["best_test_error"].get<double>(), s["train_images_per_s"].get<double>());
         std::fflush(stdout);
@@ -205,7 +130,7 @@ int sweep(const SweepOptions& o) {
                     runTrial(i);
                 } catch (const std::exception& e) {
                     std::lock_guard lock(mutex);
-                    std::fprintf(stderr, "bitbench-cli: trial %s failed: %s\n", trials[i].pattern.c_str(), e.what());
+                    std::fprintf(stderr, "bitbench-cli: trial %s failed: %s\n", trials[i].label.c_str(), e.what());
                     failed.store(true);
                 }
             }
