@@ -80,6 +80,8 @@ int threadCount() { return std::max(1, tbb::this_task_arena::max_concurrency());
 constexpr int64_t kMinTaskMacs = int64_t(1) << 18;
 // Packed A per task kept L2-sized.
 constexpr int64_t kTaskPackBytes = int64_t(128) << 10;
+// Widest product whose A a kernel with rawA reads unpacked.
+constexpr int64_t kRawMaxCols = 256;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -127,6 +129,11 @@ void runNtPacked(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int
     const int64_t nWant = std::min(ceilDiv(panels, 2), ceilDiv(want, mTasks));
     const int64_t panelsPerTask = 2 * ceilDiv(ceilDiv(panels, 2), nWant);
     const int64_t nTasks = ceilDiv(panels, panelsPerTask);
+    // A kernel that broadcasts A's 4-byte groups can take them from A's rows as they are, when
+    // nothing needs shifting and the rows hold whole groups: no packing of A at all. Packing pays
+    // for itself over many columns only (measured: N = 64 and 256 gained 25-30 % unpacked,
+    // N = 512 to 2048 lost 0-10 %).
+    const bool rawA = ks.rawA && !shiftA && ops == Operands::AUnsigned && K % kGroup == 0 && N <= kRawMaxCols;
 
     tbb::parallel_for(
         tbb::blocked_range<int64_t>(0, mTasks * nTasks, 1),
@@ -137,11 +144,17 @@ void runNtPacked(const KernelSet& ks, int64_t M, int64_t N, int64_t K, const int
                 const int64_t i0 = mt * tilesPerTask * mr, i1 = std::min(M, i0 + tilesPerTask * mr);
                 const int64_t p0 = nt * panelsPerTask;
                 const int64_t j0 = p0 * kPanelCols, j1 = std::min(N, j0 + panelsPerTask * kPanelCols);
-                auto* ap = static_cast<int8_t*>(packA.get(size_t(ceilDiv(i1 - i0, mr) * mr * groups * kGroup)));
-                pack_tiles_rows(A + i0 * lda, lda, i1 - i0, K, int(mr), shiftA, ap);
                 BlockArgs args;
-                args.a = ap;
-                args.aTileStride = mr * groups * kGroup;
+                if (rawA) {
+                    args.a = A + i0 * lda;
+                    args.lda = lda;
+                    args.aTileStride = mr * lda;
+                } else {
+                    auto* ap = static_cast<int8_t*>(packA.get(size_t(ceilDiv(i1 - i0, mr) * mr * groups * kGroup)));
+                    pack_tiles_rows(A + i0 * lda, lda, i1 - i0, K, int(mr), shiftA, ap);
+                    args.a = ap;
+                    args.aTileStride = mr * groups * kGroup;
+                }
                 args.rows = i1 - i0;
                 args.b = bp + p0 * panelBytes;
                 args.bPanelStride = panelBytes;

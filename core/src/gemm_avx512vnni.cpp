@@ -49,8 +49,10 @@ inline void storeRow(int32_t* c, __m512i v0, __m512i v1, const __mmask16* mask, 
 
 // One tile of kRows rows times NP panels. vpdpbusd lanes wrap modulo 2^32 (it is not the
 // saturating vpdpbusds), which the offset correction relies on.
-template <int NP, Operands kOps>
-void tile(const int8_t* a, const int8_t* b, int64_t panelStride, int64_t kGroups, int32_t* c,
+// kRaw: A unpacked, row r at a + r * lda (rows past rowsValid read row 0 instead: their results
+// are never stored, and the matrix may end at the last valid row); otherwise a packed tile.
+template <int NP, Operands kOps, bool kRaw>
+void tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t panelStride, int64_t kGroups, int32_t* c,
           int64_t ldc, int rowsValid, int64_t colsValid, bool loadC, const int32_t* colCorr,
           const int32_t* rowCorr) {
     static_assert(kOps != Operands::BothSigned, "vpdpbusd needs one unsigned operand");
@@ -58,18 +60,35 @@ void tile(const int8_t* a, const int8_t* b, int64_t panelStride, int64_t kGroups
     BB_ROWS(BB_DECL)
 #undef BB_DECL
     const int8_t* b1p = b + (NP == 2 ? panelStride : 0);
-    for (int64_t g = 0; g < kGroups; ++g) {
-        const __m512i b0 = _mm512_loadu_si512(b + g * 64);
-        const __m512i b1 = NP == 2 ? _mm512_loadu_si512(b1p + g * 64) : _mm512_setzero_si512();
-        const int8_t* ag = a + g * kRows * kGroup;
+    if constexpr (kRaw) {
+        const int8_t* rp[kRows];
+        for (int r = 0; r < kRows; ++r) rp[r] = a + (r < rowsValid ? r : 0) * lda;
+        for (int64_t g = 0; g < kGroups; ++g) {
+            const __m512i b0 = _mm512_loadu_si512(b + g * 64);
+            const __m512i b1 = NP == 2 ? _mm512_loadu_si512(b1p + g * 64) : _mm512_setzero_si512();
+#define BB_STEP(r)                                                                                 \
+    {                                                                                              \
+        const __m512i x = broadcast4(rp[r] + g * kGroup);                                          \
+        c##r##0 = dot4<kOps>(c##r##0, x, b0);                                                      \
+        if constexpr (NP == 2) c##r##1 = dot4<kOps>(c##r##1, x, b1);                               \
+    }
+            BB_ROWS(BB_STEP)
+#undef BB_STEP
+        }
+    } else {
+        for (int64_t g = 0; g < kGroups; ++g) {
+            const __m512i b0 = _mm512_loadu_si512(b + g * 64);
+            const __m512i b1 = NP == 2 ? _mm512_loadu_si512(b1p + g * 64) : _mm512_setzero_si512();
+            const int8_t* ag = a + g * kRows * kGroup;
 #define BB_STEP(r)                                                                                 \
     {                                                                                              \
         const __m512i x = broadcast4(ag + (r) * kGroup);                                           \
         c##r##0 = dot4<kOps>(c##r##0, x, b0);                                                      \
         if constexpr (NP == 2) c##r##1 = dot4<kOps>(c##r##1, x, b1);                               \
     }
-        BB_ROWS(BB_STEP)
+            BB_ROWS(BB_STEP)
 #undef BB_STEP
+        }
     }
 
     __mmask16 mask[2];
@@ -87,7 +106,7 @@ void tile(const int8_t* a, const int8_t* b, int64_t panelStride, int64_t kGroups
 }
 #undef BB_ROWS
 
-template <Operands kOps>
+template <Operands kOps, bool kRaw>
 void blockTyped(const BlockArgs& x) {
     const int64_t tiles = (x.rows + kRows - 1) / kRows;
     const int64_t panels = (x.cols + kPanelCols - 1) / kPanelCols;
@@ -103,28 +122,31 @@ void blockTyped(const BlockArgs& x) {
             int32_t* c = x.c + t * kRows * x.ldc + p * kPanelCols;
             const int32_t* rowCorr = x.rowCorr ? x.rowCorr + t * kRows : nullptr;
             if (panels - p >= 2)
-                tile<2, kOps>(a, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC, colCorr,
-                              rowCorr);
+                tile<2, kOps, kRaw>(a, x.lda, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC,
+                                    colCorr, rowCorr);
             else
-                tile<1, kOps>(a, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC, colCorr,
-                              rowCorr);
+                tile<1, kOps, kRaw>(a, x.lda, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC,
+                                    colCorr, rowCorr);
         }
     }
 }
 
 void block(const BlockArgs& x) {
-    if (x.operands == Operands::AUnsigned)
-        blockTyped<Operands::AUnsigned>(x);
+    if (x.lda > 0) {
+        assert(x.operands == Operands::AUnsigned);
+        blockTyped<Operands::AUnsigned, true>(x);
+    } else if (x.operands == Operands::AUnsigned)
+        blockTyped<Operands::AUnsigned, false>(x);
     else {
         assert(x.operands == Operands::BUnsigned);
-        blockTyped<Operands::BUnsigned>(x);
+        blockTyped<Operands::BUnsigned, false>(x);
     }
 }
 
 } // namespace
 
 const KernelSet& kernels_avx512vnni() {
-    static const KernelSet set{kRows, true, &block};
+    static const KernelSet set{kRows, true, &block, true};
     return set;
 }
 

@@ -46,6 +46,9 @@ struct BlockArgs {
     // the other operand) to every sum. colCorr has one entry per column, rowCorr per row.
     const int32_t* colCorr = nullptr;
     const int32_t* rowCorr = nullptr;
+    // Unpacked A (kernels with rawA only): a is row-major with rows lda bytes apart and at least
+    // kGroups * 4 bytes per row; aTileStride is then kRows * lda.
+    int64_t lda = 0;
 };
 
 // A kernel family for one instruction set.
@@ -53,6 +56,7 @@ struct KernelSet {
     int mr;                 // rows per A tile
     bool needsUnsignedSide; // true: BothSigned is not supported, one operand must be shifted
     void (*block)(const BlockArgs& args);
+    bool rawA = false;      // can read an unshifted A unpacked (BlockArgs::lda)
 };
 
 #if defined(__x86_64__)
