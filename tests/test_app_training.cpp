@@ -142,6 +142,50 @@ private Q_SLOTS:
         QCOMPARE(qint64(t.globalStep()), stoppedAt);
     }
 
+    void resumedRunEndsLikeAnUninterruptedOne() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath(QStringLiteral("runs.db"));
+        TrainingController c;
+        QSignalSpy finished(&c, &TrainingController::runFinished);
+        qint64 steps = 0;
+        connect(&c, &TrainingController::batchReady, this, [&](const MetricsBatch& b) { steps += qint64(b.steps.size()); });
+        // Reference: 30 epochs (480 steps) straight through: long enough to stop the second one part-way.
+        QVERIFY(c.start(tinyRequest(db, 30)));
+        QVERIFY(finished.wait(60000));
+        const qint64 reference = finished.takeFirst().at(2).toLongLong();
+
+        // The same experiment stopped part-way (between steps), then resumed from its checkpoint.
+        steps = 0;
+        QVERIFY(c.start(tinyRequest(db, 30)));
+        QTRY_VERIFY_WITH_TIMEOUT(steps >= 3, 30000);
+        c.pause();
+        c.stop();
+        QVERIFY(finished.wait(30000));
+        QList<QVariant> stopped = finished.takeFirst();
+        QCOMPARE(stopped.at(0).toInt(), int(TrainingOutcome::Stopped));
+        const qint64 runId = stopped.at(2).toLongLong();
+        QVERIFY(stopped.at(3).toLongLong() < 480);
+
+        TrainingRequest resume;
+        resume.resumeRunId = runId;
+        resume.dbPath = db.toStdString();
+        resume.threads = 2; // results do not depend on it
+        QVERIFY(c.start(std::move(resume)));
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first().at(0).toInt(), int(TrainingOutcome::Finished));
+        QCOMPARE(finished.first().at(2).toLongLong(), runId);
+
+        RunStore store = RunStore::open(db.toStdString(), StoreAccess::ReadOnly);
+        QCOMPARE(store.runGet(runId).status, RunStatus::Finished);
+        QCOMPARE(int(store.metricsGet(runId, "loss").size()), 480);
+        const auto a = store.epochsGet(reference), b = store.epochsGet(runId);
+        QCOMPARE(int(a.size()), 30);
+        QCOMPARE(int(b.size()), 30);
+        for (int i = 0; i < 30; ++i) QCOMPARE(b[size_t(i)].weightsHash, a[size_t(i)].weightsHash);
+        // Every epoch end left a checkpoint (the last one at the final step).
+        QCOMPARE(qint64(store.checkpointLatest(runId)->step), qint64(480));
+    }
+
     void stopWhilePausedEndsPromptly() {
         QTemporaryDir dir;
         TrainingController c;

@@ -9,6 +9,7 @@
 #include "runs_window.h"
 
 #include "bitbench/error.h"
+#include "bitbench/store.h"
 #include "bitbench/version.h"
 
 #include "bitbench_widgets/bitwidth_editor.h"
@@ -25,6 +26,7 @@
 #include <QDockWidget>
 #include <QFileInfo>
 #include <QGroupBox>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -120,6 +122,9 @@ void MainWindow::buildUi() {
     connect(quit, &QAction::triggered, this, &QWidget::close);
     auto* runMenu = menuBar()->addMenu(tr("&Run"));
     runMenu->addActions({m_trainAct, m_pauseAct, m_stopAct});
+    runMenu->addSeparator();
+    m_resumeRunAct = runMenu->addAction(tr("Resume interrupted run…"));
+    connect(m_resumeRunAct, &QAction::triggered, this, &MainWindow::chooseRunToResume);
     auto* settingsMenu = menuBar()->addMenu(tr("&Settings"));
     settingsMenu->addAction(costAct);
 
@@ -375,6 +380,7 @@ void MainWindow::updateActions() {
     m_pauseAct->setIcon(style()->standardIcon(st == TrainingController::State::Paused ? QStyle::SP_MediaPlay
                                                                                          : QStyle::SP_MediaPause));
     m_stopAct->setEnabled(live || st == TrainingController::State::Starting);
+    m_resumeRunAct->setEnabled(idle);
     m_panel->setLocked(!idle);
     // Read-only rather than disabled while training: the grid keeps its colours and stays legible.
     m_editor->patternEdit()->setReadOnly(!idle);
@@ -414,6 +420,57 @@ bool MainWindow::startTraining(QString* error) {
     if (!m_controller->start(std::move(req), &why)) return fail(why);
     statusBar()->showMessage(tr("Starting %1…").arg(QString::fromStdString(e->name)));
     return true;
+}
+
+bool MainWindow::resumeRun(qint64 runId, QString* error) {
+    QString why;
+    if (m_controller->busy()) why = tr("a run is in progress");
+    TrainingRequest req;
+    req.resumeRunId = runId;
+    req.dbPath = m_panel->databasePath().toStdString();
+    req.dataDir = m_panel->dataDir().toStdString();
+    req.threads = m_panel->threads();
+    m_inspector->clear();
+    m_overview->clearCells();
+    m_frames = m_fpsFrames = 0;
+    m_guiBusyNs = 0;
+    m_rateSum = 0;
+    m_rateCount = 0;
+    m_firstStep = -1;
+    if (why.isEmpty() && m_controller->start(std::move(req), &why)) {
+        statusBar()->showMessage(tr("Resuming run %1…").arg(runId));
+        return true;
+    }
+    statusBar()->showMessage(tr("Cannot resume: %1").arg(why));
+    if (error) *error = why;
+    return false;
+}
+
+void MainWindow::chooseRunToResume() {
+    QStringList items;
+    QList<qint64> ids;
+    try {
+        RunStore store = RunStore::open(m_panel->databasePath().toStdString(), StoreAccess::ReadOnly);
+        for (const auto& r : store.runsList())
+            if (r.status == RunStatus::Interrupted) {
+                items << tr("#%1  %2  %3  step %4, %5 checkpoint(s)")
+                             .arg(r.id)
+                             .arg(QString::fromStdString(r.info.name), QString::fromStdString(r.info.bitsPattern))
+                             .arg(r.steps)
+                             .arg(r.checkpoints);
+                ids << r.id;
+            }
+    } catch (const std::exception& ex) {
+        QMessageBox::warning(this, tr("Resume"), QString::fromUtf8(ex.what()));
+        return;
+    }
+    if (items.isEmpty()) {
+        QMessageBox::information(this, tr("Resume"), tr("No interrupted runs in %1.").arg(m_panel->databasePath()));
+        return;
+    }
+    bool ok = false;
+    const QString pick = QInputDialog::getItem(this, tr("Resume interrupted run"), tr("Run"), items, 0, false, &ok);
+    if (ok) resumeRun(ids[items.indexOf(pick)]);
 }
 
 void MainWindow::pauseTraining() {

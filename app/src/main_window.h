@@ -51,6 +51,8 @@ public:
     // Builds the experiment from the panel and the editor and starts it; false with the reason
     // in the status bar (and *error) when it cannot start.
     bool startTraining(QString* error = nullptr);
+    // Continues an interrupted run of the panel's database from its last checkpoint.
+    bool resumeRun(qint64 runId, QString* error = nullptr);
     void pauseTraining();
     void resumeTraining();
     void stopTraining();
@@ -86,6 +88,7 @@ private:
     void onBatch(const MetricsBatch& batch);
     void onRunFinished(int outcome, const QString& message, qint64 runId, qint64 steps);
     void finishAutomation();
+    void chooseRunToResume();
     QuantSpec editorSpec() const;
     nlohmann::json editorLayerBits() const;
 
@@ -100,6 +103,7 @@ private:
     QAction* m_trainAct = nullptr;
     QAction* m_pauseAct = nullptr;
     QAction* m_stopAct = nullptr;
+    QAction* m_resumeRunAct = nullptr;
     QLabel* m_stepLabel = nullptr;
     QLabel* m_epochLabel = nullptr;
     QLabel* m_rateLabel = nullptr;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace bitbench {
 
@@ -34,6 +35,14 @@ nlohmann::json summaryOf(const Trainer& t) {
 }
 
 } // namespace
+
+nlohmann::json training_stored_config(const Experiment& e) {
+    nlohmann::json j = e.resolved();
+    j["name"] = e.name;
+    j["stats_interval"] = e.statsInterval;
+    j["histogram_bins"] = e.histogramBins;
+    return j;
+}
 
 Dataset training_dataset_load(const Experiment& e, const std::string& dataDir) {
     if (e.datasetKind == "synthetic") {
@@ -67,28 +76,47 @@ void TrainingWorker::requestStop() {
 }
 
 void TrainingWorker::run() {
-    const Experiment& e = m_request.experiment;
-    int64_t runId = 0;
+    int64_t runId = m_request.resumeRunId;
     int64_t steps = 0;
     try {
+        std::optional<CheckpointRecord> checkpoint;
+        if (runId) {
+            // The stored configuration, not the panel's: a resumed run must be the same run.
+            RunStore store = RunStore::open(m_request.dbPath);
+            if (store.readOnly())
+                throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());
+            const RunRecord rec = store.runGet(runId);
+            if (rec.status == RunStatus::Finished)
+                throw InputError("run " + std::to_string(runId) + " is already finished");
+            if (rec.status == RunStatus::Running)
+                throw InputError("run " + std::to_string(runId) + " is still running in another process");
+            try {
+                m_request.experiment = experiment_from_json(nlohmann::json::parse(rec.info.resolvedConfigJson));
+            } catch (const std::exception& ex) {
+                throw StoreError("run " + std::to_string(runId) + " has an unusable stored experiment: " + ex.what());
+            }
+            checkpoint = store.checkpointLatest(runId);
+        }
+        const Experiment& e = m_request.experiment;
         Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(e.datasetKind)));
         const Dataset data = training_dataset_load(e, m_request.dataDir);
         if (m_stop.load()) {
-            Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), 0, 0);
+            Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), runId, 0);
             return;
         }
         Trainer trainer(e, data, m_request.threads);
+        if (checkpoint) trainer.checkpointLoad(checkpoint->blob);
 
-        RunInfo info;
-        info.name = e.name;
-        info.experimentJson = e.source.dump();
-        info.resolvedConfigJson = e.resolved().dump();
-        info.configHash = e.configHash();
-        info.seed = e.seed;
-        info.bitsPattern = e.bits.base.dashed();
-        info.model = e.model.name;
-        info.dataset = e.datasetKind;
-        {
+        if (!runId) {
+            RunInfo info;
+            info.name = e.name;
+            info.experimentJson = e.source.dump();
+            info.resolvedConfigJson = training_stored_config(e).dump();
+            info.configHash = e.configHash();
+            info.seed = e.seed;
+            info.bitsPattern = e.bits.base.dashed();
+            info.model = e.model.name;
+            info.dataset = e.datasetKind;
             RunStore store = RunStore::open(m_request.dbPath);
             if (store.readOnly())
                 throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());
@@ -104,6 +132,7 @@ void TrainingWorker::run() {
         }
         Q_EMIT started(runId, trainer.totalSteps(), trainer.stepsPerEpoch(), e.batch,
                        QString::fromLatin1(trainer.engine().kind()));
+        size_t epochsSeen = trainer.history().size();
 
         QString failure;
         try {
@@ -112,7 +141,14 @@ void TrainingWorker::run() {
                     std::unique_lock lock(m_mutex);
                     m_wake.wait(lock, [&] { return !m_paused.load() || m_stop.load(); });
                 }
-                if (m_stop.load() || !trainer.step()) break;
+                if (m_stop.load()) break;
+                const bool more = trainer.step();
+                // A checkpoint at every epoch end, as bitbench-cli does: a crash loses one epoch at most.
+                if (trainer.history().size() != epochsSeen) {
+                    epochsSeen = trainer.history().size();
+                    writer.checkpointPut(trainer.globalStep(), trainer.epoch(), trainer.checkpointSave());
+                }
+                if (!more) break;
             }
         } catch (const std::exception& ex) {
             failure = QString::fromUtf8(ex.what());

@@ -22,6 +22,9 @@ struct TrainingRequest {
     std::string dataDir; // empty: the experiment's dataset.dir, else the default data folder
     std::string dbPath;  // the run database
     int32_t threads = 0; // 0 = all cores
+    // Non-zero: continue this stored run from its last checkpoint; `experiment` is ignored (the
+    // run's stored configuration is used).
+    int64_t resumeRunId = 0;
 };
 
 // How a run ended (the store's RunStatus, plus "never started").
@@ -65,5 +68,9 @@ private:
 // throws: DataError / InputError from the loaders.
 struct Dataset;
 Dataset training_dataset_load(const Experiment& e, const std::string& dataDir);
+
+// The configuration stored with a run: everything that determines it plus the name and the
+// statistics settings, so that a resume (here or in bitbench-cli) records the same way.
+nlohmann::json training_stored_config(const Experiment& e);
 
 } // namespace bitbench
