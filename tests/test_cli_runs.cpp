@@ -83,6 +83,14 @@ private Q_SLOTS:
         QVERIFY(rep.out.contains("MATCH: 3 epochs"));
     }
 
+    void exportCarriesEnergyEstimate() {
+        const Result r = cli({QStringLiteral("export"), QStringLiteral("1"), QStringLiteral("--format"), QStringLiteral("csv"),
+                              QStringLiteral("--db"), m_db});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.out.contains("energy_estimate"), r.out.constData());
+        QVERIFY2(r.out.contains(" uJ") || r.out.contains(" nJ"), r.out.constData());
+    }
+
     void replayReportsFirstMismatch() {
         sqlite3* db = nullptr;
         QCOMPARE(sqlite3_open(m_db.toUtf8().constData(), &db), SQLITE_OK);

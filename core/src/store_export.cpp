@@ -1,6 +1,11 @@
 // Export of stored runs: table builders (summary, curves) and the CSV/Markdown/LaTeX renderers.
 #include "bitbench/store_export.h"
 
+#include "bitbench/cost_model.h"
+#include "bitbench/experiment.h"
+
+#include <nlohmann/json.hpp>
+
 #include "bitbench/error.h"
 
 #include <algorithm>
@@ -122,7 +127,17 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
                  {"final_test_error_pct", "Final test error (%)", true},
                  {"best_test_error_pct", "Best test error (%)", true},
                  {"images_per_s", "Images/s", true},
-                 {"energy_estimate", "Energy estimate", true}};
+                 {"energy_estimate", "Energy per step (45 nm)", true}};
+    // Energy of one training step at 45 nm (cost_model.h, default table), from the stored
+    // configuration; empty for a run whose configuration cannot be read back.
+    auto energy = [](const RunRecord& r) -> std::string {
+        try {
+            const Experiment e = experiment_from_json(nlohmann::json::parse(r.info.resolvedConfigJson));
+            return cost_format_energy(cost_estimate(e.model, e.bits, e.batch).trainStepEnergyPj);
+        } catch (const std::exception&) {
+            return {};
+        }
+    };
     for (int64_t id : runIds) {
         const RunRecord r = store.runGet(id);
         const std::vector<EpochMetrics> epochs = store.epochsGet(id);
@@ -141,7 +156,7 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
         t.rows.push_back({std::to_string(r.id), r.info.name, r.info.bitsPattern, r.info.model,
                           std::to_string(epochs.size()), fmt("%.2f", finalErr * 100),
                           fmt("%.2f", bestErr * 100),
-                          ipsCount ? fmt("%.0f", ipsSum / ipsCount) : std::string(), ""});
+                          ipsCount ? fmt("%.0f", ipsSum / ipsCount) : std::string(), energy(r)});
     }
     return t;
 }

@@ -28,8 +28,9 @@ enum class ExportFormat : uint8_t { Csv, Markdown, Latex };
 ExportFormat export_format_parse(const std::string& name);
 
 // One row per run, in the order given: run id, name, bits, model, epochs, final and best test
-// error (percent, 2 decimals), mean training images/s over epochs, and an energy estimate column
-// left empty until the cost model fills it. throws StoreError for a missing run.
+// error (percent, 2 decimals), mean training images/s over epochs, and the energy of one training
+// step from the cost model (default 45 nm table; empty when the stored config cannot be read).
+// throws StoreError for a missing run.
 ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& runIds);
 
 // Per-epoch values in long form (run, epoch, step, key, value), one row per stored value, runs
