@@ -2,10 +2,12 @@
 // patterns and fields are refused with a reason, the cost estimate follows the bits, settings persist.
 #include "app_settings.h"
 #include "experiment_panel.h"
+#include "curves_panel.h"
 #include "inspector_panel.h"
 #include "main_window.h"
 
 #include "bitbench_widgets/bitwidth_editor.h"
+#include "bitbench_widgets/curve_plot.h"
 #include "bitbench_widgets/tensor_overview.h"
 
 #include "bitbench/store.h"
@@ -204,6 +206,24 @@ private Q_SLOTS:
         const auto cp = store.checkpointLatest(runs[0].id);
         QVERIFY(cp.has_value());
         QVERIFY(cp->step > 10);
+
+        // A new window resumes it: the stored curve up to the checkpoint comes back first.
+        MainWindow w2;
+        w2.restoreSession();
+        QVERIFY(w2.experimentPanel()->loadExperimentFile(path));
+        w2.experimentPanel()->setDatabasePath(db);
+        w2.setAutomation(a);
+        QSignalSpy started2(w2.controller(), &TrainingController::runStarted);
+        QVERIFY(w2.resumeRun(runs[0].id));
+        QVERIFY(started2.wait(30000));
+        QCOMPARE(started2.first().at(0).toLongLong(), qint64(runs[0].id));
+        QVERIFY(w2.curves()->lossPlot()->pointCount(w2.curves()->trainLossSeries()) >= int(cp->step));
+        QTRY_VERIFY_WITH_TIMEOUT(w2.controller()->lastStep() > cp->step, 30000);
+        w2.stopTraining();
+        QTRY_VERIFY_WITH_TIMEOUT(!w2.controller()->busy(), 30000);
+        RunStore store2 = RunStore::open(db.toStdString(), StoreAccess::ReadOnly);
+        QCOMPARE(int(store2.runsList().size()), 1); // the same run continued, no new one
+        QVERIFY(store2.checkpointLatest(runs[0].id)->step > cp->step);
     }
 
     void settingsPersistAcrossWindows() {

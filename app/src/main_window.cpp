@@ -418,6 +418,7 @@ bool MainWindow::startTraining(QString* error) {
     m_stepsDone = 0;
     m_lastEpochRate = 0;
     if (!m_controller->start(std::move(req), &why)) return fail(why);
+    m_resumingRunId = 0;
     statusBar()->showMessage(tr("Starting %1…").arg(QString::fromStdString(e->name)));
     return true;
 }
@@ -438,12 +439,41 @@ bool MainWindow::resumeRun(qint64 runId, QString* error) {
     m_rateCount = 0;
     m_firstStep = -1;
     if (why.isEmpty() && m_controller->start(std::move(req), &why)) {
+        m_resumingRunId = runId;
         statusBar()->showMessage(tr("Resuming run %1…").arg(runId));
         return true;
     }
     statusBar()->showMessage(tr("Cannot resume: %1").arg(why));
     if (error) *error = why;
     return false;
+}
+
+// A resumed run's curves start with what the store holds up to the checkpoint it continues from.
+void MainWindow::loadStoredCurves(qint64 runId) {
+    try {
+        RunStore store = RunStore::open(m_panel->databasePath().toStdString(), StoreAccess::ReadOnly);
+        const auto cp = store.checkpointLatest(runId);
+        const int64_t from = cp ? cp->step : 0;
+        const auto loss = store.metricsGet(runId, "loss");
+        const auto err = store.metricsGet(runId, "error");
+        std::vector<StepMetrics> steps;
+        for (size_t i = 0; i < loss.size() && i < err.size(); ++i) {
+            if (loss[i].step >= from || err[i].step != loss[i].step) break;
+            StepMetrics m;
+            m.step = loss[i].step;
+            m.epoch = loss[i].epoch;
+            m.loss = loss[i].value;
+            m.error = err[i].value;
+            steps.push_back(m);
+        }
+        std::vector<EpochMetrics> epochs;
+        for (const auto& e : store.epochsGet(runId))
+            if (e.step <= from) epochs.push_back(e);
+        m_curves->append(steps, epochs);
+        m_curves->flush();
+    } catch (const std::exception& ex) {
+        statusBar()->showMessage(tr("Resuming without the stored curves: %1").arg(QString::fromUtf8(ex.what())));
+    }
 }
 
 void MainWindow::chooseRunToResume() {
@@ -489,6 +519,7 @@ void MainWindow::stopTraining() {
 
 void MainWindow::onRunStarted(qint64 runId, qint64 totalSteps, qint64 stepsPerEpoch, int batch, const QString& engineKind) {
     m_curves->reset(stepsPerEpoch, batch);
+    if (m_resumingRunId == runId) loadStoredCurves(runId);
     m_progress->setRange(0, int(std::min<qint64>(totalSteps, std::numeric_limits<int>::max())));
     m_progress->setValue(0);
     m_runClock.start();

@@ -89,6 +89,7 @@ private:
     void onRunFinished(int outcome, const QString& message, qint64 runId, qint64 steps);
     void finishAutomation();
     void chooseRunToResume();
+    void loadStoredCurves(qint64 runId);
     QuantSpec editorSpec() const;
     nlohmann::json editorLayerBits() const;
 
@@ -104,6 +105,7 @@ private:
     QAction* m_pauseAct = nullptr;
     QAction* m_stopAct = nullptr;
     QAction* m_resumeRunAct = nullptr;
+    qint64 m_resumingRunId = 0;
     QLabel* m_stepLabel = nullptr;
     QLabel* m_epochLabel = nullptr;
     QLabel* m_rateLabel = nullptr;
