@@ -515,6 +515,9 @@ struct IntLayer {
     bool direct = false;         // one-channel input conv computed from the input (convRowOneChannel)
     std::vector<int8_t> wDirect; // its weights: [ky][tap group][N][4]
     GemmPackedB wPacked, wTPacked; // wq, wqT packed once per step for the products run per chunk
+    // Conv error product with col2im fused (gemm_s8_nt_packed_add_at): where each product row
+    // (output pixel of errorChunk images) and column (kernel tap) lands in the input error.
+    std::vector<int64_t> errRowOff, errColOff;
     int32_t eShift = 0;          // Shift(max|e|) exponent of the last step (for stats)
     int32_t gShift = 0;
     bool eZero = true, gZero = true;
@@ -579,6 +582,17 @@ public:
                 L.col.resize(size_t(rows * L.K));
                 const int64_t colImage = int64_t(L.d.convH) * L.d.convW * L.K * int64_t(sizeof(int32_t));
                 L.errorChunk = std::clamp<int64_t>((int64_t(512) << 10) / colImage, 1, B);
+                if (i > 0 && !L.d.same && L.d.inC % 16 == 0) {
+                    const auto& d = L.d;
+                    const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC;
+                    for (int64_t b = 0; b < L.errorChunk; ++b)
+                        for (int64_t oy = 0; oy < d.convH; ++oy)
+                            for (int64_t ox = 0; ox < d.convW; ++ox)
+                                L.errRowOff.push_back(b * imageSize + (oy * d.inW + ox) * d.inC);
+                    for (int64_t ky = 0; ky < d.kernel; ++ky)
+                        for (int64_t kx = 0; kx < d.kernel; ++kx)
+                            for (int64_t c = 0; c < d.inC; ++c) L.errColOff.push_back((ky * d.inW + kx) * d.inC + c);
+                }
                 const int64_t accImage = L.rows(1) * L.N * int64_t(sizeof(int32_t));
                 L.forwardChunk = std::clamp<int64_t>((int64_t(256) << 10) / (accImage + L.rows(1) * L.K), 1, B);
             }
@@ -1069,10 +1083,29 @@ private:
         const bool pRelu = prev.d.relu, pMask = !prev.last && prev.d.quantizeOutput;
         const int32_t pClip = int32_t(std::min<int64_t>(prev.clipBound(), INT32_MAX));
         std::atomic<uint32_t> eMax{0};
+        // With VNNI the product adds straight into the input error (col2im in its stores), one
+        // chunk of images per task, so no two tasks touch the same image.
+        const bool fused = !L.errRowOff.empty() && gemm_isa_active() == GemmIsa::Avx512Vnni;
         tbb::parallel_for(
             tbb::blocked_range<int64_t>(0, chunks, 1),
             [&](const tbb::blocked_range<int64_t>& r) {
                 tbb::this_task_arena::isolate([&] { // see forwardConvPool
+                    if (fused) {
+                        for (int64_t c = r.begin(); c < r.end(); ++c) {
+                            const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
+                            int32_t* dst = eIn + b0 * imageSize;
+                            std::fill(dst, dst + count * imageSize, 0);
+                            gemm_s8_nt_packed_add_at(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N,
+                                                     L.wTPacked, dst, L.errRowOff.data(), L.errColOff.data());
+                            uint32_t mx = 0;
+                            for (int64_t o = b0 * imageSize; o < (b0 + count) * imageSize; o += imageSize)
+                                mx = std::max(mx, clipMaskMax(pv + o, eIn + o, imageSize, pClip, pRelu, pMask));
+                            uint32_t seen = eMax.load(std::memory_order_relaxed);
+                            while (mx > seen && !eMax.compare_exchange_weak(seen, mx, std::memory_order_relaxed)) {
+                            }
+                        }
+                        return;
+                    }
                     std::vector<int32_t>& buf = m_chunk.local();
                     if (buf.size() < size_t(chunk * colImage)) buf.resize(size_t(chunk * colImage));
                     int32_t* ecol = buf.data();

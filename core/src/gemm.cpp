@@ -383,6 +383,44 @@ void gemm_s8_nt_packed(int64_t M, const int8_t* A, int64_t lda, const GemmPacked
                 shiftA, ntOperands(*ks, aNonNegative));
 }
 
+void gemm_s8_nt_packed_add_at(int64_t M, const int8_t* A, int64_t lda, const GemmPackedB& B, int32_t* C,
+                              const int64_t* rowOff, const int64_t* colOff, bool aNonNegative) {
+    const int64_t N = B.N, K = B.K;
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    const KernelSet* ks = kernelsFor(gemm_isa_active());
+    if (!ks || !ks->scatter || B.panels.empty()) {
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+                int32_t s = 0;
+                for (int64_t k = 0; k < K; ++k) s += int32_t(A[i * lda + k]) * int32_t(B.b[j * B.ldb + k]);
+                int32_t& c = C[rowOff[i] + colOff[j]];
+                c = int32_t(uint32_t(c) + uint32_t(s));
+            }
+        return;
+    }
+    const bool shiftA = shiftsA(*ks, aNonNegative);
+    const int64_t groups = groups_of(K), mr = ks->mr;
+    Scratch packA(kSlotTaskA);
+    auto* ap = static_cast<int8_t*>(packA.get(size_t(ceilDiv(M, mr) * mr * groups * kGroup)));
+    pack_tiles_rows(A, lda, M, K, int(mr), shiftA, ap);
+    BlockArgs args;
+    args.a = ap;
+    args.aTileStride = mr * groups * kGroup;
+    args.rows = M;
+    args.b = B.panels.data();
+    args.bPanelStride = groups * kPanelCols * kGroup;
+    args.cols = N;
+    args.kGroups = groups;
+    args.c = C;
+    args.ldc = 0;
+    args.loadC = true;
+    args.operands = ntOperands(*ks, aNonNegative);
+    args.colCorr = shiftA ? B.colCorr.data() : nullptr;
+    args.rowOff = rowOff;
+    args.colOff = colOff;
+    ks->block(args);
+}
+
 void gemm_s8_tn(int64_t M, int64_t N, int64_t R, const int8_t* A, int64_t lda, const int8_t* B,
                 int64_t ldb, int32_t* C, int64_t ldc, bool accumulate, bool bNonNegative) {
     if (M <= 0 || N <= 0) return;

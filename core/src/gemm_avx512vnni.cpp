@@ -30,16 +30,17 @@ inline __m512i dot4(__m512i acc, __m512i x, __m512i b) {
 }
 
 // Finishes one row of a tile: corrections, prior C, masked store of the valid columns.
+// c0, c1: where the row's two panels go (c0 + 16 unless scattered).
 template <int NP>
-inline void storeRow(int32_t* c, __m512i v0, __m512i v1, const __mmask16* mask, bool loadC,
+inline void storeRow(int32_t* c0, int32_t* c1, __m512i v0, __m512i v1, const __mmask16* mask, bool loadC,
                      __m512i rowCorr, const __m512i* colCorr) {
     v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, rowCorr), colCorr[0]);
-    if (loadC) v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(mask[0], c));
-    _mm512_mask_storeu_epi32(c, mask[0], v0);
+    if (loadC) v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(mask[0], c0));
+    _mm512_mask_storeu_epi32(c0, mask[0], v0);
     if constexpr (NP == 2) {
         v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, rowCorr), colCorr[1]);
-        if (loadC) v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(mask[1], c + 16));
-        _mm512_mask_storeu_epi32(c + 16, mask[1], v1);
+        if (loadC) v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(mask[1], c1));
+        _mm512_mask_storeu_epi32(c1, mask[1], v1);
     }
 }
 
@@ -54,7 +55,7 @@ inline void storeRow(int32_t* c, __m512i v0, __m512i v1, const __mmask16* mask, 
 template <int NP, Operands kOps, bool kRaw>
 void tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t panelStride, int64_t kGroups, int32_t* c,
           int64_t ldc, int rowsValid, int64_t colsValid, bool loadC, const int32_t* colCorr,
-          const int32_t* rowCorr) {
+          const int32_t* rowCorr, const int64_t* rowOff, const int64_t* colOff) {
     static_assert(kOps != Operands::BothSigned, "vpdpbusd needs one unsigned operand");
 #define BB_DECL(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512();
     BB_ROWS(BB_DECL)
@@ -98,9 +99,11 @@ void tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t panelStride, in
         cc[p] = colCorr ? _mm512_maskz_loadu_epi32(mask[p], colCorr + 16 * p) : _mm512_setzero_si512();
     }
 #define BB_STORE(r)                                                                                \
-    if ((r) < rowsValid)                                                                           \
-        storeRow<NP>(c + (r) * ldc, c##r##0, c##r##1, mask, loadC,                                 \
-                     _mm512_set1_epi32(rowCorr ? rowCorr[r] : 0), cc);
+    if ((r) < rowsValid) {                                                                         \
+        int32_t* p0 = rowOff ? c + rowOff[r] + colOff[0] : c + (r) * ldc;                          \
+        int32_t* p1 = rowOff ? (NP == 2 ? c + rowOff[r] + colOff[16] : p0) : p0 + 16;              \
+        storeRow<NP>(p0, p1, c##r##0, c##r##1, mask, loadC, _mm512_set1_epi32(rowCorr ? rowCorr[r] : 0), cc); \
+    }
     BB_ROWS(BB_STORE)
 #undef BB_STORE
 }
@@ -119,14 +122,17 @@ void blockTyped(const BlockArgs& x) {
         for (int64_t t = 0; t < tiles; ++t) {
             const int rows = int(std::min<int64_t>(kRows, x.rows - t * kRows));
             const int8_t* a = x.a + t * x.aTileStride;
-            int32_t* c = x.c + t * kRows * x.ldc + p * kPanelCols;
+            // Scattered: c stays the base and the offsets move instead.
+            int32_t* c = x.rowOff ? x.c : x.c + t * kRows * x.ldc + p * kPanelCols;
+            const int64_t* rowOff = x.rowOff ? x.rowOff + t * kRows : nullptr;
+            const int64_t* colOff = x.rowOff ? x.colOff + p * kPanelCols : nullptr;
             const int32_t* rowCorr = x.rowCorr ? x.rowCorr + t * kRows : nullptr;
             if (panels - p >= 2)
                 tile<2, kOps, kRaw>(a, x.lda, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC,
-                                    colCorr, rowCorr);
+                                    colCorr, rowCorr, rowOff, colOff);
             else
                 tile<1, kOps, kRaw>(a, x.lda, b, x.bPanelStride, x.kGroups, c, x.ldc, rows, cols, x.loadC,
-                                    colCorr, rowCorr);
+                                    colCorr, rowCorr, rowOff, colOff);
         }
     }
 }
@@ -146,7 +152,7 @@ void block(const BlockArgs& x) {
 } // namespace
 
 const KernelSet& kernels_avx512vnni() {
-    static const KernelSet set{kRows, true, &block, true};
+    static const KernelSet set{kRows, true, &block, true, true};
     return set;
 }
 

@@ -49,6 +49,10 @@ struct BlockArgs {
     // Unpacked A (kernels with rawA only): a is row-major with rows lda bytes apart and at least
     // kGroups * 4 bytes per row; aTileStride is then kRows * lda.
     int64_t lda = 0;
+    // Scattered C (kernels with scatter only): element (i, j) at c + rowOff[i] + colOff[j], where
+    // each 16-column panel's offsets are consecutive; loadC must be set (the sums are added).
+    const int64_t* rowOff = nullptr;
+    const int64_t* colOff = nullptr;
 };
 
 // A kernel family for one instruction set.
@@ -57,6 +61,7 @@ struct KernelSet {
     bool needsUnsignedSide; // true: BothSigned is not supported, one operand must be shifted
     void (*block)(const BlockArgs& args);
     bool rawA = false;      // can read an unshifted A unpacked (BlockArgs::lda)
+    bool scatter = false;   // can add C at offsets (BlockArgs::rowOff, colOff)
 };
 
 #if defined(__x86_64__)

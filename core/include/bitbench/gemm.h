@@ -44,6 +44,15 @@ void gemm_s8_pack_b(int64_t N, int64_t K, const int8_t* B, int64_t ldb, GemmPack
 void gemm_s8_nt_packed(int64_t M, const int8_t* A, int64_t lda, const GemmPackedB& B, int32_t* C, int64_t ldc,
                        bool accumulate, bool aNonNegative = false);
 
+// gemm_s8_nt_packed adding each sum at an offset, on the calling thread only:
+//   C[rowOff[i] + colOff[j]] += sum_k A[i*lda + k] * B[j][k]   for i < M, j < B.N.
+// Several (i, j) may share an address (their sums all arrive). This is col2im fused into the
+// product (rows: output pixels, columns: kernel taps).
+// requires: colOff[16p + t] == colOff[16p] + t for every panel p of 16 columns; the addresses
+//           stay inside C. Fast with the VNNI kernel; plain loops otherwise.
+void gemm_s8_nt_packed_add_at(int64_t M, const int8_t* A, int64_t lda, const GemmPackedB& B, int32_t* C,
+                              const int64_t* rowOff, const int64_t* colOff, bool aNonNegative = false);
+
 // "tn" form: reduction over rows, for weight gradients.
 //   C[i*ldc + j] (+)= sum_r A[r*lda + i] * B[r*ldb + j]   for i < M, j < N, r < R.
 // requires: as gemm_s8_nt with R in place of K.
