@@ -586,16 +586,19 @@ public:
                 L.col.resize(size_t(rows * L.K));
                 const int64_t colImage = int64_t(L.d.convH) * L.d.convW * L.K * int64_t(sizeof(int32_t));
                 L.errorChunk = std::clamp<int64_t>((int64_t(512) << 10) / colImage, 1, B);
-                if (i > 0 && !L.d.same && L.d.inC % 16 == 0) {
+                if (i > 0 && L.d.inC % 16 == 0) {
+                    // Offsets into the input error padded by the conv's padding on every side (a
+                    // tap in the padding lands there and is dropped when the interior is copied).
                     const auto& d = L.d;
-                    const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC;
+                    const int64_t pad = d.same ? d.kernel / 2 : 0, pW = d.inW + 2 * pad;
+                    const int64_t imageSize = (d.inH + 2 * pad) * pW * d.inC;
                     for (int64_t b = 0; b < L.errorChunk; ++b)
                         for (int64_t oy = 0; oy < d.convH; ++oy)
                             for (int64_t ox = 0; ox < d.convW; ++ox)
-                                L.errRowOff.push_back(b * imageSize + (oy * d.inW + ox) * d.inC);
+                                L.errRowOff.push_back(b * imageSize + (oy * pW + ox) * d.inC);
                     for (int64_t ky = 0; ky < d.kernel; ++ky)
                         for (int64_t kx = 0; kx < d.kernel; ++kx)
-                            for (int64_t c = 0; c < d.inC; ++c) L.errColOff.push_back((ky * d.inW + kx) * d.inC + c);
+                            for (int64_t c = 0; c < d.inC; ++c) L.errColOff.push_back((ky * pW + kx) * d.inC + c);
                 }
                 const int64_t accImage = L.rows(1) * L.N * int64_t(sizeof(int32_t));
                 L.forwardChunk = std::clamp<int64_t>((int64_t(256) << 10) / (accImage + L.rows(1) * L.K), 1, B);
@@ -1095,12 +1098,26 @@ private:
             [&](const tbb::blocked_range<int64_t>& r) {
                 tbb::this_task_arena::isolate([&] { // see forwardConvPool
                     if (fused) {
+                        // Padded: summed in a per-thread padded buffer, then its interior copied.
+                        const int64_t pH = inH + 2 * pad, pW = inW + 2 * pad, paddedSize = pH * pW * inC;
+                        int32_t* padded = nullptr;
+                        if (pad > 0) {
+                            std::vector<int32_t>& buf = m_chunk.local();
+                            if (buf.size() < size_t(chunk * paddedSize)) buf.resize(size_t(chunk * paddedSize));
+                            padded = buf.data();
+                        }
                         for (int64_t c = r.begin(); c < r.end(); ++c) {
                             const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
-                            int32_t* dst = eIn + b0 * imageSize;
-                            std::fill(dst, dst + count * imageSize, 0);
+                            int32_t* dst = pad > 0 ? padded : eIn + b0 * imageSize;
+                            std::fill(dst, dst + count * (pad > 0 ? paddedSize : imageSize), 0);
                             gemm_s8_nt_packed_add_at(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N,
                                                      L.wTPacked, dst, L.errRowOff.data(), L.errColOff.data());
+                            if (pad > 0)
+                                for (int64_t b = 0; b < count; ++b)
+                                    for (int64_t y = 0; y < inH; ++y)
+                                        std::memcpy(eIn + (((b0 + b) * inH + y) * inW) * inC,
+                                                    padded + ((b * pH + y + pad) * pW + pad) * inC,
+                                                    size_t(inW * inC) * sizeof(int32_t));
                             uint32_t mx = 0;
                             for (int64_t o = b0 * imageSize; o < (b0 + count) * imageSize; o += imageSize)
                                 mx = std::max(mx, clipMaskMax(pv + o, eIn + o, imageSize, pClip, pRelu, pMask));
