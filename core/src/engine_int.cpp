@@ -26,54 +26,82 @@ namespace bitbench {
 
 namespace {
 
-
 #if defined(__x86_64__)
-// One conv product row of a one-channel input straight from the input codes (no im2col, no
-// packing): taps kx..kx+3 of a kernel row are 4 consecutive input bytes, one vpdpbusd lane (input
-// codes are non-negative, the unsigned side). wp: per kernel row ky and tap group t, per 16
-// output channels, [channel][4 taps], taps past the kernel zero. Reads up to 3 bytes past the
-// last tap of the row (multiplied by those zeros): the caller keeps them inside its buffer.
 __attribute__((target("avx512f"))) inline __m512i broadcastTaps(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof v);
     return _mm512_set1_epi32(v);
 }
 
+// One conv product row of a one-channel input with a 5 x 5 kernel, straight from the input codes
+// (no im2col, no packing). vpdpbusd sums 4 taps per lane, which must be 4 consecutive bytes:
+// groups 0-4 are kernel row ky's taps kx 0-3 (4 consecutive input bytes), group 5 is column 4 of
+// rows 0-3, taken from quad (each input byte with the 3 below it, [y][x][4]), group 6 is the last
+// tap alone (zero weights for its other 3 bytes). 7 groups for 25 taps instead of 10. Input codes
+// are non-negative, the unsigned side. wp: per group, per 16 output channels, [channel][4].
+// Reads up to 3 bytes past the row's last tap (times zero weights): the caller keeps them inside
+// its buffer.
+constexpr int kDirectGroups = 7;
+
 template <int NV>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void convRowOneChannel(const int8_t* in, int64_t inW,
-                                                                             int64_t convW, int32_t kernel,
-                                                                             int64_t groups, const int8_t* wp,
-                                                                             int32_t* out) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void convRowOneChannel(const int8_t* in, const int8_t* quad,
+                                                                             int64_t inW, int64_t convW,
+                                                                             const int8_t* wp, int32_t* out) {
     constexpr int64_t N = 16 * NV;
+    auto taps = [&](int g, int64_t x) {
+        return g < 5 ? in + g * inW + x : g == 5 ? quad + (x + 4) * 4 : in + 4 * inW + x + 4;
+    };
     int64_t ox = 0;
     for (; ox + 4 <= convW; ox += 4) {
         __m512i acc[4][NV];
         for (int p = 0; p < 4; ++p)
             for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_setzero_si512();
-        for (int32_t ky = 0; ky < kernel; ++ky)
-            for (int64_t t = 0; t < groups; ++t) {
-                const int8_t* w = wp + (ky * groups + t) * NV * 64;
-                __m512i wv[NV];
-                for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(w + 64 * v);
-                const int8_t* x = in + ky * inW + ox + 4 * t;
-                for (int p = 0; p < 4; ++p) {
-                    const __m512i xb = broadcastTaps(x + p);
-                    for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], xb, wv[v]);
-                }
+        for (int g = 0; g < kDirectGroups; ++g) {
+            const int8_t* w = wp + g * NV * 64;
+            __m512i wv[NV];
+            for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_si512(w + 64 * v);
+            for (int p = 0; p < 4; ++p) {
+                const __m512i xb = broadcastTaps(taps(g, ox + p));
+                for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], xb, wv[v]);
             }
+        }
         for (int p = 0; p < 4; ++p)
             for (int v = 0; v < NV; ++v) _mm512_storeu_si512(out + (ox + p) * N + 16 * v, acc[p][v]);
     }
     for (; ox < convW; ++ox) {
         __m512i acc[NV];
         for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_si512();
-        for (int32_t ky = 0; ky < kernel; ++ky)
-            for (int64_t t = 0; t < groups; ++t) {
-                const int8_t* w = wp + (ky * groups + t) * NV * 64;
-                const __m512i xb = broadcastTaps(in + ky * inW + ox + 4 * t);
-                for (int v = 0; v < NV; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], xb, _mm512_loadu_si512(w + 64 * v));
-            }
+        for (int g = 0; g < kDirectGroups; ++g) {
+            const __m512i xb = broadcastTaps(taps(g, ox));
+            for (int v = 0; v < NV; ++v)
+                acc[v] = _mm512_dpbusd_epi32(acc[v], xb, _mm512_loadu_si512(wp + g * NV * 64 + 64 * v));
+        }
         for (int v = 0; v < NV; ++v) _mm512_storeu_si512(out + ox * N + 16 * v, acc[v]);
+    }
+}
+
+// quad[y][x][j] = in[y + j][x] for rows y < rows (each input byte with the 3 below it): the 4 taps
+// of a kernel column as one vpdpbusd lane. SSE2 byte and word interleaves of 4 rows.
+void buildQuad(const int8_t* in, int64_t inW, int64_t rows, int8_t* quad) {
+    for (int64_t y = 0; y < rows; ++y) {
+        const int8_t* r = in + y * inW;
+        int8_t* q = quad + y * inW * 4;
+        int64_t x = 0;
+        for (; x + 16 <= inW; x += 16) {
+            const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x));
+            const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + inW + x));
+            const __m128i a2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 2 * inW + x));
+            const __m128i a3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 3 * inW + x));
+            const __m128i t0 = _mm_unpacklo_epi8(a0, a1), t1 = _mm_unpackhi_epi8(a0, a1);
+            const __m128i t2 = _mm_unpacklo_epi8(a2, a3), t3 = _mm_unpackhi_epi8(a2, a3);
+            auto* d = reinterpret_cast<__m128i*>(q + x * 4);
+            _mm_storeu_si128(d, _mm_unpacklo_epi16(t0, t2));
+            _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(t0, t2));
+            _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(t1, t3));
+            _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(t1, t3));
+        }
+        for (; x < inW; ++x)
+            for (int j = 0; j < 4; ++j) q[x * 4 + j] = r[j * inW + x];
     }
 }
 // Weight gradient of a direct layer (kernel KS x KS), channels 16v..16v+15, images [b0, b1),
@@ -517,7 +545,7 @@ struct IntLayer {
     int64_t errorChunk = 1;      // images per error product, so its int32 result stays in L2
     int64_t forwardChunk = 1;    // conv + pool: images per product, so its int32 result stays in L2
     bool direct = false;         // one-channel input conv computed from the input (convRowOneChannel)
-    std::vector<int8_t> wDirect; // its weights: [ky][tap group][N][4]
+    std::vector<int8_t> wDirect; // its weights: [tap group][N][4] (see convRowOneChannel)
     GemmPackedB wPacked, wTPacked; // wq, wqT packed once per step for the products run per chunk
     // Conv error product with col2im fused (gemm_s8_nt_packed_add_at): where each product row
     // (output pixel of errorChunk images) and column (kernel tap) lands in the input error.
@@ -608,7 +636,7 @@ public:
             L.direct = i == 0 && L.d.type == LayerType::Conv && L.d.pool && L.d.inC == 1 && !L.d.same && L.d.kernel == 5 &&
                        L.d.convW % 4 == 0 && L.d.convH % 2 == 0 &&
                        inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
-            if (L.direct) L.wDirect.resize(size_t(L.d.kernel * ((L.d.kernel + 3) / 4) * L.N * 4));
+            if (L.direct) L.wDirect.resize(size_t(kDirectGroups * L.N * 4));
             if (L.d.pool) {
                 L.pooled.resize(size_t(outRows * L.N));
                 L.argmax.resize(size_t(outRows * L.N));
@@ -872,17 +900,24 @@ private:
                 // another chunk on this thread's buffer.
                 tbb::this_task_arena::isolate([&] {
                     std::vector<int32_t>& buf = m_chunk.local();
-                    if (buf.size() < size_t(chunk * imageRows * N)) buf.resize(size_t(chunk * imageRows * N));
+                    // Direct layers also keep a quad of the image (int8) after their two rows.
+                    const size_t need = std::max<size_t>(size_t(chunk * imageRows * N),
+                                                         size_t(2 * convW * N + (d.inH * d.inW * 4 + 64) / 4));
+                    if (buf.size() < need) buf.resize(need);
                     int32_t* acc = buf.data();
                     for (int64_t c = r.begin(); c < r.end(); ++c) {
                         const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
                         if (direct) {
+                            // After the two product rows: this image's quad (see buildQuad).
+                            auto* quad = reinterpret_cast<int8_t*>(acc + 2 * convW * N);
                             for (int64_t by = b0 * outH; by < (b0 + count) * outH; ++by) {
                                 const int64_t b = by / outH, py = by % outH;
                                 const int64_t o = by * outW * N;
+                                if (py == 0) buildQuad(in + b * d.inH * d.inW, d.inW, convH, quad);
                                 const int8_t* x = in + (b * d.inH + 2 * py) * d.inW;
-                                convRowDirect(L, x, acc);
-                                convRowDirect(L, x + d.inW, acc + convW * N);
+                                const int8_t* q = quad + 2 * py * d.inW * 4;
+                                convRowDirect(L, x, q, acc);
+                                convRowDirect(L, x + d.inW, q + d.inW * 4, acc + convW * N);
                                 if (train)
                                     poolRow(acc, acc + convW * N, outW, N, L.pooled.data() + o, L.argmax.data() + o,
                                             L.out.data() + o, qa, relu);
@@ -913,25 +948,27 @@ private:
     static bool directActive(const IntLayer& L) { return L.direct && gemm_isa_active() == GemmIsa::Avx512Vnni; }
 
     static void packDirectWeights(IntLayer& L) {
-        const int64_t k = L.d.kernel, groups = (k + 3) / 4, N = L.N;
-        for (int64_t ky = 0; ky < k; ++ky)
-            for (int64_t t = 0; t < groups; ++t)
-                for (int64_t c = 0; c < N; ++c)
-                    for (int64_t j = 0; j < 4; ++j) {
-                        const int64_t kx = 4 * t + j;
-                        L.wDirect[size_t(((ky * groups + t) * N + c) * 4 + j)] = kx < k ? L.wq[size_t(c * L.K + ky * k + kx)] : 0;
-                    }
+        const int64_t N = L.N, k = L.d.kernel; // 5 (see L.direct)
+        auto w = [&](int64_t c, int64_t ky, int64_t kx) { return L.wq[size_t(c * L.K + ky * k + kx)]; };
+        for (int64_t g = 0; g < kDirectGroups; ++g)
+            for (int64_t c = 0; c < N; ++c)
+                for (int64_t j = 0; j < 4; ++j) {
+                    int8_t v = 0;
+                    if (g < 5) v = w(c, g, j);      // row g, columns 0-3
+                    else if (g == 5) v = w(c, j, 4); // column 4, rows 0-3
+                    else if (j == 0) v = w(c, 4, 4); // the last tap
+                    L.wDirect[size_t((g * N + c) * 4 + j)] = v;
+                }
     }
 
-    // One product row of a direct layer; x: the input row at the top of its window.
-    static void convRowDirect(const IntLayer& L, const int8_t* x, int32_t* out) {
+    // One product row of a direct layer; x: the input row at the top of its window, q: its quad row.
+    static void convRowDirect(const IntLayer& L, const int8_t* x, const int8_t* q, int32_t* out) {
 #if defined(__x86_64__)
-        const int64_t groups = (L.d.kernel + 3) / 4;
-        if (L.N == 16) convRowOneChannel<1>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
-        else if (L.N == 32) convRowOneChannel<2>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
-        else convRowOneChannel<4>(x, L.d.inW, L.d.convW, L.d.kernel, groups, L.wDirect.data(), out);
+        if (L.N == 16) convRowOneChannel<1>(x, q, L.d.inW, L.d.convW, L.wDirect.data(), out);
+        else if (L.N == 32) convRowOneChannel<2>(x, q, L.d.inW, L.d.convW, L.wDirect.data(), out);
+        else convRowOneChannel<4>(x, q, L.d.inW, L.d.convW, L.wDirect.data(), out);
 #else
-        (void)L, (void)x, (void)out;
+        (void)L, (void)x, (void)q, (void)out;
 #endif
     }
 
