@@ -136,7 +136,7 @@ private Q_SLOTS:
 
         // The checkpoint resumes a trainer at the same position.
         TrainingRequest r = tinyRequest(db, 1000, 0);
-        const Dataset data = training_dataset_load(r.experiment, {});
+        const Dataset data = dataset_for_experiment(r.experiment, {});
         Trainer t(r.experiment, data, 1);
         t.checkpointLoad(cp->blob);
         QCOMPARE(qint64(t.globalStep()), stoppedAt);

@@ -42,7 +42,7 @@ inline int64_t trainTinyRun(const std::string& dbPath, const nlohmann::json& exp
         RunStore store = RunStore::open(dbPath);
         id = store.runCreate(tinyRunInfo(e));
     }
-    const Dataset data = training_dataset_load(e, {});
+    const Dataset data = dataset_for_experiment(e, {});
     Trainer t(e, data, 1);
     RunWriter writer(dbPath, id);
     t.addObserver(&writer);

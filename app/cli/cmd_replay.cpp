@@ -37,10 +37,10 @@ int replay(const ReplayOptions& o) {
     const RunRecord rec = store.runGet(runId);
     const std::vector<EpochMetrics> stored = store.epochsGet(runId);
     if (stored.empty()) throw InputError("run " + o.run + " has no finished epoch to compare against");
-    Experiment e = recording_experiment_of(rec);
+    Experiment e = run_experiment_of(rec);
     const int32_t compare = o.epochs > 0 ? std::min<int32_t>(o.epochs, int32_t(stored.size())) : int32_t(stored.size());
     e.epochs = compare; // the schedule is per epoch, so a shorter replay computes the same epochs
-    const Dataset data = train_dataset(e, o.dataDir);
+    const Dataset data = dataset_for_experiment(e, o.dataDir);
     Trainer t(e, data, o.threads);
     std::FILE* info = o.json ? stderr : stdout;
     std::fprintf(info, "replaying run %lld (%s, %s, seed %llu): %d epochs\n", (long long)runId, rec.info.name.c_str(),

@@ -33,8 +33,8 @@ int resume(const ResumeOptions& o) {
             throw InputError("run " + o.run + " is still running in another process");
         cp = store.checkpointLatest(runId);
     }
-    const Experiment e = recording_experiment_of(rec);
-    const Dataset data = train_dataset(e, o.train.dataDir);
+    const Experiment e = run_experiment_of(rec);
+    const Dataset data = dataset_for_experiment(e, o.train.dataDir);
     Trainer t(e, data, o.train.threads);
     if (cp) t.checkpointLoad(cp->blob);
     std::FILE* info = o.train.json ? stderr : stdout;

@@ -96,10 +96,10 @@ int sweep(const SweepOptions& o) {
                     runId = x.runId;
                     cp = store.checkpointLatest(runId);
                 }
-            if (!runId) runId = store.runCreate(recording_run_info(tr.experiment));
+            if (!runId) runId = store.runCreate(run_info_of(tr.experiment));
             store.sweepTrialPut(sweepId, tr.configHash, runId, TrialStatus::Running);
         }
-        const Dataset data = train_dataset(tr.experiment, o.dataDir);
+        const Dataset data = dataset_for_experiment(tr.experiment, o.dataDir);
         Trainer t(tr.experiment, data, threadsPerTrial);
         if (cp) t.checkpointLoad(cp->blob);
         RunWriter writer(dbPath, runId);

@@ -7,35 +7,6 @@
 
 namespace bitbench::cli {
 
-nlohmann::json recording_experiment_json(const Experiment& e) {
-    nlohmann::json j = e.resolved();
-    j["name"] = e.name;
-    j["stats_interval"] = e.statsInterval;
-    j["histogram_bins"] = e.histogramBins;
-    return j;
-}
-
-Experiment recording_experiment_of(const RunRecord& r) {
-    try {
-        return experiment_from_json(nlohmann::json::parse(r.info.resolvedConfigJson));
-    } catch (const std::exception& err) {
-        throw StoreError("run " + std::to_string(r.id) + " has an unusable stored experiment: " + err.what());
-    }
-}
-
-RunInfo recording_run_info(const Experiment& e) {
-    RunInfo info;
-    info.name = e.name;
-    info.experimentJson = e.source.dump();
-    info.resolvedConfigJson = recording_experiment_json(e).dump();
-    info.configHash = e.configHash();
-    info.seed = e.seed;
-    info.bitsPattern = e.bits.base.dashed();
-    info.model = e.model.name;
-    info.dataset = e.datasetKind;
-    return info;
-}
-
 bool recording_run(Trainer& t, RunWriter* writer, const std::function<nlohmann::json()>& summary) {
     size_t epochsSeen = t.history().size();
     try {

@@ -12,14 +12,6 @@
 
 namespace bitbench::cli {
 
-// The experiment as stored: the resolved configuration, readable by experiment_from_json, so a
-// replay or resume needs neither the original file nor its model file.
-nlohmann::json recording_experiment_json(const Experiment& e);
-// Rebuilds the experiment of a stored run. throws StoreError when the stored JSON is unusable.
-Experiment recording_experiment_of(const RunRecord& r);
-
-RunInfo recording_run_info(const Experiment& e);
-
 // Steps `t` until it finishes or is stopped. With `writer`, stores every event, a checkpoint at
 // each epoch end and, when stopped early, a checkpoint at the stop; then finishes the run with
 // its status and `summary`. Returns true when training ran to the end.

@@ -126,18 +126,6 @@ Experiment train_experiment(const TrainOptions& opt) {
     return e;
 }
 
-Dataset train_dataset(const Experiment& e, const std::string& dataDir) {
-    std::string dir = !dataDir.empty() ? dataDir : e.datasetDir;
-    if (e.datasetKind == "synthetic") {
-        const auto& m = e.model;
-        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
-                                          e.testLimit ? e.testLimit : 512, e.seed);
-    }
-    if (dir.empty())
-        dir = e.datasetKind == "cifar10" ? paths_data_dir() + "/datasets/cifar10" : paths_mnist_dir();
-    return dataset_load(e.datasetKind, dir);
-}
-
 void train_print_layers(std::FILE* out, const Trainer& t) {
     const auto& e = t.experiment();
     std::fprintf(out, "%s: model %s (%lld parameters), bits %s, %s engine, batch %d, %lld steps/epoch\n", e.name.c_str(),
@@ -223,7 +211,7 @@ int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
 
 int train_run(const TrainOptions& opt) {
     const Experiment e = train_experiment(opt);
-    const Dataset data = train_dataset(e, opt.dataDir);
+    const Dataset data = dataset_for_experiment(e, opt.dataDir);
     Trainer t(e, data, opt.threads);
     train_print_layers(opt.json ? stderr : stdout, t);
     if (opt.noStore) return train_drive(t, opt, nullptr);
@@ -234,7 +222,7 @@ int train_run(const TrainOptions& opt) {
         if (store.readOnly())
             throw StoreError("cannot record the run in '" + dbPath + "': " + store.readOnlyReason() +
                              " (use --db FILE elsewhere or --no-store)");
-        runId = store.runCreate(recording_run_info(e));
+        runId = store.runCreate(run_info_of(e));
     }
     RunWriter writer(dbPath, runId);
     std::fprintf(opt.json ? stderr : stdout, "recording as run %lld in %s\n", (long long)runId, dbPath.c_str());

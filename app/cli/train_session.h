@@ -38,10 +38,6 @@ void add_train_options(CLI::App* sub, TrainOptions& opt);
 // Reads the experiment and applies command-line overrides. throws InputError.
 Experiment train_experiment(const TrainOptions& opt);
 
-// Loads the experiment's dataset: --data-dir, else the experiment's dataset.dir, else the
-// default data directory. throws DataError.
-Dataset train_dataset(const Experiment& e, const std::string& dataDir);
-
 // Prints the per-layer table (bits, fan-in, alpha, int32 bound) to `out`.
 void train_print_layers(std::FILE* out, const Trainer& t);
 

@@ -291,7 +291,7 @@ bool ReplayView::verify(int epochs, int threads, QString* error) {
     try {
         rec = m_db->store()->runGet(m_runId);
         stored = m_db->store()->epochsGet(m_runId);
-        e = experiment_from_json(nlohmann::json::parse(rec.info.resolvedConfigJson));
+        e = run_experiment_of(rec);
     } catch (const std::exception& ex) {
         return fail(
             tr("Run %1 cannot be replayed: %2").arg(m_runId).arg(QString::fromUtf8(ex.what())));
@@ -309,7 +309,7 @@ bool ReplayView::verify(int epochs, int threads, QString* error) {
         QString failure;
         int checked = 0;
         try {
-            const Dataset data = training_dataset_load(e, {});
+            const Dataset data = dataset_for_experiment(e, {});
             Trainer t(e, data, threads);
             CancelObserver stopper(t, cancel);
             t.addObserver(&stopper);

@@ -83,7 +83,7 @@ std::optional<CostEstimate> RunsDatabase::costOf(const RunRecord& r) {
     if (it != m_costs.end() && !r.info.configHash.empty()) return it->second;
     std::optional<CostEstimate> c;
     try {
-        const Experiment e = experiment_from_json(nlohmann::json::parse(r.info.resolvedConfigJson));
+        const Experiment e = run_experiment_of(r);
         c = cost_estimate(e.model, e.bits, e.batch, m_costTable);
     } catch (const std::exception&) {
         // A config this version cannot read has no estimate; the column stays empty.

@@ -40,23 +40,6 @@ private:
 
 } // namespace
 
-RunInfo sweep_run_info(const Experiment& e) {
-    RunInfo info;
-    info.name = e.name;
-    info.experimentJson = e.source.dump();
-    nlohmann::json resolved = e.resolved();
-    resolved["name"] = e.name;
-    resolved["stats_interval"] = e.statsInterval;
-    resolved["histogram_bins"] = e.histogramBins;
-    info.resolvedConfigJson = resolved.dump();
-    info.configHash = e.configHash();
-    info.seed = e.seed;
-    info.bitsPattern = e.bits.base.dashed();
-    info.model = e.model.name;
-    info.dataset = e.datasetKind;
-    return info;
-}
-
 SweepQueue::SweepQueue(QObject* parent)
     : QObject(parent), m_stop(std::make_shared<std::atomic<bool>>(false)) {}
 
@@ -134,10 +117,10 @@ void SweepQueue::run(SweepRequest r) {
                 Q_EMIT progress(double(++done) / double(n));
                 continue;
             }
-            if (!runId) runId = store.runCreate(sweep_run_info(tr.experiment));
+            if (!runId) runId = store.runCreate(run_info_of(tr.experiment));
             store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Running);
             Q_EMIT trialStarted(int(i), runId, int(plan));
-            const Dataset data = training_dataset_load(tr.experiment, r.dataDir);
+            const Dataset data = dataset_for_experiment(tr.experiment, r.dataDir);
             Trainer t(tr.experiment, data, r.threads);
             if (cp) t.checkpointLoad(cp->blob);
             bool complete = false;

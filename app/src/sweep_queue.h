@@ -63,8 +63,6 @@ private:
     std::shared_ptr<std::atomic<bool>> m_stop;
 };
 
-// The run record of a trial, as the CLI writes it (resolved config plus name and statistics
-// settings, so a replay needs nothing else).
-RunInfo sweep_run_info(const Experiment& e);
+
 
 } // namespace bitbench

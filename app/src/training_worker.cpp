@@ -36,25 +36,6 @@ nlohmann::json summaryOf(const Trainer& t) {
 
 } // namespace
 
-nlohmann::json training_stored_config(const Experiment& e) {
-    nlohmann::json j = e.resolved();
-    j["name"] = e.name;
-    j["stats_interval"] = e.statsInterval;
-    j["histogram_bins"] = e.histogramBins;
-    return j;
-}
-
-Dataset training_dataset_load(const Experiment& e, const std::string& dataDir) {
-    if (e.datasetKind == "synthetic") {
-        const auto& m = e.model;
-        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
-                                          e.testLimit ? e.testLimit : 512, e.seed);
-    }
-    std::string dir = !dataDir.empty() ? dataDir : e.datasetDir;
-    if (dir.empty()) dir = e.datasetKind == "cifar10" ? paths_data_dir() + "/datasets/cifar10" : paths_mnist_dir();
-    return dataset_load(e.datasetKind, dir);
-}
-
 TrainingWorker::TrainingWorker(TrainingRequest request, TrainObserver* observer)
     : m_request(std::move(request)), m_observer(observer) {}
 
@@ -90,16 +71,12 @@ void TrainingWorker::run() {
                 throw InputError("run " + std::to_string(runId) + " is already finished");
             if (rec.status == RunStatus::Running)
                 throw InputError("run " + std::to_string(runId) + " is still running in another process");
-            try {
-                m_request.experiment = experiment_from_json(nlohmann::json::parse(rec.info.resolvedConfigJson));
-            } catch (const std::exception& ex) {
-                throw StoreError("run " + std::to_string(runId) + " has an unusable stored experiment: " + ex.what());
-            }
+            m_request.experiment = run_experiment_of(rec);
             checkpoint = store.checkpointLatest(runId);
         }
         const Experiment& e = m_request.experiment;
         Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(e.datasetKind)));
-        const Dataset data = training_dataset_load(e, m_request.dataDir);
+        const Dataset data = dataset_for_experiment(e, m_request.dataDir);
         if (m_stop.load()) {
             Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), runId, 0);
             return;
@@ -108,15 +85,7 @@ void TrainingWorker::run() {
         if (checkpoint) trainer.checkpointLoad(checkpoint->blob);
 
         if (!runId) {
-            RunInfo info;
-            info.name = e.name;
-            info.experimentJson = e.source.dump();
-            info.resolvedConfigJson = training_stored_config(e).dump();
-            info.configHash = e.configHash();
-            info.seed = e.seed;
-            info.bitsPattern = e.bits.base.dashed();
-            info.model = e.model.name;
-            info.dataset = e.datasetKind;
+            const RunInfo info = run_info_of(e);
             RunStore store = RunStore::open(m_request.dbPath);
             if (store.readOnly())
                 throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());

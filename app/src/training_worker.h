@@ -63,14 +63,4 @@ private:
     Trainer* m_trainer = nullptr; // guarded by m_mutex
 };
 
-// Loads the dataset an experiment names: "synthetic" is generated (train_limit/test_limit or
-// 2048/512 images), other kinds come from dataDir, the experiment's folder, or the default one.
-// throws: DataError / InputError from the loaders.
-struct Dataset;
-Dataset training_dataset_load(const Experiment& e, const std::string& dataDir);
-
-// The configuration stored with a run: everything that determines it plus the name and the
-// statistics settings, so that a resume (here or in bitbench-cli) records the same way.
-nlohmann::json training_stored_config(const Experiment& e);
-
 } // namespace bitbench

@@ -2,6 +2,7 @@
 #include "bitbench/dataset.h"
 
 #include "bitbench/error.h"
+#include "bitbench/experiment.h"
 #include "bitbench/paths.h"
 
 namespace bitbench {
@@ -13,6 +14,15 @@ Dataset dataset_load(const std::string& kind, const std::string& dir) {
         return dataset_load_cifar10(dir.empty() ? paths_data_dir() + "/datasets/cifar10" : dir);
     throw InputError("unknown dataset kind '" + kind +
                      "': expected one of mnist, idx (an MNIST-style IDX folder), cifar10");
+}
+
+Dataset dataset_for_experiment(const Experiment& e, const std::string& dataDir) {
+    if (e.datasetKind == "synthetic") {
+        const auto& m = e.model;
+        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
+                                          e.testLimit ? e.testLimit : 512, e.seed);
+    }
+    return dataset_load(e.datasetKind, !dataDir.empty() ? dataDir : e.datasetDir);
 }
 
 } // namespace bitbench

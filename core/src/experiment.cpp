@@ -40,6 +40,14 @@ nlohmann::json Experiment::resolved() const {
             {"test_limit", testLimit}};
 }
 
+nlohmann::json Experiment::stored() const {
+    nlohmann::json j = resolved();
+    j["name"] = name;
+    j["stats_interval"] = statsInterval;
+    j["histogram_bins"] = histogramBins;
+    return j;
+}
+
 std::string Experiment::configHash() const {
     const std::string s = resolved().dump();
     char buf[17];

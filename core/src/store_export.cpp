@@ -132,7 +132,7 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
     // configuration; empty for a run whose configuration cannot be read back.
     auto energy = [](const RunRecord& r) -> std::string {
         try {
-            const Experiment e = experiment_from_json(nlohmann::json::parse(r.info.resolvedConfigJson));
+            const Experiment e = run_experiment_of(r);
             return cost_format_energy(cost_estimate(e.model, e.bits, e.batch).trainStepEnergyPj);
         } catch (const std::exception&) {
             return {};

@@ -7,6 +7,8 @@
 
 namespace bitbench {
 
+struct Experiment;
+
 // Images are uint8, stored image after image in HWC order (channel fastest).
 struct Dataset {
     std::string name;           // "mnist", "cifar10", "synthetic", or the folder name
@@ -49,5 +51,10 @@ Dataset dataset_generate_synthetic(int32_t height, int32_t width, int32_t channe
 //           0 <= dy, dx <= 2*pad (else InputError). dy = dx = pad with no flip copies src.
 void dataset_augment_cifar(const uint8_t* src, uint8_t* dst, int32_t h, int32_t w, int32_t c,
                            int32_t pad, int32_t dy, int32_t dx, bool flip);
+
+// The dataset an experiment trains on: `dataDir` if given, else the experiment's dataset.dir,
+// else the default folder of its kind; "synthetic" generates train_limit (default 2048) and
+// test_limit (default 512) images of the model's input shape from the seed. throws DataError.
+Dataset dataset_for_experiment(const Experiment& e, const std::string& dataDir);
 
 } // namespace bitbench

@@ -44,6 +44,9 @@ struct Experiment {
     nlohmann::json resolved() const;
     // XXH3-64 of resolved().dump(), as 16 hex digits.
     std::string configHash() const;
+    // What a run database keeps: resolved() plus the name and the statistics settings; readable
+    // by experiment_from_json, so replay and resume need neither the file nor its model file.
+    nlohmann::json stored() const;
 };
 
 // Parses and validates an experiment object. `baseDir` resolves relative paths (model files).

@@ -19,6 +19,8 @@ enum class RunStatus : uint8_t { Running, Finished, Failed, Interrupted };
 // "running", "finished", "failed", "interrupted".
 const char* run_status_name(RunStatus s);
 
+struct Experiment;
+
 // Parses a run id as a user types it: a positive decimal integer, nothing else.
 // throws: InputError quoting the text.
 int64_t run_id_parse(const std::string& text);
@@ -202,5 +204,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// The record of a run of `e`: its stored configuration (Experiment::stored()), hash, bits, model.
+RunInfo run_info_of(const Experiment& e);
+// The experiment a stored run trains. throws StoreError when its stored configuration is unusable.
+Experiment run_experiment_of(const RunRecord& r);
 
 } // namespace bitbench

@@ -1,0 +1,29 @@
+// From an experiment to the record of its run and back.
+#include "bitbench/error.h"
+#include "bitbench/experiment.h"
+#include "bitbench/store.h"
+
+namespace bitbench {
+
+RunInfo run_info_of(const Experiment& e) {
+    RunInfo info;
+    info.name = e.name;
+    info.experimentJson = e.source.dump();
+    info.resolvedConfigJson = e.stored().dump();
+    info.configHash = e.configHash();
+    info.seed = e.seed;
+    info.bitsPattern = e.bits.base.dashed();
+    info.model = e.model.name;
+    info.dataset = e.datasetKind;
+    return info;
+}
+
+Experiment run_experiment_of(const RunRecord& r) {
+    try {
+        return experiment_from_json(nlohmann::json::parse(r.info.resolvedConfigJson));
+    } catch (const std::exception& err) {
+        throw StoreError("run " + std::to_string(r.id) + " has an unusable stored experiment: " + err.what());
+    }
+}
+
+} // namespace bitbench
