@@ -56,6 +56,11 @@ std::string store_process_token(int64_t pid) {
 bool store_process_alive(int64_t pid, const std::string& token) {
     const std::string now = store_process_token(pid);
     if (now.empty()) return false;
+    // A killed writer whose parent has not reaped it yet is a zombie: kill(pid, 0) still
+    // succeeds, but it will never write again.
+    const std::string stat = readFirstLine("/proc/" + std::to_string(pid) + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') return false;
     return token.empty() || now == token;
 }
 
