@@ -54,7 +54,13 @@ int main(int argc, char** argv) {
                                   QStringLiteral("WxH"));
     parser.addOptions({experiment, bits, db, dataDir, epochs, threads, trainLimit, testLimit, autotrain, quitAfter,
                        quitWhenDone, shots, perf, inspect, size});
-    parser.process(app);
+    // parse() rather than process(): a usage error exits with 2 and one line, like bitbench-cli.
+    if (!parser.parse(QCoreApplication::arguments())) {
+        std::fprintf(stderr, "bitbench: %s (see bitbench --help)\n", parser.errorText().toUtf8().constData());
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
+    if (parser.isSet(QStringLiteral("help"))) parser.showHelp(0);
 
     auto number = [&](const QCommandLineOption& o, qint64 lo) -> qint64 {
         bool ok = false;
