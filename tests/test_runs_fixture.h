@@ -19,28 +19,13 @@ inline nlohmann::json tinyExperimentJson(const std::string& bits, int epochs = 2
             {"train_limit", 256}, {"test_limit", 128}, {"stats_interval", 0}};
 }
 
-inline RunInfo tinyRunInfo(const Experiment& e) {
-    RunInfo info;
-    info.name = e.name;
-    info.experimentJson = e.source.dump();
-    nlohmann::json resolved = e.resolved();
-    resolved["name"] = e.name;
-    info.resolvedConfigJson = resolved.dump();
-    info.configHash = e.configHash();
-    info.seed = e.seed;
-    info.bitsPattern = e.bits.base.dashed();
-    info.model = e.model.name;
-    info.dataset = e.datasetKind;
-    return info;
-}
-
 // Trains the experiment to the end into dbPath; returns the run id.
 inline int64_t trainTinyRun(const std::string& dbPath, const nlohmann::json& experiment) {
     const Experiment e = experiment_from_json(experiment);
     int64_t id = 0;
     {
         RunStore store = RunStore::open(dbPath);
-        id = store.runCreate(tinyRunInfo(e));
+        id = store.runCreate(run_info_of(e));
     }
     const Dataset data = dataset_for_experiment(e, {});
     Trainer t(e, data, 1);

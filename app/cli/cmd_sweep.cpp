@@ -40,20 +40,8 @@ private:
     Trainer& m_t;
 };
 
-nlohmann::json readJson(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError("'" + path + "': cannot read sweep file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    try {
-        return nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::parse_error& e) {
-        throw InputError("'" + path + "': not valid JSON: " + e.what());
-    }
-}
-
 int sweep(const SweepOptions& o) {
-    const nlohmann::json sweepJson = readJson(o.path);
+    const nlohmann::json sweepJson = json_file_read(o.path, "sweep file");
     const auto slash = o.path.find_last_of('/');
     std::string name;
     const std::vector<SweepTrialPlan> trials =

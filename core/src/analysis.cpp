@@ -76,18 +76,6 @@ std::vector<ConfigDiffRow> analysis_config_diff(const std::vector<nlohmann::json
 
 namespace {
 
-nlohmann::json readSweepBase(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError(error_message_file(path, "cannot read the sweep's base experiment"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    try {
-        return nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::parse_error& e) {
-        throw InputError(error_message_file(path, std::string("not valid JSON: ") + e.what()));
-    }
-}
-
 std::vector<int32_t> classValues(const nlohmann::json& v, const std::string& where) {
     std::vector<int32_t> out;
     if (!v.is_array() || v.empty())
@@ -135,7 +123,7 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
         const std::string basePath = sweep["base"].get<std::string>();
         if (basePath.empty()) throw InputError("sweep.base: the path is empty");
         const std::string full = basePath.front() == '/' ? basePath : baseDir + "/" + basePath;
-        base = readSweepBase(full);
+        base = json_file_read(full, "the sweep's base experiment");
         const auto slash = full.find_last_of('/');
         baseDir = slash == std::string::npos ? "." : full.substr(0, slash);
     }

@@ -57,19 +57,20 @@ std::string Experiment::configHash() const {
 
 namespace {
 
-nlohmann::json readJsonFile(const std::string& path, const char* what) {
+
+} // namespace
+
+nlohmann::json json_file_read(const std::string& path, const std::string& what) {
     std::ifstream in(path);
-    if (!in) throw InputError(error_message_file(path, std::string("cannot read ") + what));
+    if (!in) throw InputError(error_message_file(path, "cannot read " + what));
     std::stringstream ss;
     ss << in.rdbuf();
     try {
         return nlohmann::json::parse(ss.str());
     } catch (const nlohmann::json::parse_error& e) {
-        throw InputError(error_message_file(path, std::string("not valid JSON: ") + e.what()));
+        throw InputError(error_message_file(path, "not valid JSON: " + std::string(e.what())));
     }
 }
-
-} // namespace
 
 Experiment experiment_from_json(const nlohmann::json& j, const std::string& baseDir) {
     JsonReader r(j, "experiment");
@@ -82,7 +83,7 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
             const std::string name = m.get<std::string>();
             if (name.find('/') != std::string::npos || name.ends_with(".json")) {
                 const std::string path = (name.front() == '/' || baseDir.empty()) ? name : baseDir + "/" + name;
-                e.model = model_from_json(readJsonFile(path, "model file"));
+                e.model = model_from_json(json_file_read(path, "model file"));
             } else {
                 e.model = model_from_json(model_builtin_json(name));
             }
@@ -168,7 +169,7 @@ void experiment_validate(const Experiment& e) {
 }
 
 Experiment experiment_load(const std::string& path) {
-    const nlohmann::json j = readJsonFile(path, "experiment file");
+    const nlohmann::json j = json_file_read(path, "experiment file");
     const auto slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
     try {

@@ -53,6 +53,10 @@ struct Experiment {
 // throws: InputError naming the key ("experiment.batch: expected an integer in 1..65536").
 Experiment experiment_from_json(const nlohmann::json& j, const std::string& baseDir = {});
 
+// Reads a JSON file; `what` names it in messages ("experiment file", "sweep file").
+// throws: InputError naming the file when it is unreadable or not JSON.
+nlohmann::json json_file_read(const std::string& path, const std::string& what);
+
 // Reads an experiment file. throws InputError (unreadable, not JSON, invalid; names the file).
 Experiment experiment_load(const std::string& path);
 
