@@ -59,6 +59,7 @@ int replay(const ReplayOptions& o) {
             const bool errOk = now.testError == then.testError;
             std::fprintf(info, "epoch %4d  hash %s %s  test error %.4f %% %s\n", now.epoch + 1, hex(now.weightsHash).c_str(),
                          hashOk ? "==" : "!=", 100 * now.testError, errOk ? "==" : "!=");
+            std::fflush(info);
             epochs.push_back({{"epoch", now.epoch + 1}, {"weights_hash", hex(now.weightsHash)},
                               {"stored_weights_hash", hex(then.weightsHash)}, {"test_error", now.testError},
                               {"stored_test_error", then.testError}, {"match", hashOk && errOk}});
