@@ -25,8 +25,9 @@ bitbench_jobs() { nproc 2>/dev/null || echo 2; }
 bitbench_build() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ] || [ ! -f "$dir/CMakeCache.txt" ]; then
-    cmake -S "$BITBENCH_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 \
-      || { cat "$dir.configure.log" >&2; die "CMake configure failed (log above)"; }
+    mkdir -p "$dir"
+    cmake -S "$BITBENCH_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 \
+      || { cat "$dir/configure.log" >&2; die "CMake configure failed (log above)"; }
   fi
   cmake --build "$dir" -j "$(bitbench_jobs)" || die "build failed"
 }
