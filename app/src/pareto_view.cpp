@@ -9,6 +9,7 @@
 #include "bitbench_widgets/plot_style.h"
 #include "bitbench_widgets/qcp.h"
 
+#include <algorithm>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -161,7 +162,14 @@ void ParetoView::rebuild() {
 
     m_plot->clearPlottables();
     m_plot->clearItems();
-    const bool logX = cost != Cost::TotalBits;
+    // A log axis only pays when the costs span a decade; within one its ticks crowd together.
+    double lo = 0, hi = 0;
+    for (qsizetype i = 0; i < m_x.size(); ++i) {
+        if (!(m_x[i] > 0)) continue;
+        lo = lo > 0 ? std::min(lo, m_x[i]) : m_x[i];
+        hi = std::max(hi, m_x[i]);
+    }
+    const bool logX = cost != Cost::TotalBits && lo > 0 && hi / lo >= 10;
     m_plot->xAxis->setScaleType(logX ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     if (logX)
         m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
