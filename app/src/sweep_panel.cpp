@@ -504,6 +504,7 @@ void SweepPanel::rebuildResults() {
     m_heat->yAxis->setLabel(tr("k%1 (bits)").arg(QLatin1String(names[cy])));
     if (!cells.empty()) {
         auto* map = new QCPColorMap(m_heat->xAxis, m_heat->yAxis);
+        map->setInterpolate(false); // one flat cell per trial: a sparse grid must not blur
         map->data()->setSize(int(xs.size()), int(ys.size()));
         map->data()->setRange(QCPRange(0, std::max<double>(1, xs.size() - 1)),
                               QCPRange(0, std::max<double>(1, ys.size() - 1)));
@@ -518,7 +519,10 @@ void SweepPanel::rebuildResults() {
                     auto* t = new QCPItemText(m_heat);
                     t->position->setCoords(double(i), double(j));
                     t->setText(QStringLiteral("%1 %").arg(v, 0, 'f', 2));
-                    t->setColor(Qt::white);
+                    // Dark text on a light box stays readable over every colour of the scale.
+                    t->setColor(Qt::black);
+                    t->setBrush(QColor(255, 255, 255, 190));
+                    t->setPadding(QMargins(3, 1, 3, 1));
                 }
             }
         QCPColorGradient g(QCPColorGradient::gpThermal);
