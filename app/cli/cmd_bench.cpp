@@ -54,12 +54,6 @@ double loadAverage() {
     return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
-std::string hex64(uint64_t v) {
-    char b[17];
-    std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
-    return b;
-}
-
 int benchRun(const BenchOptions& opt) {
     const Experiment e = experiment_from_json(
         {{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch}, {"dataset", "synthetic"}});
@@ -148,7 +142,7 @@ int benchRun(const BenchOptions& opt) {
                                   {"eval_ms_per_batch", evalSeconds * perStep},
                                   {"peak_rss_mb", peakRssMb()},
                                   {"load_average", loadBefore},
-                                  {"weights_hash", hex64(hash)},
+                                  {"weights_hash", hash_hex(hash)},
                                   {"layers", layers}};
         std::printf("%s\n", j.dump().c_str());
         return kExitOk;
@@ -160,7 +154,7 @@ int benchRun(const BenchOptions& opt) {
     std::printf("eval   %9.0f images/s  %8.2f ms/batch  %9.0f images per CPU second\n", evalRate, evalSeconds * perStep,
                 images / evalCpu);
     std::printf("peak RSS %.1f MB, load average before %.2f, weights hash after %lld steps %s\n", peakRssMb(),
-                loadBefore, (long long)(opt.warmup + opt.steps), hex64(hash).c_str());
+                loadBefore, (long long)(opt.warmup + opt.steps), hash_hex(hash).c_str());
     if (trainTimes.empty()) return kExitOk;
     std::printf("\nms per step  %9s %9s %9s %9s %9s %9s   %9s\n", "forward", "error", "gradient", "quantize", "update",
                 "total", "eval fwd");

@@ -24,12 +24,6 @@ struct ReplayOptions {
     bool json = false;
 };
 
-std::string hex(uint64_t v) {
-    char b[17];
-    std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
-    return b;
-}
-
 int replay(const ReplayOptions& o) {
     const int64_t runId = run_id_parse(o.run);
     const std::string dbPath = train_db_path(o.db);
@@ -57,15 +51,15 @@ int replay(const ReplayOptions& o) {
             const EpochMetrics& then = stored[checked];
             const bool hashOk = now.weightsHash == then.weightsHash;
             const bool errOk = now.testError == then.testError;
-            std::fprintf(info, "epoch %4d  hash %s %s  test error %.4f %% %s\n", now.epoch + 1, hex(now.weightsHash).c_str(),
+            std::fprintf(info, "epoch %4d  hash %s %s  test error %.4f %% %s\n", now.epoch + 1, hash_hex(now.weightsHash).c_str(),
                          hashOk ? "==" : "!=", 100 * now.testError, errOk ? "==" : "!=");
             std::fflush(info);
-            epochs.push_back({{"epoch", now.epoch + 1}, {"weights_hash", hex(now.weightsHash)},
-                              {"stored_weights_hash", hex(then.weightsHash)}, {"test_error", now.testError},
+            epochs.push_back({{"epoch", now.epoch + 1}, {"weights_hash", hash_hex(now.weightsHash)},
+                              {"stored_weights_hash", hash_hex(then.weightsHash)}, {"test_error", now.testError},
                               {"stored_test_error", then.testError}, {"match", hashOk && errOk}});
             if ((!hashOk || !errOk) && firstMismatch < 0) {
                 firstMismatch = now.epoch + 1;
-                detail = "weights hash " + hex(now.weightsHash) + " vs stored " + hex(then.weightsHash) +
+                detail = "weights hash " + hash_hex(now.weightsHash) + " vs stored " + hash_hex(then.weightsHash) +
                          ", test error " + std::to_string(100 * now.testError) + " % vs stored " +
                          std::to_string(100 * then.testError) + " % (difference " +
                          std::to_string(100 * (now.testError - then.testError)) + " points)";

@@ -29,12 +29,6 @@ extern "C" void onSignal(int) {
     if (Trainer* t = g_trainer.load()) t->requestStop();
 }
 
-std::string hex64(uint64_t v) {
-    char b[17];
-    std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
-    return b;
-}
-
 std::string clock(double seconds) {
     if (!(seconds >= 0) || seconds > 1e7) return "--:--";
     const auto s = int64_t(seconds);
@@ -76,7 +70,7 @@ public:
                      "epoch %4d  train loss %9.4f  train error %6.2f %%  test error %6.2f %%  %6.1f s  %8.0f img/s  "
                      "weights %s\n",
                      e.epoch + 1, e.trainLoss, 100 * e.trainError, 100 * e.testError, e.seconds, e.imagesPerSecond,
-                     hex64(e.weightsHash).c_str());
+                     hash_hex(e.weightsHash).c_str());
         std::fflush(m_epochOut);
     }
 
@@ -150,7 +144,7 @@ nlohmann::json train_summary(const Trainer& t) {
                           {"train_error", h.trainError},
                           {"test_loss", h.testLoss},
                           {"test_error", h.testError},
-                          {"weights_hash", hex64(h.weightsHash)},
+                          {"weights_hash", hash_hex(h.weightsHash)},
                           {"seconds", h.seconds},
                           {"images_per_s", h.imagesPerSecond}});
         if (h.testError < best) {
@@ -173,7 +167,7 @@ nlohmann::json train_summary(const Trainer& t) {
             {"best_epoch", bestEpoch},
             {"train_images_per_s", seconds > 0 ? double(images) / seconds : 0.0},
             {"train_seconds", seconds},
-            {"weights_hash", t.history().empty() ? std::string() : hex64(t.history().back().weightsHash)},
+            {"weights_hash", t.history().empty() ? std::string() : hash_hex(t.history().back().weightsHash)},
             {"per_epoch", epochs}};
 }
 

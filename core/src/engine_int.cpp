@@ -667,7 +667,7 @@ public:
                    BatchResult& out) override {
         forward(images, n, true);
         Stopwatch sw;
-        lossAndTopError(labels, n, out);
+        score(labels, n, out, true); // logits minus one-hot, loss and errors
         for (int64_t i = int64_t(m_layers.size()) - 1; i >= 0; --i) {
             IntLayer& L = m_layers[size_t(i)];
             quantizeError(L, n);
@@ -690,36 +690,16 @@ public:
     }
 
     uint64_t weightsHash() const override {
-        WeightsHasher h;
-        for (const auto& L : m_layers) h.add(L.wLat.data(), L.wLat.size() * sizeof(int32_t));
-        return h.digest();
+        return weights_hash(m_layers, [](const IntLayer& L) -> const auto& { return L.wLat; });
     }
 
     std::vector<uint8_t> weightsSave() const override {
-        std::vector<uint8_t> b;
-        blob_put_u64(b, kBlobMagic);
-        blob_put_u64(b, m_layers.size());
-        for (const auto& L : m_layers) {
-            blob_put_u64(b, L.wLat.size());
-            const auto* p = reinterpret_cast<const uint8_t*>(L.wLat.data());
-            b.insert(b.end(), p, p + L.wLat.size() * sizeof(int32_t));
-        }
-        return b;
+        return weights_blob_save(kBlobMagic, m_layers, [](const IntLayer& L) -> const auto& { return L.wLat; });
     }
 
     void weightsLoad(const std::vector<uint8_t>& b) override {
-        size_t pos = 0;
-        if (blob_get_u64(b, pos) != kBlobMagic) throw DataError("weights blob is not from the integer engine");
-        if (blob_get_u64(b, pos) != m_layers.size()) throw DataError("weights blob has a different layer count");
-        for (auto& L : m_layers) {
-            if (blob_get_u64(b, pos) != L.wLat.size())
-                throw DataError("weights blob does not fit layer '" + L.d.name + "'");
-            const size_t bytes = L.wLat.size() * sizeof(int32_t);
-            if (pos + bytes > b.size()) throw DataError("weights blob is truncated");
-            std::memcpy(L.wLat.data(), b.data() + pos, bytes);
-            pos += bytes;
-            refreshForwardWeights(L);
-        }
+        weights_blob_load(b, kBlobMagic, "integer", m_layers, [](IntLayer& L) -> auto& { return L.wLat; },
+                          [this](IntLayer& L) { refreshForwardWeights(L); });
     }
 
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
@@ -994,11 +974,7 @@ private:
         });
     }
 
-    // Logits minus one-hot, as integers at the logits' scale; fills the loss and the error count.
-    void lossAndTopError(const uint8_t* labels, int32_t n, BatchResult& out) {
-        score(labels, n, out, true);
-    }
-
+    // Logits minus one-hot at the logits' integer scale (kept in eIn when writeError), loss and errors.
     void score(const uint8_t* labels, int32_t n, BatchResult& out, bool writeError) {
         IntLayer& L = m_layers.back();
         const int64_t C = L.N;

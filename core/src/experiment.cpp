@@ -2,6 +2,7 @@
 #include "bitbench/experiment.h"
 
 #include "bitbench/error.h"
+#include "bitbench/observer.h"
 #include "json_read.h"
 
 #include <xxhash.h>
@@ -50,9 +51,7 @@ nlohmann::json Experiment::stored() const {
 
 std::string Experiment::configHash() const {
     const std::string s = resolved().dump();
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)XXH3_64bits(s.data(), s.size()));
-    return buf;
+    return hash_hex(XXH3_64bits(s.data(), s.size()));
 }
 
 namespace {

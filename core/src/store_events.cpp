@@ -3,7 +3,6 @@
 #include "store_impl.h"
 #include "store_process.h"
 
-#include <cinttypes>
 #include <cstdio>
 
 namespace bitbench {
@@ -92,14 +91,12 @@ void store_put_epoch(SqliteDb& db, int64_t runId, const EpochMetrics& m) {
     putMetric(db, runId, "epoch_seconds", m.step, m.epoch, m.seconds);
     putMetric(db, runId, "epoch_images_per_s", m.step, m.epoch, m.imagesPerSecond);
     // Hex text: SQLite integers are signed 64-bit, and hex is what people compare by eye.
-    char hex[20];
-    std::snprintf(hex, sizeof hex, "%016" PRIx64, m.weightsHash);
     db.query("INSERT OR REPLACE INTO epoch_hashes (run, epoch, step, weights_hash) "
              "VALUES (?, ?, ?, ?)")
         .bind(1, runId)
         .bind(2, m.epoch)
         .bind(3, m.step)
-        .bind(4, std::string(hex))
+        .bind(4, hash_hex(m.weightsHash))
         .run();
 }
 

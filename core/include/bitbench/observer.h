@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,13 @@ namespace bitbench {
 // The four WAGE tensor classes.
 enum class TensorClass : uint8_t { W = 0, A = 1, G = 2, E = 3 };
 inline constexpr const char* kTensorClassNames[4] = {"W", "A", "G", "E"};
+
+// A 64-bit hash as users see it everywhere (CLI, JSON, database): 16 lower-case hex digits.
+inline std::string hash_hex(uint64_t v) {
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+    return b;
+}
 
 // Uniform-bin histogram over [lo, hi].
 struct Histogram {
