@@ -43,6 +43,7 @@ Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_
     inArena([&] { m_engine = engine_create(m_e); });
     m_batchImages.resize(size_t(e.batch * data.imageSize()));
     m_batchLabels.resize(size_t(e.batch));
+    if (e.augment) m_augmented.resize(size_t(data.imageSize()));
 }
 
 Trainer::~Trainer() = default;
@@ -88,14 +89,13 @@ bool Trainer::step() {
     if (m_e.augment) {
         // Pad 4, random crop, horizontal flip; offsets drawn per (step, sample).
         const Random rng(m_e.seed);
-        std::vector<uint8_t> tmp(static_cast<size_t>(isz));
         for (int32_t s = 0; s < B; ++s) {
             const uint32_t w = rng.word(RandomPurpose::Augment, uint64_t(m_step), 0, uint64_t(s));
             const int32_t dy = int32_t((w & 0xFF) % 9), dx = int32_t(((w >> 8) & 0xFF) % 9);
             const bool flip = (w >> 16) & 1;
             uint8_t* img = m_batchImages.data() + s * isz;
-            dataset_augment_cifar(img, tmp.data(), m_data.height, m_data.width, m_data.channels, 4, dy, dx, flip);
-            std::memcpy(img, tmp.data(), size_t(isz));
+            dataset_augment_cifar(img, m_augmented.data(), m_data.height, m_data.width, m_data.channels, 4, dy, dx, flip);
+            std::memcpy(img, m_augmented.data(), size_t(isz));
         }
     }
     const double lr = m_e.lrAt(ep);

@@ -69,6 +69,7 @@ private:
     int32_t m_orderEpoch = -1;
     std::vector<uint32_t> m_order;
     std::vector<uint8_t> m_batchImages, m_batchLabels;
+    std::vector<uint8_t> m_augmented; // one augmented image (augment only)
 
     // Running sums of the current epoch.
     double m_epochLoss = 0;
