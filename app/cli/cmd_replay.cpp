@@ -1,6 +1,5 @@
 // `bitbench-cli replay RUN`: re-runs a stored run and compares every epoch's hash and test error.
 #include "cli_common.h"
-#include "run_recording.h"
 #include "train_session.h"
 
 #include "bitbench/error.h"

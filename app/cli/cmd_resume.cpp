@@ -1,6 +1,6 @@
 // `bitbench-cli resume RUN`: continues an interrupted run from its last checkpoint.
 #include "cli_common.h"
-#include "run_recording.h"
+#include "bitbench/store.h"
 #include "train_session.h"
 
 #include "bitbench/error.h"

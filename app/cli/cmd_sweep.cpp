@@ -1,6 +1,6 @@
 // `bitbench-cli sweep SWEEP.json`: runs a grid of bitwidths, skipping finished trials on re-runs.
 #include "cli_common.h"
-#include "run_recording.h"
+#include "bitbench/run_recording.h"
 #include "train_session.h"
 
 #include "bitbench/analysis.h"
@@ -94,7 +94,7 @@ int sweep(const SweepOptions& o) {
         StopOnSignal stopper(t);
         t.addObserver(&writer);
         t.addObserver(&stopper);
-        const bool complete = recording_run(t, &writer, [&] { return train_summary(t); });
+        const bool complete = run_recording(t, &writer, [&] { return train_summary(t); });
         const nlohmann::json s = train_summary(t);
         std::lock_guard lock(mutex);
         store.sweepTrialPut(sweepId, tr.configHash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);

@@ -2,7 +2,7 @@
 #include "train_session.h"
 
 #include "cli_common.h"
-#include "run_recording.h"
+#include "bitbench/run_recording.h"
 
 #include "bitbench/error.h"
 #include "bitbench/paths.h"
@@ -185,7 +185,7 @@ int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
     t.addObserver(&progress);
     if (writer) t.addObserver(writer);
     train_install_signals(&t);
-    recording_run(t, writer, [&] { return train_summary(t); });
+    run_recording(t, writer, [&] { return train_summary(t); });
     train_install_signals(nullptr);
     nlohmann::json s = train_summary(t);
     if (writer) s["run_id"] = writer->runId();

@@ -1,6 +1,8 @@
 // SweepQueue: expansion and sweep record on the GUI thread, trials on a worker thread.
 #include "sweep_queue.h"
 
+#include "bitbench/run_recording.h"
+
 #include "training_worker.h"
 
 #include "bitbench/dataset.h"
@@ -131,27 +133,16 @@ void SweepQueue::run(SweepRequest r) {
                 });
                 t.addObserver(&writer);
                 t.addObserver(&obs);
-                // The CLI's recording loop: a checkpoint at every epoch end and at a stop.
-                size_t epochsSeen = t.history().size();
                 try {
-                    while (t.step())
-                        if (t.history().size() != epochsSeen) {
-                            epochsSeen = t.history().size();
-                            writer.checkpointPut(t.globalStep(), t.epoch(), t.checkpointSave());
-                        }
+                    complete = run_recording(t, &writer, [&] {
+                        return nlohmann::json{{"steps", t.globalStep()},
+                                              {"epochs", int64_t(t.history().size())},
+                                              {"bits", tr.experiment.bits.base.dashed()}};
+                    });
                 } catch (...) {
-                    writer.finish(RunStatus::Failed, "{}");
                     store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Failed);
                     throw;
                 }
-                complete = t.globalStep() >= t.totalSteps() && !t.stopRequested();
-                if (t.history().size() != epochsSeen || !complete)
-                    writer.checkpointPut(t.globalStep(), t.epoch(), t.checkpointSave());
-                nlohmann::json summary = {{"steps", t.globalStep()},
-                                          {"epochs", int64_t(t.history().size())},
-                                          {"bits", tr.experiment.bits.base.dashed()}};
-                writer.finish(complete ? RunStatus::Finished : RunStatus::Interrupted,
-                              summary.dump());
             }
             // A stopped trial stays "running" in the sweep with its checkpoint: the next start
             // resumes it.

@@ -1,13 +1,11 @@
-// Shared loop of train, resume and sweep: step, checkpoint at epoch ends, finish with a status.
-#include "run_recording.h"
+// The recording loop of every training path: step, checkpoint at epoch ends, finish with a status.
+#include "bitbench/run_recording.h"
 
-#include "bitbench/error.h"
 
-#include <unistd.h>
 
-namespace bitbench::cli {
+namespace bitbench {
 
-bool recording_run(Trainer& t, RunWriter* writer, const std::function<nlohmann::json()>& summary) {
+bool run_recording(Trainer& t, RunWriter* writer, const std::function<nlohmann::json()>& summary) {
     size_t epochsSeen = t.history().size();
     try {
         while (t.step()) {
@@ -35,4 +33,4 @@ bool recording_run(Trainer& t, RunWriter* writer, const std::function<nlohmann::
     return complete;
 }
 
-} // namespace bitbench::cli
+} // namespace bitbench
