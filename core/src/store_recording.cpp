@@ -1,7 +1,5 @@
-// The recording loop of every training path: step, checkpoint at epoch ends, finish with a status.
+// The recording loop of the CLI and the GUI sweep queue: step, checkpoint at epoch ends, finish with a status.
 #include "bitbench/run_recording.h"
-
-
 
 namespace bitbench {
 
