@@ -148,15 +148,16 @@ private Q_SLOTS:
         { RunStore::open(p).runCreate(info("old")); }
         std::vector<StoreMigration> steps(store_schema_migrations().begin(),
                                           store_schema_migrations().end());
-        steps.push_back({2, "ALTER TABLE runs ADD COLUMN note TEXT; UPDATE runs SET note = 'v2';"});
+        const int32_t next = store_schema_latest() + 1;
+        steps.push_back({next, "ALTER TABLE runs ADD COLUMN note TEXT; UPDATE runs SET note = 'next';"});
         {
             SqliteDb db(p, p, SQLITE_OPEN_READWRITE);
             store_schema_migrate(db, steps);
             store_schema_migrate(db, steps); // already there: no-op
         }
-        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(2));
-        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE note = 'v2'"), int64_t(1));
-        // And this program, which knows only version 1, now refuses the file.
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(next));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE note = 'next'"), int64_t(1));
+        // And this program, which knows only the versions before, now refuses the file.
         QVERIFY(throwsStoreError([&] { RunStore::open(p); }, "newer bitbench"));
     }
 
@@ -165,12 +166,13 @@ private Q_SLOTS:
         const std::string p = dir.filePath("fresh.db").toStdString();
         std::vector<StoreMigration> steps(store_schema_migrations().begin(),
                                           store_schema_migrations().end());
-        steps.push_back({2, "CREATE TABLE notes (x);"});
+        const int32_t next = store_schema_latest() + 1;
+        steps.push_back({next, "CREATE TABLE notes (x);"});
         {
             SqliteDb db(p, p, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
             store_schema_migrate(db, steps);
         }
-        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(2));
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(next));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM sqlite_schema WHERE name IN ('runs', 'notes')"),
                  int64_t(2));
     }
@@ -181,12 +183,14 @@ private Q_SLOTS:
         { RunStore::open(p).runCreate(info("old")); }
         std::vector<StoreMigration> steps(store_schema_migrations().begin(),
                                           store_schema_migrations().end());
-        steps.push_back({2, "CREATE TABLE half (x); INSERT INTO no_such_table VALUES (1);"});
+        const int32_t next = store_schema_latest() + 1;
+        steps.push_back({next, "CREATE TABLE half (x); INSERT INTO no_such_table VALUES (1);"});
         {
             SqliteDb db(p, p, SQLITE_OPEN_READWRITE);
-            QVERIFY(throwsStoreError([&] { store_schema_migrate(db, steps); }, "schema 2"));
+            QVERIFY(throwsStoreError([&] { store_schema_migrate(db, steps); },
+                                     "schema " + std::to_string(next)));
         }
-        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(1));
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(store_schema_latest()));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'half'"), int64_t(0));
         QCOMPARE(RunStore::open(p).runsList().size(), size_t(1));
     }
@@ -359,6 +363,46 @@ private Q_SLOTS:
         const auto trials = s.sweepTrialsGet(sweep);
         QCOMPARE(trials.size(), size_t(1));
         QCOMPARE(trials[0].runId, int64_t(0));
+    }
+
+    // A database written by bitbench 0.1 (schema 1, tests/golden/store-v1) upgrades in place and
+    // keeps every run, child row and sweep trial; old runs keep every checkpoint.
+    void upgradesVersion1Database() {
+        QTemporaryDir dir;
+        const std::string p = dir.filePath("runs.db").toStdString();
+        std::filesystem::copy_file(BITBENCH_SOURCE_DIR "/tests/golden/store-v1/runs.db", p);
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(1));
+        const char* counts[] = {"SELECT count(*) FROM metrics", "SELECT count(*) FROM histograms",
+                                "SELECT count(*) FROM tensor_stats", "SELECT count(*) FROM checkpoints",
+                                "SELECT count(*) FROM epoch_hashes", "SELECT count(*) FROM sweep_trials"};
+        std::vector<int64_t> before;
+        for (const char* q : counts) before.push_back(rawInt(p, q));
+        QVERIFY(before[0] > 0 && before[3] > 0 && before[5] == 2);
+        {
+            RunStore s = RunStore::open(p);
+            const auto runs = s.runsList();
+            QCOMPARE(runs.size(), size_t(5));
+            QCOMPARE(runs[2].status, RunStatus::Interrupted);
+            QCOMPARE(runs[2].epochs, 6);
+            QCOMPARE(runs[1].info.bitsPattern, std::string("2-8-f-8"));
+            const auto trials = s.sweepTrialsGet(1);
+            QCOMPARE(trials.size(), size_t(2));
+            QCOMPARE(trials[0].runId, int64_t(4));
+            QCOMPARE(trials[1].status, TrialStatus::Finished);
+        }
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(store_schema_latest()));
+        for (size_t i = 0; i < std::size(counts); ++i) QCOMPARE(rawInt(p, counts[i]), before[i]);
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE keep_checkpoints = 0"), int64_t(5));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM pragma_foreign_key_check"), int64_t(0));
+        QCOMPARE(rawInt(p, "PRAGMA foreign_keys"), int64_t(0)); // a fresh raw connection's default
+        // The children still cascade from the rebuilt runs table.
+        {
+            RunStore s = RunStore::open(p);
+            s.runDelete(3);
+        }
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints WHERE run = 3"), int64_t(0));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics WHERE run = 3"), int64_t(0));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics WHERE run = 1") > 0, true);
     }
 
     void sweepTrialsAreUniquePerConfig() {

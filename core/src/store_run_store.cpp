@@ -52,8 +52,8 @@ std::string folderReason(const std::string& path) {
 }
 
 RunStatus statusParse(const std::string& s, const std::string& path) {
-    for (RunStatus r :
-         {RunStatus::Running, RunStatus::Finished, RunStatus::Failed, RunStatus::Interrupted})
+    for (RunStatus r : {RunStatus::Running, RunStatus::Finished, RunStatus::Failed,
+                        RunStatus::Interrupted, RunStatus::Diverged})
         if (s == run_status_name(r)) return r;
     throw StoreError(error_message_file(path, "unknown run status '" + s + "'"));
 }
@@ -68,6 +68,8 @@ const char* trialName(TrialStatus s) {
         return "finished";
     case TrialStatus::Failed:
         return "failed";
+    case TrialStatus::Diverged:
+        return "diverged";
     }
     return "pending";
 }
@@ -143,6 +145,8 @@ const char* run_status_name(RunStatus s) {
         return "failed";
     case RunStatus::Interrupted:
         return "interrupted";
+    case RunStatus::Diverged:
+        return "diverged";
     }
     return "running";
 }
@@ -569,7 +573,7 @@ std::vector<SweepTrial> RunStore::sweepTrialsGet(int64_t sweepId) {
         t.runId = q.isNull(1) ? 0 : q.colInt(1);
         const std::string s = q.colText(2);
         for (TrialStatus ts : {TrialStatus::Pending, TrialStatus::Running, TrialStatus::Finished,
-                               TrialStatus::Failed})
+                               TrialStatus::Failed, TrialStatus::Diverged})
             if (s == trialName(ts)) t.status = ts;
         out.push_back(std::move(t));
     }

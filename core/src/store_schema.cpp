@@ -111,8 +111,89 @@ CREATE TABLE sweep_trials (
 CREATE INDEX sweep_trials_run ON sweep_trials (run);
 )sql";
 
+// Version 2. SQLite cannot change a CHECK constraint in place, so `runs` and `sweep_trials` are
+// rebuilt (create, copy, drop, rename: SQLite's documented procedure; store_schema_migrate turns
+// foreign keys off around it so dropping the old `runs` cascades nothing, and checks them after).
+// - runs: status `diverged` (a non-finite loss or weight stopped the run); `status_step` and
+//   `status_message` say where and why a run ended diverged or failed; `data_dir` (the resolved
+//   data folder, NULL for generated data) and `data_fingerprint` (JSON list of the data files'
+//   name, size and XXH3-64; NULL for runs stored before version 2) tie a run to the exact data it
+//   trained on; `keep_checkpoints` is how many of the newest checkpoints to keep besides the
+//   best epoch's (0 = every one; runs from version 1 kept every one).
+// - sweep_trials: status `diverged`; `message` says why a trial failed or diverged;
+//   `claim_host`, `claim_pid`, `claim_token` name the process that claimed the trial, so two
+//   sweep processes never train the same trial.
+// - file_fingerprints: data file hashes cached by path, size and modification time.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE runs_v2 (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    experiment_json      TEXT NOT NULL,
+    resolved_config_json TEXT NOT NULL,
+    config_hash          TEXT NOT NULL,
+    seed                 INTEGER NOT NULL,
+    bits_pattern         TEXT NOT NULL,
+    model                TEXT NOT NULL,
+    dataset              TEXT NOT NULL,
+    status               TEXT NOT NULL
+                         CHECK (status IN ('running', 'finished', 'failed', 'interrupted',
+                                           'diverged')),
+    started_at           TEXT NOT NULL,
+    ended_at             TEXT,
+    program_version      TEXT NOT NULL,
+    host                 TEXT NOT NULL,
+    summary_json         TEXT,
+    writer_host          TEXT,
+    writer_pid           INTEGER,
+    writer_token         TEXT,
+    status_step          INTEGER,
+    status_message       TEXT,
+    data_dir             TEXT,
+    data_fingerprint     TEXT,
+    keep_checkpoints     INTEGER NOT NULL DEFAULT 1 CHECK (keep_checkpoints >= 0)
+);
+INSERT INTO runs_v2 (id, name, experiment_json, resolved_config_json, config_hash, seed,
+                     bits_pattern, model, dataset, status, started_at, ended_at,
+                     program_version, host, summary_json, writer_host, writer_pid, writer_token,
+                     keep_checkpoints)
+    SELECT id, name, experiment_json, resolved_config_json, config_hash, seed, bits_pattern,
+           model, dataset, status, started_at, ended_at, program_version, host, summary_json,
+           writer_host, writer_pid, writer_token, 0
+    FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+CREATE INDEX runs_config_hash ON runs (config_hash);
+CREATE INDEX runs_status ON runs (status);
+
+CREATE TABLE sweep_trials_v2 (
+    sweep       INTEGER NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    config_hash TEXT NOT NULL,
+    run         INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    status      TEXT NOT NULL
+                CHECK (status IN ('pending', 'running', 'finished', 'failed', 'diverged')),
+    message     TEXT,
+    claim_host  TEXT,
+    claim_pid   INTEGER,
+    claim_token TEXT,
+    PRIMARY KEY (sweep, config_hash)
+);
+INSERT INTO sweep_trials_v2 (rowid, sweep, config_hash, run, status)
+    SELECT rowid, sweep, config_hash, run, status FROM sweep_trials;
+DROP TABLE sweep_trials;
+ALTER TABLE sweep_trials_v2 RENAME TO sweep_trials;
+CREATE INDEX sweep_trials_run ON sweep_trials (run);
+
+CREATE TABLE file_fingerprints (
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash     TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr StoreMigration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 } // namespace
@@ -159,6 +240,19 @@ int32_t store_schema_check(SqliteDb& db, int32_t latest) {
 }
 
 void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps) {
+    // A step may rebuild a parent table (create, copy, drop, rename). With foreign keys on,
+    // dropping the old `runs` would cascade into every child table, so they are off for the
+    // upgrade (the pragma is a no-op inside a transaction, hence out here) and checked before the
+    // commit instead.
+    const bool foreignKeys = db.scalarInt("PRAGMA foreign_keys") != 0;
+    if (foreignKeys) db.exec("PRAGMA foreign_keys = OFF", "preparing the schema upgrade");
+    struct Restore {
+        SqliteDb& db;
+        bool on;
+        ~Restore() {
+            if (on) sqlite3_exec(db.handle(), "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr);
+        }
+    } restore{db, foreignKeys};
     SqliteWriteTxn txn(db);
     // Re-read under the write lock: another process may have migrated since our check.
     const int32_t latest = steps.empty() ? 0 : steps.back().version;
@@ -168,6 +262,10 @@ void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps) {
         if (m.version <= from) continue;
         db.exec(m.sql, ("upgrading the database to schema " + std::to_string(m.version)).c_str());
     }
+    if (db.scalarInt("SELECT count(*) FROM pragma_foreign_key_check") != 0)
+        throw StoreError(error_message_file(
+            db.path(), "the schema upgrade to version " + std::to_string(latest) +
+                           " would break references between tables; the file was left as it was"));
     db.exec(("PRAGMA user_version = " + std::to_string(latest)).c_str(),
             "setting the schema version");
     db.exec(("PRAGMA application_id = " + std::to_string(kStoreApplicationId)).c_str(),

@@ -14,9 +14,10 @@ namespace bitbench {
 
 class SqliteDb;
 
-enum class RunStatus : uint8_t { Running, Finished, Failed, Interrupted };
+// Diverged: a non-finite loss or weight stopped the run (see RunRecord::statusStep).
+enum class RunStatus : uint8_t { Running, Finished, Failed, Interrupted, Diverged };
 
-// "running", "finished", "failed", "interrupted".
+// "running", "finished", "failed", "interrupted", "diverged".
 const char* run_status_name(RunStatus s);
 
 struct Experiment;
@@ -84,7 +85,7 @@ struct SweepRecord {
     std::string createdAt;
 };
 
-enum class TrialStatus : uint8_t { Pending, Running, Finished, Failed };
+enum class TrialStatus : uint8_t { Pending, Running, Finished, Failed, Diverged };
 
 struct SweepTrial {
     std::string configHash;
