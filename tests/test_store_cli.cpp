@@ -64,7 +64,9 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(missing));
         r = cli({"runs", "--json", "--db", missing});
         QCOMPARE(r.code, 0);
-        QCOMPARE(r.out.trimmed(), QByteArray("[]"));
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o[QStringLiteral("runs")].toArray().size(), 0);
+        QCOMPARE(o[QStringLiteral("database_bytes")].toInt(-1), 0);
     }
 
     void listsRuns() {
@@ -74,7 +76,10 @@ private Q_SLOTS:
         QVERIFY(r.out.contains("finished"));
         r = cli({"runs", "list", "--db", m_db, "--json"});
         QCOMPARE(r.code, 0);
-        const QJsonArray a = QJsonDocument::fromJson(r.out).array();
+        const QJsonObject list = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(list[QStringLiteral("database")].toString(), m_db);
+        QVERIFY(list[QStringLiteral("database_bytes")].toInteger() > 0);
+        const QJsonArray a = list[QStringLiteral("runs")].toArray();
         QCOMPARE(a.size(), 2);
         QCOMPARE(a[0].toObject()[QStringLiteral("name")].toString(), QStringLiteral("wage 2888"));
         QCOMPARE(a[1].toObject()[QStringLiteral("epochs")].toInt(), 2);

@@ -28,7 +28,8 @@ int64_t writeRun(const std::string& db, const std::string& name, int64_t steps, 
     {
         RunStore store = RunStore::open(db);
         runId = store.runCreate(
-            RunInfo{name, "{}", "{}", "hash-" + name, 7, "2-8-8-8", "mlp", "synthetic", "", ""});
+            RunInfo{name, "{}", "{}", "hash-" + name, 7, "2-8-8-8", "mlp", "synthetic", "", ""},
+            0); // keeps every checkpoint
     }
     std::printf("%lld\n", static_cast<long long>(runId));
     std::fflush(stdout);
@@ -56,7 +57,8 @@ int64_t writeRun(const std::string& db, const std::string& name, int64_t steps, 
 int fill(const std::string& db, long limitBytes) {
     RunStore store = RunStore::open(db);
     const int64_t runId = store.runCreate(
-        RunInfo{"fill", "{}", "{}", "hash-fill", 1, "2888", "mlp", "synthetic", "", ""});
+        RunInfo{"fill", "{}", "{}", "hash-fill", 1, "2888", "mlp", "synthetic", "", ""},
+        0); // keeps every checkpoint, so the file grows until the limit
     std::printf("%lld\n", static_cast<long long>(runId));
     std::fflush(stdout);
     RunWriter w(db, runId);

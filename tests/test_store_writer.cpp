@@ -74,7 +74,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const std::string p = dir.filePath("runs.db").toStdString();
         RunStore store = RunStore::open(p);
-        const int64_t id = store.runCreate(info("all events"));
+        const int64_t id = store.runCreate(info("all events"), 0); // keeps every checkpoint
         {
             RunWriter w(p, id);
             for (int64_t s = 0; s < 120; ++s) {
@@ -236,7 +236,7 @@ private Q_SLOTS:
             // This process writes a third run meanwhile.
             QVERIFY(a->waitForStarted() && b->waitForStarted());
             RunStore store = RunStore::open(p);
-            own = store.runCreate(info("gamma"));
+            own = store.runCreate(info("gamma"), 0); // keeps every checkpoint
             RunWriter w(p, own);
             for (int64_t s = 0; s < 600; ++s) {
                 w.onStep(syntheticStep(s, int32_t(s / 50)));

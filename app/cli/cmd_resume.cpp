@@ -22,27 +22,47 @@ int resume(const ResumeOptions& o) {
     const int64_t runId = run_id_parse(o.run);
     const std::string dbPath = train_db_path(o.train.db);
     RunRecord rec;
+    RunClaim claim;
     std::optional<CheckpointRecord> cp;
     {
         RunStore store = RunStore::open(dbPath);
         if (store.readOnly()) throw StoreError("cannot resume in '" + dbPath + "': " + store.readOnlyReason());
         rec = store.runGet(runId);
-        if (rec.status == RunStatus::Finished)
+        // One transaction decides: of two resumes started together, exactly one trains the run.
+        claim = store.runClaim(runId);
+        if (!claim.claimed && claim.previous == RunStatus::Finished)
             throw InputError("run " + o.run + " is already finished (" + std::to_string(rec.epochs) + " epochs)");
-        if (rec.status == RunStatus::Running)
-            throw InputError("run " + o.run + " is still running in another process");
+        if (!claim.claimed) throw InputError(run_busy_message(runId, claim.owner));
+        if (!o.train.keepCheckpoints.empty())
+            store.runSetKeepCheckpoints(runId, keep_checkpoints_of(o.train.keepCheckpoints));
         cp = store.checkpointLatest(runId);
     }
-    const Experiment e = run_experiment_of(rec);
-    const Dataset data = dataset_for_experiment(e, o.train.dataDir);
-    Trainer t(e, data, o.train.threads);
-    if (cp) t.checkpointLoad(cp->blob);
-    std::FILE* info = o.train.json ? stderr : stdout;
-    train_print_layers(info, t);
-    std::fprintf(info, "resuming run %lld at step %lld of %lld (%s)\n", (long long)runId, (long long)t.globalStep(),
-                 (long long)t.totalSteps(), cp ? "from its last checkpoint" : "no checkpoint: from the start");
-    RunWriter writer(dbPath, runId);
-    return train_drive(t, o.train, &writer);
+    // Until the writer holds the run, a failure gives it back as it was.
+    auto release = [&] {
+        try {
+            RunStore::open(dbPath).runRelease(runId, claim.previous);
+        } catch (...) {
+            // The next open marks it interrupted once this process is gone.
+        }
+    };
+    Dataset data; // outlives the trainer, which refers to it
+    std::unique_ptr<Trainer> t;
+    std::unique_ptr<RunWriter> writer;
+    try {
+        const Experiment e = run_experiment_of(rec);
+        data = dataset_for_experiment(e, o.train.dataDir);
+        t = std::make_unique<Trainer>(e, data, o.train.threads);
+        if (cp) t->checkpointLoad(cp->blob);
+        std::FILE* info = o.train.json ? stderr : stdout;
+        train_print_layers(info, *t);
+        std::fprintf(info, "resuming run %lld at step %lld of %lld (%s)\n", (long long)runId, (long long)t->globalStep(),
+                     (long long)t->totalSteps(), cp ? "from its last checkpoint" : "no checkpoint: from the start");
+        writer = std::make_unique<RunWriter>(dbPath, runId);
+    } catch (...) {
+        release();
+        throw;
+    }
+    return train_drive(*t, o.train, writer.get());
 }
 
 } // namespace
@@ -56,6 +76,7 @@ Command cli_add_resume(CLI::App& app) {
     sub->add_option("--threads", o->train.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     sub->add_flag("--json", o->train.json, "Print one JSON object with the results as the last stdout line");
     sub->add_flag("--quiet", o->train.quiet, "No progress bar");
+    add_keep_checkpoints_option(sub, o->train.keepCheckpoints);
     return {sub, [o] { return resume(*o); }};
 }
 

@@ -54,6 +54,8 @@ nlohmann::json runJson(RunStore& store, const RunRecord& r) {
             {"epochs", r.epochs},
             {"steps", r.steps},
             {"checkpoints", r.checkpoints},
+            {"keep_checkpoints", r.keepCheckpoints}, // 0 = every one
+            {"status_message", r.statusMessage.empty() ? nlohmann::json() : nlohmann::json(r.statusMessage)},
             {"final_test_error", numberOrNull(finalTestError(store, r.id))},
             {"started_at", r.startedAt},
             {"ended_at", r.endedAt.empty() ? nlohmann::json() : nlohmann::json(r.endedAt)},
@@ -69,11 +71,26 @@ void noteReadOnly(const RunStore& store) {
                      store.path().c_str(), store.readOnlyReason().c_str());
 }
 
+// Bytes the database takes on disk: the file and its write-ahead log.
+int64_t databaseBytes(const std::string& path) {
+    int64_t total = 0;
+    for (const std::string& p : {path, path + "-wal"}) {
+        std::error_code ec;
+        const auto n = std::filesystem::file_size(p, ec);
+        if (!ec) total += int64_t(n);
+    }
+    return total;
+}
+
+nlohmann::json listJson(const std::string& path, nlohmann::json runs) {
+    return {{"database", path}, {"database_bytes", databaseBytes(path)}, {"runs", std::move(runs)}};
+}
+
 int listRuns(const RunsOptions& o) {
     std::error_code ec;
     if (!std::filesystem::exists(o.db, ec)) {
         if (o.json)
-            std::printf("[]\n");
+            std::printf("%s\n", listJson(o.db, nlohmann::json::array()).dump(2).c_str());
         else
             std::printf("No runs yet: '%s' does not exist.\n", o.db.c_str());
         return kExitOk;
@@ -85,7 +102,7 @@ int listRuns(const RunsOptions& o) {
         nlohmann::json a = nlohmann::json::array();
         for (const RunRecord& r : runs)
             a.push_back(runJson(store, r));
-        std::printf("%s\n", a.dump(2).c_str());
+        std::printf("%s\n", listJson(o.db, std::move(a)).dump(2).c_str());
         return kExitOk;
     }
     if (runs.empty()) {
@@ -142,7 +159,12 @@ int showRun(const RunsOptions& o) {
     std::printf("  started      %s\n", r.startedAt.c_str());
     std::printf("  ended        %s\n", r.endedAt.empty() ? "-" : r.endedAt.c_str());
     std::printf("  steps        %" PRId64 "\n", r.steps);
-    std::printf("  checkpoints  %d\n", r.checkpoints);
+    if (r.keepCheckpoints > 0)
+        std::printf("  checkpoints  %d (keeps the newest %d and the best epoch's)\n", r.checkpoints,
+                    r.keepCheckpoints);
+    else
+        std::printf("  checkpoints  %d (keeps every one)\n", r.checkpoints);
+    if (!r.statusMessage.empty()) std::printf("  message      %s\n", r.statusMessage.c_str());
     std::printf("  program      bitbench %s on %s\n", r.info.programVersion.c_str(),
                 r.info.host.c_str());
     if (epochs.empty()) {

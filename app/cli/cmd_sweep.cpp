@@ -26,7 +26,16 @@ struct SweepOptions {
     int32_t jobs = 1;
     int32_t threads = 0;
     bool json = false;
+    std::string keepCheckpoints; // --keep-checkpoints as typed; empty = not given
 };
+
+// The exit code a failed trial's error stands for (as cli_run_guarded would report it).
+int exitCodeOf(const std::exception& e) {
+    if (dynamic_cast<const DataError*>(&e)) return kExitData;
+    if (dynamic_cast<const InputError*>(&e)) return kExitUsage;
+    if (dynamic_cast<const StoreError*>(&e)) return kExitStore;
+    return kExitFailure;
+}
 
 // Stops a trial's trainer when Ctrl-C arrives (the signal handler knows no sweep trainers).
 class StopOnSignal : public TrainObserver {
@@ -49,11 +58,9 @@ int sweep(const SweepOptions& o) {
     const std::string dbPath = train_db_path(o.db);
     RunStore store = RunStore::open(dbPath);
     if (store.readOnly()) throw StoreError("cannot record the sweep in '" + dbPath + "': " + store.readOnlyReason());
-    int64_t sweepId = 0;
-    for (const auto& s : store.sweepsList())
-        if (s.name == name && s.sweepJson == sweepJson.dump()) sweepId = s.id;
-    if (!sweepId) sweepId = store.sweepCreate(name, sweepJson.dump());
-    std::vector<SweepTrial> existing = store.sweepTrialsGet(sweepId);
+    // Two sweep processes started together must find the same sweep: one transaction.
+    const int64_t sweepId = store.sweepFindOrCreate(name, sweepJson.dump());
+    const int32_t keep = keep_checkpoints_of(o.keepCheckpoints);
     std::printf("sweep %lld '%s': %zu trials in %s\n", (long long)sweepId, name.c_str(), trials.size(), dbPath.c_str());
     std::fflush(stdout);
 
@@ -61,6 +68,7 @@ int sweep(const SweepOptions& o) {
     std::vector<nlohmann::json> results(trials.size());
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
+    int exitCode = kExitOk; // of the first failed trial; guarded by `mutex`
     const int32_t cores = int32_t(std::max(1u, std::thread::hardware_concurrency()));
     const int32_t threadsPerTrial = o.threads > 0 ? o.threads : std::max(1, cores / o.jobs);
     TrainOptions quiet;
@@ -68,43 +76,64 @@ int sweep(const SweepOptions& o) {
 
     auto runTrial = [&](size_t i) {
         const SweepTrialPlan& tr = trials[i];
-        int64_t runId = 0;
+        TrialClaim claim;
         std::optional<CheckpointRecord> cp;
         {
             std::lock_guard lock(mutex);
-            for (const auto& x : existing)
-                if (x.configHash == tr.configHash && x.runId && store.runExists(x.runId)) {
-                    const RunRecord r = store.runGet(x.runId);
-                    if (x.status == TrialStatus::Finished && r.status == RunStatus::Finished) {
-                        std::printf("trial %-12s finished before (run %lld): skipped\n", tr.label.c_str(), (long long)x.runId);
-                        results[i] = {{"bits", tr.label}, {"run_id", x.runId}, {"skipped", true}};
-                        std::fflush(stdout);
-                        return;
-                    }
-                    runId = x.runId;
-                    cp = store.checkpointLatest(runId);
-                }
-            if (!runId) runId = store.runCreate(run_info_of(tr.experiment));
-            store.sweepTrialPut(sweepId, tr.configHash, runId, TrialStatus::Running);
+            // One transaction: a trial that another live process claimed is skipped, never
+            // trained twice; a claim left by a dead process is taken over.
+            claim = store.sweepTrialClaim(sweepId, tr.configHash, run_info_of(tr.experiment), keep);
+            if (claim.outcome == TrialClaim::Outcome::Done) {
+                std::printf("trial %-12s %s before (run %lld): skipped\n", tr.label.c_str(),
+                            claim.status == TrialStatus::Finished ? "finished" : "diverged", (long long)claim.runId);
+                results[i] = {{"bits", tr.label}, {"run_id", claim.runId}, {"skipped", true}};
+                std::fflush(stdout);
+                return;
+            }
+            if (claim.outcome == TrialClaim::Outcome::Busy) {
+                std::printf("trial %-12s %s: skipped\n", tr.label.c_str(),
+                            run_busy_message(claim.runId, claim.owner).c_str());
+                results[i] = {{"bits", tr.label}, {"run_id", claim.runId}, {"skipped", true},
+                              {"claimed_by_pid", claim.owner.pid}, {"claimed_by_host", claim.owner.host}};
+                std::fflush(stdout);
+                return;
+            }
+            if (claim.resumed) {
+                if (!o.keepCheckpoints.empty()) store.runSetKeepCheckpoints(claim.runId, keep);
+                cp = store.checkpointLatest(claim.runId);
+            }
         }
-        const Dataset data = dataset_for_experiment(tr.experiment, o.dataDir);
-        Trainer t(tr.experiment, data, threadsPerTrial);
-        if (cp) t.checkpointLoad(cp->blob);
-        RunWriter writer(dbPath, runId);
-        StopOnSignal stopper(t);
-        t.addObserver(&writer);
-        t.addObserver(&stopper);
-        const bool complete = run_recording(t, &writer, [&] { return train_summary(t); });
-        const nlohmann::json s = train_summary(t);
-        std::lock_guard lock(mutex);
-        store.sweepTrialPut(sweepId, tr.configHash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);
-        results[i] = s;
-        results[i]["run_id"] = runId;
-        if (!t.history().empty())
-            std::printf("trial %-12s run %lld%s: final test error %.2f %%, best %.2f %%, %.0f img/s\n", tr.label.c_str(),
-                        (long long)runId, cp ? " (resumed)" : "", 100 * s["final_test_error"].get<double>(),
-                        100 * s["best_test_error"].get<double>(), s["train_images_per_s"].get<double>());
-        std::fflush(stdout);
+        const int64_t runId = claim.runId;
+        try {
+            const Dataset data = dataset_for_experiment(tr.experiment, o.dataDir);
+            Trainer t(tr.experiment, data, threadsPerTrial);
+            if (cp) t.checkpointLoad(cp->blob);
+            RunWriter writer(dbPath, runId);
+            StopOnSignal stopper(t);
+            t.addObserver(&writer);
+            t.addObserver(&stopper);
+            const bool complete = run_recording(t, &writer, [&] { return train_summary(t); });
+            const nlohmann::json s = train_summary(t);
+            std::lock_guard lock(mutex);
+            store.sweepTrialPut(sweepId, tr.configHash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);
+            results[i] = s;
+            results[i]["run_id"] = runId;
+            if (!t.history().empty())
+                std::printf("trial %-12s run %lld%s: final test error %.2f %%, best %.2f %%, %.0f img/s\n", tr.label.c_str(),
+                            (long long)runId, cp ? " (resumed)" : "", 100 * s["final_test_error"].get<double>(),
+                            100 * s["best_test_error"].get<double>(), s["train_images_per_s"].get<double>());
+            std::fflush(stdout);
+        } catch (const std::exception& e) {
+            // The run and the trial say why they failed; the next sweep trains the trial again.
+            std::lock_guard lock(mutex);
+            try {
+                store.runFail(runId, e.what());
+                store.sweepTrialPut(sweepId, tr.configHash, runId, TrialStatus::Failed, e.what());
+            } catch (...) {
+                // The database itself failed: the error below says so.
+            }
+            throw;
+        }
     };
 
     std::vector<std::thread> workers;
@@ -118,15 +147,16 @@ int sweep(const SweepOptions& o) {
                     runTrial(i);
                 } catch (const std::exception& e) {
                     std::lock_guard lock(mutex);
-                    std::fprintf(stderr, "bitbench-cli: trial %s failed: %s\n", trials[i].label.c_str(), e.what());
-                    failed.store(true);
+                    std::fprintf(stderr, "bitbench-cli: trial %s failed: %s%s\n", trials[i].label.c_str(),
+                                 dynamic_cast<const DataError*>(&e) ? "data error: " : "", e.what());
+                    if (!failed.exchange(true)) exitCode = exitCodeOf(e);
                 }
             }
         });
     for (auto& w : workers) w.join();
     if (o.json) std::printf("%s\n", nlohmann::json({{"sweep_id", sweepId}, {"trials", results}}).dump().c_str());
     if (train_interrupted()) return kExitInterrupted;
-    return failed.load() ? kExitFailure : kExitOk;
+    return failed.load() ? exitCode : kExitOk;
 }
 
 } // namespace
@@ -140,6 +170,7 @@ Command cli_add_sweep(CLI::App& app) {
     sub->add_option("--jobs", o->jobs, "Trials trained at once (each with cores/jobs threads)")->check(CLI::Range(1, 64));
     sub->add_option("--threads", o->threads, "Threads per trial (default: cores / jobs)")->check(CLI::Range(0, 1024));
     sub->add_flag("--json", o->json, "Print one JSON object with every trial's summary as the last stdout line");
+    add_keep_checkpoints_option(sub, o->keepCheckpoints);
     return {sub, [o] { return sweep(*o); }};
 }
 

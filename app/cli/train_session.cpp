@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <filesystem>
 #include <chrono>
 #include <csignal>
@@ -106,6 +107,42 @@ void add_train_options(CLI::App* sub, TrainOptions& opt) {
     sub->add_flag("--quiet", opt.quiet, "No progress bar");
     sub->add_option("--db", opt.db, "Run database (default: runs.db in the data directory)");
     sub->add_flag("--no-store", opt.noStore, "Do not record the run in the database");
+    add_keep_checkpoints_option(sub, opt.keepCheckpoints);
+}
+
+namespace {
+// The number of checkpoints `text` asks for (0 = all), or -1 with `why` set.
+int32_t keepParse(const std::string& text, std::string& why) {
+    if (text == "all") return 0;
+    int32_t n = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || n < 1) {
+        why = "'" + text + "' is not a number of checkpoints (expected a positive integer or 'all')";
+        return -1;
+    }
+    return n;
+}
+} // namespace
+
+void add_keep_checkpoints_option(CLI::App* sub, std::string& text) {
+    sub->add_option("--keep-checkpoints", text,
+                    "Checkpoints kept besides the best epoch's: the newest N, or all (default 1)")
+        ->type_name("N|all")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                std::string why;
+                keepParse(v, why);
+                return why;
+            },
+            "N|all"));
+}
+
+int32_t keep_checkpoints_of(const std::string& text) {
+    if (text.empty()) return kKeepCheckpointsDefault;
+    std::string why;
+    const int32_t n = keepParse(text, why);
+    if (n < 0) throw InputError("--keep-checkpoints: " + why);
+    return n;
 }
 
 Experiment train_experiment(const TrainOptions& opt) {
@@ -216,7 +253,7 @@ int train_run(const TrainOptions& opt) {
         if (store.readOnly())
             throw StoreError("cannot record the run in '" + dbPath + "': " + store.readOnlyReason() +
                              " (use --db FILE elsewhere or --no-store)");
-        runId = store.runCreate(run_info_of(e));
+        runId = store.runCreate(run_info_of(e), keep_checkpoints_of(opt.keepCheckpoints));
     }
     RunWriter writer(dbPath, runId);
     std::fprintf(opt.json ? stderr : stdout, "recording as run %lld in %s\n", (long long)runId, dbPath.c_str());

@@ -31,9 +31,16 @@ struct TrainOptions {
     bool quiet = false;
     std::string db;       // run database; empty = the default in the data directory
     bool noStore = false; // do not record the run
+    std::string keepCheckpoints; // --keep-checkpoints as typed; empty = not given
 };
 
 void add_train_options(CLI::App* sub, TrainOptions& opt);
+
+// Adds --keep-checkpoints N|all (stored into `text`) to a subcommand.
+void add_keep_checkpoints_option(CLI::App* sub, std::string& text);
+// The number of newest checkpoints to keep (0 = all) from --keep-checkpoints; the default when
+// the option was not given. throws InputError for anything but a positive integer or "all".
+int32_t keep_checkpoints_of(const std::string& text);
 
 // Reads the experiment and applies command-line overrides. throws InputError.
 Experiment train_experiment(const TrainOptions& opt);

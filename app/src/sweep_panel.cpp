@@ -215,6 +215,7 @@ SweepPanel::SweepPanel(RunsDatabase* db, QWidget* parent) : QWidget(parent), m_d
         const auto& t = m_queue->trials();
         if (i >= int(t.size())) return;
         const char* what = plan == int(TrialPlan::Skip)     ? "finished before, skipped"
+                           : plan == int(TrialPlan::Busy)   ? "trained by another process, skipped"
                            : plan == int(TrialPlan::Resume) ? "resuming"
                                                             : "training";
         m_status->setText(tr("Trial %1 of %2: %3 — run %4, %5")

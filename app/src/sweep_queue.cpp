@@ -13,6 +13,7 @@
 #include <QThread>
 
 #include <cmath>
+#include <optional>
 
 namespace bitbench {
 
@@ -63,11 +64,7 @@ bool SweepQueue::start(const SweepRequest& r, QString* error) {
             throw StoreError("cannot record the sweep in '" + r.dbPath +
                              "': " + store.readOnlyReason());
         // The CLI's rule: the same name and definition is the same sweep, so it resumes.
-        m_sweepId = 0;
-        const std::string def = r.sweep.dump();
-        for (const auto& s : store.sweepsList())
-            if (s.name == name && s.sweepJson == def) m_sweepId = s.id;
-        if (!m_sweepId) m_sweepId = store.sweepCreate(name, def);
+        m_sweepId = store.sweepFindOrCreate(name, r.sweep.dump());
     } catch (const std::exception& e) {
         if (error) *error = QString::fromUtf8(e.what());
         return false;
@@ -95,23 +92,18 @@ void SweepQueue::run(SweepRequest r) {
         RunStore store = RunStore::open(r.dbPath);
         for (size_t i = 0; i < n && !m_stop->load(); ++i) {
             const SweepTrialPlan& tr = m_trials[i];
-            int64_t runId = 0;
-            TrialPlan plan = TrialPlan::Train;
-            std::optional<CheckpointRecord> cp;
-            for (const SweepTrial& x : store.sweepTrialsGet(m_sweepId)) {
-                if (x.configHash != tr.configHash || !x.runId || !store.runExists(x.runId))
-                    continue;
-                const RunRecord rec = store.runGet(x.runId);
-                if (x.status == TrialStatus::Finished && rec.status == RunStatus::Finished) {
-                    plan = TrialPlan::Skip;
-                } else {
-                    plan = TrialPlan::Resume;
-                    cp = store.checkpointLatest(x.runId);
-                }
-                runId = x.runId;
+            // One transaction claims the trial, so a CLI sweep on the same database at the same
+            // time never trains it twice.
+            const TrialClaim claim =
+                store.sweepTrialClaim(m_sweepId, tr.configHash, run_info_of(tr.experiment));
+            const int64_t runId = claim.runId;
+            if (claim.outcome == TrialClaim::Outcome::Busy) {
+                Q_EMIT trialStarted(int(i), runId, int(TrialPlan::Busy));
+                Q_EMIT trialEnded(int(i), runId, false, NAN);
+                continue;
             }
-            if (plan == TrialPlan::Skip) {
-                Q_EMIT trialStarted(int(i), runId, int(plan));
+            if (claim.outcome == TrialClaim::Outcome::Done) {
+                Q_EMIT trialStarted(int(i), runId, int(TrialPlan::Skip));
                 double best = NAN;
                 for (const auto& e : store.epochsGet(runId))
                     best = std::isfinite(best) ? std::min(best, e.testError) : e.testError;
@@ -119,37 +111,44 @@ void SweepQueue::run(SweepRequest r) {
                 Q_EMIT progress(double(++done) / double(n));
                 continue;
             }
-            if (!runId) runId = store.runCreate(run_info_of(tr.experiment));
-            store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Running);
+            const TrialPlan plan = claim.resumed ? TrialPlan::Resume : TrialPlan::Train;
+            std::optional<CheckpointRecord> cp;
+            if (claim.resumed) cp = store.checkpointLatest(runId);
             Q_EMIT trialStarted(int(i), runId, int(plan));
-            const Dataset data = dataset_for_experiment(tr.experiment, r.dataDir);
-            Trainer t(tr.experiment, data, r.threads);
-            if (cp) t.checkpointLoad(cp->blob);
+            Dataset data; // outlives the trainer, which refers to it
+            std::optional<Trainer> t;
             bool complete = false;
-            {
+            try {
+                data = dataset_for_experiment(tr.experiment, r.dataDir);
+                t.emplace(tr.experiment, data, r.threads);
+                if (cp) t->checkpointLoad(cp->blob);
                 RunWriter writer(r.dbPath, runId);
-                TrialObserver obs(t, m_stop, [this, done, n](double f) {
+                TrialObserver obs(*t, m_stop, [this, done, n](double f) {
                     Q_EMIT progress((double(done) + f) / double(n));
                 });
-                t.addObserver(&writer);
-                t.addObserver(&obs);
+                t->addObserver(&writer);
+                t->addObserver(&obs);
+                complete = run_recording(*t, &writer, [&] {
+                    return nlohmann::json{{"steps", t->globalStep()},
+                                          {"epochs", int64_t(t->history().size())},
+                                          {"bits", tr.experiment.bits.base.dashed()}};
+                });
+            } catch (const std::exception& e) {
+                // The run and the trial say why; the next start trains the trial again.
                 try {
-                    complete = run_recording(t, &writer, [&] {
-                        return nlohmann::json{{"steps", t.globalStep()},
-                                              {"epochs", int64_t(t.history().size())},
-                                              {"bits", tr.experiment.bits.base.dashed()}};
-                    });
+                    store.runFail(runId, e.what());
+                    store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Failed,
+                                        e.what());
                 } catch (...) {
-                    store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Failed);
-                    throw;
                 }
+                throw;
             }
             // A stopped trial stays "running" in the sweep with its checkpoint: the next start
             // resumes it.
             if (complete)
                 store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Finished);
             double best = NAN;
-            for (const auto& h : t.history())
+            for (const auto& h : t->history())
                 best = std::isfinite(best) ? std::min(best, h.testError) : h.testError;
             Q_EMIT trialEnded(int(i), runId, complete, best);
             if (complete) Q_EMIT progress(double(++done) / double(n));

@@ -29,7 +29,8 @@ struct SweepRequest {
 };
 
 // What happens to one trial when the queue reaches it.
-enum class TrialPlan { Train, Resume, Skip };
+// Busy: another live process (a CLI sweep, a resume) trains it, so this queue skips it.
+enum class TrialPlan { Train, Resume, Skip, Busy };
 
 class SweepQueue : public QObject {
     Q_OBJECT

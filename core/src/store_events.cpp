@@ -109,17 +109,61 @@ void store_put_checkpoint(SqliteDb& db, int64_t runId, int64_t step, int32_t epo
         .bind(3, epoch)
         .bindBlob(4, blob)
         .run();
+    store_prune_checkpoints(db, runId);
+}
+
+void store_prune_checkpoints(SqliteDb& db, int64_t runId) {
+    int64_t keep = 0;
+    {
+        auto q = db.query("SELECT keep_checkpoints FROM runs WHERE id = ?");
+        q.bind(1, runId);
+        if (q.step()) keep = q.colInt(0);
+    }
+    if (keep <= 0) return; // 0 keeps every checkpoint
+    db.query("DELETE FROM checkpoints WHERE run = ?1 AND step NOT IN "
+             "(SELECT step FROM checkpoints WHERE run = ?1 ORDER BY step DESC LIMIT ?2) "
+             "AND step IS NOT (SELECT step FROM metrics WHERE run = ?1 AND key = 'test_error' "
+             "AND value IS NOT NULL ORDER BY value, step LIMIT 1)")
+        .bind(1, runId)
+        .bind(2, keep)
+        .run();
+    // Incremental auto-vacuum: the freed pages leave the file (at the next WAL checkpoint)
+    // instead of staying on the free list.
+    if (db.changes() > 0) db.exec("PRAGMA incremental_vacuum", "returning freed checkpoint space");
 }
 
 void store_put_run_owner(SqliteDb& db, int64_t runId) {
     const int64_t pid = store_pid();
-    db.query("UPDATE runs SET status = 'running', ended_at = NULL, writer_host = ?, "
-             "writer_pid = ?, writer_token = ? WHERE id = ?")
+    db.query("UPDATE runs SET status = 'running', ended_at = NULL, status_message = NULL, "
+             "writer_host = ?, writer_pid = ?, writer_token = ? WHERE id = ?")
         .bind(1, store_host_name())
         .bind(2, pid)
         .bind(3, store_process_token(pid))
         .bind(4, runId)
         .run();
+}
+
+std::string run_busy_message(int64_t runId, const ProcessOwner& owner) {
+    std::string m = "run " + std::to_string(runId) + " is being trained by process " +
+                    std::to_string(owner.pid);
+    if (owner.host != store_host_name()) m += " on host " + owner.host;
+    return m;
+}
+
+bool store_owner_live(const std::string& host, int64_t pid, const std::string& token) {
+    if (host != store_host_name()) return true;
+    if (pid == store_pid()) return false; // this process, or a dead one whose pid we now have
+    return store_process_alive(pid, token);
+}
+
+std::optional<ProcessOwner> store_run_live_owner(SqliteDb& db, int64_t runId) {
+    auto q = db.query("SELECT writer_host, writer_pid, writer_token FROM runs "
+                      "WHERE id = ? AND status = 'running' AND writer_pid IS NOT NULL");
+    q.bind(1, runId);
+    if (!q.step()) return std::nullopt;
+    ProcessOwner o{q.colText(0), q.colInt(1)};
+    if (!store_owner_live(o.host, o.pid, q.colText(2))) return std::nullopt;
+    return o;
 }
 
 } // namespace bitbench

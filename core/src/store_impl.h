@@ -4,6 +4,7 @@
 #include "bitbench/store.h"
 #include "sqlite_db.h"
 
+#include <optional>
 #include <span>
 
 namespace bitbench {
@@ -23,8 +24,23 @@ void store_put_tensor_stats(SqliteDb& db, int64_t runId, const TensorStats& s);
 void store_put_epoch(SqliteDb& db, int64_t runId, const EpochMetrics& m);
 void store_put_checkpoint(SqliteDb& db, int64_t runId, int64_t step, int32_t epoch,
                           std::span<const uint8_t> blob);
-// Claims the run for this process: status running, writer host/pid/token, no end time.
+// Claims the run for this process: status running, writer host/pid/token, no end time, no
+// failure message.
 void store_put_run_owner(SqliteDb& db, int64_t runId);
+
+// Whether a recorded owner (host, pid, start token) is another process that may still be at work:
+// on this host, alive with the same token; on another host, always (its processes are not
+// visible from here). This process itself is not another one.
+bool store_owner_live(const std::string& host, int64_t pid, const std::string& token);
+
+// The live process other than this one that trains the run (status running), if any.
+// requires: inside a write transaction, so the answer holds until the commit.
+std::optional<ProcessOwner> store_run_live_owner(SqliteDb& db, int64_t runId);
+
+// Deletes the run's checkpoints beyond its keep_checkpoints newest ones, except the best epoch's
+// (lowest test error, the earliest on a tie), and returns the freed pages to the file system.
+// requires: inside a write transaction.
+void store_prune_checkpoints(SqliteDb& db, int64_t runId);
 
 // Histogram counts as stored: little-endian uint32 each, whatever the host's byte order.
 std::vector<uint8_t> store_counts_encode(const std::vector<uint32_t>& counts);

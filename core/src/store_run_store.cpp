@@ -6,6 +6,7 @@
 #include "bitbench/error.h"
 #include "bitbench/version.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -74,6 +75,13 @@ const char* trialName(TrialStatus s) {
     return "pending";
 }
 
+TrialStatus trialParse(const std::string& s) {
+    for (TrialStatus t : {TrialStatus::Pending, TrialStatus::Running, TrialStatus::Finished,
+                          TrialStatus::Failed, TrialStatus::Diverged})
+        if (s == trialName(t)) return t;
+    return TrialStatus::Pending;
+}
+
 TensorClass classParse(const std::string& s) {
     for (int i = 0; i < 4; ++i)
         if (s == kTensorClassNames[i]) return TensorClass(i);
@@ -81,6 +89,7 @@ TensorClass classParse(const std::string& s) {
 }
 
 void setPragmas(SqliteDb& db) {
+    store_schema_vacuum_prepare(db); // before the first page of a new file is written
     // Switching to WAL needs a moment of exclusive access; another opener may hold it briefly.
     for (int attempt = 1;; ++attempt) {
         try {
@@ -100,7 +109,8 @@ void setPragmas(SqliteDb& db) {
     "r.ended_at, r.summary_json, "                                                                 \
     "(SELECT count(*) FROM epoch_hashes e WHERE e.run = r.id), "                                   \
     "(SELECT max(step) + 1 FROM metrics m WHERE m.run = r.id AND m.key = 'loss'), "                \
-    "(SELECT count(*) FROM checkpoints c WHERE c.run = r.id) FROM runs r "
+    "(SELECT count(*) FROM checkpoints c WHERE c.run = r.id), r.keep_checkpoints, "               \
+    "r.status_message FROM runs r "
 
 RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     RunRecord r;
@@ -122,6 +132,8 @@ RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     r.epochs = int32_t(q.colInt(15));
     r.steps = q.colInt(16);
     r.checkpoints = int32_t(q.colInt(17));
+    r.keepCheckpoints = int32_t(q.colInt(18));
+    r.statusMessage = q.colText(19);
     return r;
 }
 
@@ -231,6 +243,9 @@ RunStore RunStore::open(const std::string& path, StoreAccess access) {
     }
     setPragmas(db);
     if (version < latest) store_schema_migrate(db, store_schema_migrations());
+    // Files from before schema 2 (and new files made by another program's connection) are
+    // converted once; a failure (e.g. no room for the copy) leaves them usable as they are.
+    store_schema_vacuum_convert(db);
     RunStore store(std::move(impl));
     store.runsMarkInterrupted();
     return store;
@@ -259,15 +274,15 @@ void requireWritable(const RunStore::Impl& impl, const char* what) {
 }
 } // namespace
 
-int64_t RunStore::runCreate(const RunInfo& info) {
-    requireWritable(*m_impl, "create a run");
-    SqliteDb& db = m_impl->db;
+namespace {
+
+// Inserts a run owned by this process. requires: inside a write transaction.
+int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
     const int64_t pid = store_pid();
-    SqliteWriteTxn txn(db);
     db.query("INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "
              "bits_pattern, model, dataset, status, started_at, program_version, host, "
-             "writer_host, writer_pid, writer_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', "
-             "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?)")
+             "writer_host, writer_pid, writer_token, keep_checkpoints) VALUES (?, ?, ?, ?, ?, ?, "
+             "?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?)")
         .bind(1, info.name)
         .bind(2, info.experimentJson)
         .bind(3, info.resolvedConfigJson)
@@ -281,8 +296,18 @@ int64_t RunStore::runCreate(const RunInfo& info) {
         .bind(11, store_host_name())
         .bind(12, pid)
         .bind(13, store_process_token(pid))
+        .bind(14, int64_t(std::max(keepCheckpoints, 0)))
         .run();
-    const int64_t id = db.lastInsertId();
+    return db.lastInsertId();
+}
+
+} // namespace
+
+int64_t RunStore::runCreate(const RunInfo& info, int32_t keepCheckpoints) {
+    requireWritable(*m_impl, "create a run");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    const int64_t id = insertRun(db, info, keepCheckpoints);
     txn.commit();
     return id;
 }
@@ -309,6 +334,7 @@ void RunStore::runDelete(int64_t runId) {
     SqliteWriteTxn txn(db);
     db.query("DELETE FROM runs WHERE id = ?").bind(1, runId).run();
     if (db.changes() == 0) noSuchRun(m_impl->path, runId);
+    db.exec("PRAGMA incremental_vacuum", "returning the run's space to the file system");
     txn.commit();
 }
 
@@ -324,6 +350,74 @@ void RunStore::runFinish(int64_t runId, RunStatus status, const std::string& sum
     else
         q.bind(2, summaryJson);
     q.run();
+    if (db.changes() == 0) noSuchRun(m_impl->path, runId);
+    txn.commit();
+}
+
+void RunStore::runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints) {
+    requireWritable(*m_impl, "set the run's checkpoint policy");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    db.query("UPDATE runs SET keep_checkpoints = ? WHERE id = ?")
+        .bind(1, int64_t(std::max(keepCheckpoints, 0)))
+        .bind(2, runId)
+        .run();
+    if (db.changes() == 0) noSuchRun(m_impl->path, runId);
+    txn.commit();
+}
+
+RunClaim RunStore::runClaim(int64_t runId) {
+    requireWritable(*m_impl, "claim a run");
+    SqliteDb& db = m_impl->db;
+    // BEGIN IMMEDIATE holds the write lock from the first read: of two processes claiming at
+    // once, the second reads the first one's claim.
+    SqliteWriteTxn txn(db);
+    RunClaim c;
+    {
+        auto q = db.query("SELECT status FROM runs WHERE id = ?");
+        q.bind(1, runId);
+        if (!q.step()) noSuchRun(m_impl->path, runId);
+        c.previous = statusParse(q.colText(0), m_impl->path);
+    }
+    if (c.previous == RunStatus::Finished) return c;
+    if (const auto owner = store_run_live_owner(db, runId)) {
+        c.owner = *owner;
+        return c;
+    }
+    // A run left `running` by a dead writer was interrupted.
+    if (c.previous == RunStatus::Running) c.previous = RunStatus::Interrupted;
+    store_put_run_owner(db, runId);
+    txn.commit();
+    c.claimed = true;
+    return c;
+}
+
+void RunStore::runRelease(int64_t runId, RunStatus status) {
+    requireWritable(*m_impl, "release a run");
+    SqliteDb& db = m_impl->db;
+    const int64_t pid = store_pid();
+    SqliteWriteTxn txn(db);
+    db.query("UPDATE runs SET status = ?, ended_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+             "WHERE id = ? AND status = 'running' AND writer_host = ? AND writer_pid = ? "
+             "AND writer_token IS ?")
+        .bind(1, std::string(run_status_name(status)))
+        .bind(2, runId)
+        .bind(3, store_host_name())
+        .bind(4, pid)
+        .bind(5, store_process_token(pid))
+        .run();
+    txn.commit();
+}
+
+void RunStore::runFail(int64_t runId, const std::string& message) {
+    requireWritable(*m_impl, "record a failed run");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    db.query("UPDATE runs SET status = 'failed', ended_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+             "'now'), status_message = ? WHERE id = ?")
+        .bind(1, message)
+        .bind(2, runId)
+        .run();
     if (db.changes() == 0) noSuchRun(m_impl->path, runId);
     txn.commit();
 }
@@ -521,6 +615,26 @@ int64_t RunStore::sweepCreate(const std::string& name, const std::string& sweepJ
     return id;
 }
 
+int64_t RunStore::sweepFindOrCreate(const std::string& name, const std::string& sweepJson) {
+    requireWritable(*m_impl, "create a sweep");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    {
+        auto q = db.query(
+            "SELECT id FROM sweeps WHERE name = ? AND sweep_json = ? ORDER BY id DESC LIMIT 1");
+        q.bind(1, name).bind(2, sweepJson);
+        if (q.step()) return q.colInt(0);
+    }
+    db.query("INSERT INTO sweeps (name, sweep_json, created_at) VALUES (?, ?, "
+             "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))")
+        .bind(1, name)
+        .bind(2, sweepJson)
+        .run();
+    const int64_t id = db.lastInsertId();
+    txn.commit();
+    return id;
+}
+
 std::vector<SweepRecord> RunStore::sweepsList() {
     std::vector<SweepRecord> out;
     auto q = m_impl->db.query("SELECT id, name, sweep_json, created_at FROM sweeps ORDER BY id");
@@ -539,15 +653,19 @@ SweepRecord RunStore::sweepGet(int64_t sweepId) {
 }
 
 void RunStore::sweepTrialPut(int64_t sweepId, const std::string& configHash, int64_t runId,
-                             TrialStatus status) {
+                             TrialStatus status, const std::string& message) {
     requireWritable(*m_impl, "record a sweep trial");
     SqliteDb& db = m_impl->db;
     SqliteWriteTxn txn(db);
     auto q =
-        db.query("INSERT INTO sweep_trials (sweep, config_hash, run, status) VALUES (?, ?, ?, ?) "
-                 "ON CONFLICT (sweep, config_hash) DO UPDATE SET run = excluded.run, "
-                 "status = excluded.status");
+        db.query("INSERT INTO sweep_trials (sweep, config_hash, run, status, message) "
+                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sweep, config_hash) DO UPDATE SET "
+                 "run = excluded.run, status = excluded.status, message = excluded.message");
     q.bind(1, sweepId).bind(2, configHash).bind(4, std::string(trialName(status)));
+    if (message.empty())
+        q.bindNull(5);
+    else
+        q.bind(5, message);
     if (runId > 0)
         q.bind(3, runId);
     else
@@ -564,20 +682,101 @@ void RunStore::sweepTrialPut(int64_t sweepId, const std::string& configHash, int
 
 std::vector<SweepTrial> RunStore::sweepTrialsGet(int64_t sweepId) {
     std::vector<SweepTrial> out;
-    auto q = m_impl->db.query("SELECT config_hash, run, status FROM sweep_trials WHERE sweep = ? "
-                              "ORDER BY rowid");
+    auto q = m_impl->db.query("SELECT config_hash, run, status, message, claim_host, claim_pid "
+                              "FROM sweep_trials WHERE sweep = ? ORDER BY rowid");
     q.bind(1, sweepId);
     while (q.step()) {
         SweepTrial t;
         t.configHash = q.colText(0);
         t.runId = q.isNull(1) ? 0 : q.colInt(1);
-        const std::string s = q.colText(2);
-        for (TrialStatus ts : {TrialStatus::Pending, TrialStatus::Running, TrialStatus::Finished,
-                               TrialStatus::Failed, TrialStatus::Diverged})
-            if (s == trialName(ts)) t.status = ts;
+        t.status = trialParse(q.colText(2));
+        t.message = q.colText(3);
+        t.claimHost = q.colText(4);
+        t.claimPid = q.isNull(5) ? 0 : q.colInt(5);
         out.push_back(std::move(t));
     }
     return out;
+}
+
+TrialClaim RunStore::sweepTrialClaim(int64_t sweepId, const std::string& configHash,
+                                     const RunInfo& info, int32_t keepCheckpoints) {
+    requireWritable(*m_impl, "claim a sweep trial");
+    SqliteDb& db = m_impl->db;
+    // One BEGIN IMMEDIATE transaction from the first read to the claim: two processes claiming
+    // the same trial at once are serialized, and the second one sees the first one's claim.
+    SqliteWriteTxn txn(db);
+    {
+        auto q = db.query("SELECT 1 FROM sweeps WHERE id = ?");
+        q.bind(1, sweepId);
+        if (!q.step())
+            throw StoreError(error_message_file(m_impl->path,
+                                                "has no sweep with id " + std::to_string(sweepId)));
+    }
+    TrialClaim c;
+    int64_t runId = 0;
+    {
+        auto q = db.query("SELECT t.run, t.status, t.claim_host, t.claim_pid, t.claim_token, "
+                          "r.status FROM sweep_trials t LEFT JOIN runs r ON r.id = t.run "
+                          "WHERE t.sweep = ? AND t.config_hash = ?");
+        q.bind(1, sweepId).bind(2, configHash);
+        if (q.step()) {
+            const TrialStatus trial = trialParse(q.colText(1));
+            if (!q.isNull(0) && !q.isNull(5)) runId = q.colInt(0);
+            const std::string run = runId ? q.colText(5) : std::string();
+            // A run that ended finished or diverged is done whatever the trial row says (a
+            // process may have died between finishing the run and updating its trial).
+            if (run == "finished" || run == "diverged") {
+                c.outcome = TrialClaim::Outcome::Done;
+                c.runId = runId;
+                c.status = run == "finished" ? TrialStatus::Finished : TrialStatus::Diverged;
+            } else if (trial == TrialStatus::Running && !q.isNull(3) &&
+                       store_owner_live(q.colText(2), q.colInt(3), q.colText(4))) {
+                c.outcome = TrialClaim::Outcome::Busy;
+                c.runId = runId;
+                c.owner = {q.colText(2), q.colInt(3)};
+            }
+        }
+    }
+    if (c.outcome == TrialClaim::Outcome::Done) {
+        db.query("UPDATE sweep_trials SET status = ? WHERE sweep = ? AND config_hash = ?")
+            .bind(1, std::string(trialName(c.status)))
+            .bind(2, sweepId)
+            .bind(3, configHash)
+            .run();
+        txn.commit();
+        return c;
+    }
+    if (c.outcome == TrialClaim::Outcome::Busy) return c;
+    if (runId) {
+        // Somebody may be resuming the trial's run by hand.
+        if (const auto owner = store_run_live_owner(db, runId)) {
+            c.outcome = TrialClaim::Outcome::Busy;
+            c.runId = runId;
+            c.owner = *owner;
+            return c;
+        }
+        store_put_run_owner(db, runId);
+        c.resumed = true;
+    } else {
+        runId = insertRun(db, info, keepCheckpoints);
+    }
+    const int64_t pid = store_pid();
+    db.query("INSERT INTO sweep_trials (sweep, config_hash, run, status, message, claim_host, "
+             "claim_pid, claim_token) VALUES (?, ?, ?, 'running', NULL, ?, ?, ?) "
+             "ON CONFLICT (sweep, config_hash) DO UPDATE SET run = excluded.run, "
+             "status = 'running', message = NULL, claim_host = excluded.claim_host, "
+             "claim_pid = excluded.claim_pid, claim_token = excluded.claim_token")
+        .bind(1, sweepId)
+        .bind(2, configHash)
+        .bind(3, runId)
+        .bind(4, store_host_name())
+        .bind(5, pid)
+        .bind(6, store_process_token(pid))
+        .run();
+    txn.commit();
+    c.outcome = TrialClaim::Outcome::Claimed;
+    c.runId = runId;
+    return c;
 }
 
 } // namespace bitbench

@@ -239,6 +239,23 @@ int32_t store_schema_check(SqliteDb& db, int32_t latest) {
     return version;
 }
 
+void store_schema_vacuum_prepare(SqliteDb& db) {
+    // Takes effect only while the file has no page yet (before journal_mode = WAL writes one).
+    // Not on an existing file: there the pragma writes the header even when nothing changes.
+    if (db.scalarInt("PRAGMA page_count") == 0)
+        db.exec("PRAGMA auto_vacuum = INCREMENTAL", "choosing incremental auto-vacuum");
+}
+
+bool store_schema_vacuum_convert(SqliteDb& db) {
+    if (db.scalarInt("PRAGMA auto_vacuum") == 2) return true;
+    try {
+        db.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM", "converting to incremental auto-vacuum");
+    } catch (const StoreError&) {
+        return false;
+    }
+    return db.scalarInt("PRAGMA auto_vacuum") == 2;
+}
+
 void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps) {
     // A step may rebuild a parent table (create, copy, drop, rename). With foreign keys on,
     // dropping the old `runs` would cascade into every child table, so they are off for the

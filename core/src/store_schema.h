@@ -34,4 +34,14 @@ int32_t store_schema_check(SqliteDb& db, int32_t latest);
 // requires: db writable, and store_schema_check passed.
 void store_schema_migrate(SqliteDb& db, std::span<const StoreMigration> steps);
 
+// Makes the file use incremental auto-vacuum, so space freed by deleted checkpoints and runs can
+// be returned to the file system (PRAGMA incremental_vacuum). A new file gets it from
+// store_schema_vacuum_prepare before its first page is written; an older file needs one VACUUM,
+// which rewrites it in one transaction (atomic through the WAL, so a crash or a full disk leaves
+// the file as it was). Returns false when that VACUUM failed (the file then stays as it was and
+// the next open tries again).
+// requires: db writable, outside any transaction, schema checked.
+void store_schema_vacuum_prepare(SqliteDb& db);
+bool store_schema_vacuum_convert(SqliteDb& db);
+
 } // namespace bitbench

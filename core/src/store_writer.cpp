@@ -154,6 +154,9 @@ RunWriter::RunWriter(const std::string& dbPath, int64_t runId) {
     {
         SqliteDb& db = store_connection(store);
         SqliteWriteTxn txn(db);
+        // Never take a run from a live process (a resume in another process, a sweep worker).
+        if (const auto owner = store_run_live_owner(db, runId))
+            throw StoreError(error_message_file(dbPath, run_busy_message(runId, *owner)));
         store_put_run_owner(db, runId);
         txn.commit();
     }

@@ -51,6 +51,8 @@ struct RunRecord {
     int32_t epochs = 0;      // epochs stored (each with test results and weights hash)
     int64_t steps = 0;       // highest step with metrics + 1, 0 when none
     int32_t checkpoints = 0;
+    int32_t keepCheckpoints = 0; // newest checkpoints kept besides the best epoch's; 0 = all
+    std::string statusMessage;   // why a run failed; empty otherwise
 };
 
 struct MetricPoint {
@@ -91,6 +93,36 @@ struct SweepTrial {
     std::string configHash;
     int64_t runId = 0; // 0 when no run is attached (pending, or its run was deleted)
     TrialStatus status = TrialStatus::Pending;
+    std::string message;   // why it failed; empty otherwise
+    std::string claimHost; // the process that claimed it last (empty before the first claim)
+    int64_t claimPid = 0;
+};
+
+// The process that trains a run or a sweep trial.
+struct ProcessOwner {
+    std::string host;
+    int64_t pid = 0;
+};
+
+// The outcome of RunStore::runClaim.
+struct RunClaim {
+    bool claimed = false;     // the run now belongs to this process (status running)
+    RunStatus previous = RunStatus::Interrupted; // its status before the claim
+    ProcessOwner owner;       // not claimed, running: the live process that trains it
+};
+
+// The outcome of RunStore::sweepTrialClaim.
+struct TrialClaim {
+    enum class Outcome : uint8_t {
+        Claimed, // train runId: a new run, or the trial's unfinished one (resumed)
+        Done,    // finished (or diverged) before, with runId
+        Busy,    // another live process trains it (owner)
+    };
+    Outcome outcome = Outcome::Claimed;
+    int64_t runId = 0;
+    bool resumed = false; // Claimed: runId existed before (continue from its checkpoint)
+    TrialStatus status = TrialStatus::Pending; // Done: finished or diverged
+    ProcessOwner owner;
 };
 
 // Metric keys the store writes. Per step: loss, error, lr, images_per_s. Per epoch (at the
@@ -99,6 +131,10 @@ struct SweepTrial {
 inline constexpr const char* kStepMetricKeys[] = {"loss", "error", "lr", "images_per_s"};
 inline constexpr const char* kEpochMetricKeys[] = {
     "train_loss", "train_error", "test_loss", "test_error", "epoch_seconds", "epoch_images_per_s"};
+
+// Checkpoints a run keeps besides its best epoch's unless told otherwise: the newest one, which is
+// what a resume starts from.
+inline constexpr int32_t kKeepCheckpointsDefault = 1;
 
 enum class StoreAccess : uint8_t {
     ReadWrite, // create or migrate; falls back to read-only when the file or folder is not writable
@@ -126,7 +162,21 @@ public:
     const std::string& readOnlyReason() const;
 
     // Inserts a run with status running, owned by this process. Returns its id.
-    int64_t runCreate(const RunInfo& info);
+    // keepCheckpoints: how many of the newest checkpoints to keep besides the best epoch's
+    // (0 = every one); older ones are deleted as new ones are stored.
+    int64_t runCreate(const RunInfo& info, int32_t keepCheckpoints = kKeepCheckpointsDefault);
+    // requires: keepCheckpoints >= 0. Applies from the next stored checkpoint on.
+    void runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints);
+    // Claims the run for this process in one write transaction (status running, this process as
+    // its writer), unless it is finished or another live process trains it; a run whose writer
+    // died is taken over. A process on another host counts as live. throws StoreError when the
+    // run does not exist.
+    RunClaim runClaim(int64_t runId);
+    // Gives a claimed run back with `status` (e.g. its status before runClaim) when this process
+    // does not train it after all. Does nothing if another process has claimed it since.
+    void runRelease(int64_t runId, RunStatus status);
+    // Marks the run failed with `message` (shown by `runs show` and the runs browser).
+    void runFail(int64_t runId, const std::string& message);
     void runRename(int64_t runId, const std::string& name);
     // Deletes the run and everything stored for it. throws StoreError when it does not exist.
     void runDelete(int64_t runId);
@@ -154,12 +204,22 @@ public:
     std::optional<CheckpointRecord> checkpointLatest(int64_t runId);
 
     int64_t sweepCreate(const std::string& name, const std::string& sweepJson);
+    // The sweep with this name and JSON, created if there is none, in one write transaction (two
+    // processes starting the same sweep at once get the same id).
+    int64_t sweepFindOrCreate(const std::string& name, const std::string& sweepJson);
     std::vector<SweepRecord> sweepsList();
     // throws StoreError naming the id when there is no such sweep.
     SweepRecord sweepGet(int64_t sweepId);
     // Inserts or updates the trial (sweep, configHash). runId 0 leaves no run attached.
     void sweepTrialPut(int64_t sweepId, const std::string& configHash, int64_t runId,
-                       TrialStatus status);
+                       TrialStatus status, const std::string& message = {});
+    // Claims the trial for this process in one write transaction: Done when it finished or
+    // diverged before, Busy when another live process holds it or its run (a claim of a dead
+    // process on this host is taken over); otherwise claims the trial's unfinished run (resumed)
+    // or creates one from `info` with `keepCheckpoints` (as runCreate), and marks the trial
+    // running with this process's host, pid and start token.
+    TrialClaim sweepTrialClaim(int64_t sweepId, const std::string& configHash, const RunInfo& info,
+                               int32_t keepCheckpoints = kKeepCheckpointsDefault);
     std::vector<SweepTrial> sweepTrialsGet(int64_t sweepId);
 
     struct Impl;
@@ -178,7 +238,8 @@ class RunWriter : public TrainObserver {
 public:
     // requires: the run exists. Takes ownership of the run for this process (status running),
     //           which is also how a resumed run becomes running again.
-    // throws: StoreError when the database cannot be opened for writing or the run is missing.
+    // throws: StoreError when the database cannot be opened for writing, the run is missing, or
+    //         another live process trains it (run_busy_message).
     RunWriter(const std::string& dbPath, int64_t runId);
     // Without finish(): flushes what it can and marks the run interrupted. Never throws.
     ~RunWriter() override;
@@ -205,6 +266,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// "run N is being trained by process P" (and "on host H" when that is another machine).
+std::string run_busy_message(int64_t runId, const ProcessOwner& owner);
 
 // The record of a run of `e`: its stored configuration (Experiment::stored()), hash, bits, model.
 RunInfo run_info_of(const Experiment& e);
