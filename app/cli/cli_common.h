@@ -16,7 +16,7 @@ enum ExitCode : int {
     kExitFailure = 1,   // the command ran but its check failed (e.g. replay mismatch)
     kExitUsage = 2,     // bad command line, bad pattern, bad experiment file
     kExitData = 3,      // dataset missing, truncated or corrupt
-    kExitStore = 4,     // run database unusable
+    kExitStore = 4,     // run database unusable, or an output file or stdout not writable
     kExitInterrupted = 130,
 };
 
@@ -38,5 +38,18 @@ Command cli_add_bench(CLI::App& app);
 
 // Runs `body`, turning bitbench errors into a one-line message on stderr and the matching code.
 int cli_run_guarded(const std::function<int()>& body);
+
+// The first option of `app` or its parsed subcommands given an empty value (`--db ''`), by name;
+// empty when there is none. An empty value never stands for the default.
+std::string cli_option_empty(const CLI::App& app);
+// The same for the spelling `--name=` (CLI11 would take the next word as its value): "--name".
+std::string cli_option_empty(int argc, char** argv);
+
+// Routes standard output through a stream that remembers why a write failed, so
+// cli_finish_stdout can say it. Call first thing in main.
+void cli_stdout_track();
+// Flushes standard output; when it (or an earlier write) failed, says so on stderr and returns
+// kExitStore for a command that otherwise succeeded, else `code`.
+int cli_finish_stdout(int code);
 
 } // namespace bitbench::cli

@@ -1,6 +1,7 @@
 // `bitbench-cli export (RUN... | --all | --sweep ID) --format csv|md|latex [--curves] [-o FILE]`.
 #include "cli_common.h"
 
+#include "bitbench/atomic_file.h"
 #include "bitbench/error.h"
 #include "bitbench/paths.h"
 #include "bitbench/store.h"
@@ -9,7 +10,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 namespace bitbench::cli {
@@ -42,6 +42,8 @@ int exportRuns(const ExportOptions& o) {
         }
     }
 
+    // Checked before the database is opened: reading its header later would drop our locks.
+    if (!o.output.empty()) file_output_check(o.output, o.db);
     RunStore store = RunStore::open(o.db, StoreAccess::ReadOnly);
     if (o.all)
         for (const RunRecord& r : store.runsList())
@@ -55,11 +57,7 @@ int exportRuns(const ExportOptions& o) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         return kExitOk;
     }
-    std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), std::streamsize(text.size()));
-    out.close();
-    if (!out)
-        throw InputError("cannot write '" + o.output + "' (check the folder and permissions)");
+    file_write_atomic(o.output, text);
     std::fprintf(stderr, "wrote %zu rows to '%s'\n", t.rows.size(), o.output.c_str());
     return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include "train_session.h"
 
 #include "bitbench/error.h"
+#include "bitbench/paths.h"
 
 #include <CLI/CLI.hpp>
 
@@ -25,7 +26,7 @@ struct ReplayOptions {
 
 int replay(const ReplayOptions& o) {
     const int64_t runId = run_id_parse(o.run);
-    const std::string dbPath = train_db_path(o.db);
+    const std::string dbPath = o.db.empty() ? paths_default_db() : o.db;
     RunStore store = RunStore::open(dbPath, StoreAccess::ReadOnly);
     const RunRecord rec = store.runGet(runId);
     const std::vector<EpochMetrics> stored = store.epochsGet(runId);

@@ -4,6 +4,7 @@
 #include "train_session.h"
 
 #include "bitbench/error.h"
+#include "bitbench/paths.h"
 
 #include <CLI/CLI.hpp>
 
@@ -20,12 +21,13 @@ struct ResumeOptions {
 
 int resume(const ResumeOptions& o) {
     const int64_t runId = run_id_parse(o.run);
-    const std::string dbPath = train_db_path(o.train.db);
+    // Never created here: a mistyped --db is refused instead of becoming an empty database.
+    const std::string dbPath = o.train.db.empty() ? paths_default_db() : o.train.db;
     RunRecord rec;
     RunClaim claim;
     std::optional<CheckpointRecord> cp;
     {
-        RunStore store = RunStore::open(dbPath);
+        RunStore store = RunStore::open(dbPath, StoreAccess::Existing);
         if (store.readOnly()) throw StoreError("cannot resume in '" + dbPath + "': " + store.readOnlyReason());
         rec = store.runGet(runId);
         // One transaction decides: of two resumes started together, exactly one trains the run.

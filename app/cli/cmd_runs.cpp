@@ -136,7 +136,7 @@ int showRun(const RunsOptions& o) {
         for (const EpochMetrics& e : epochs) {
             char hash[20];
             std::snprintf(hash, sizeof hash, "%016" PRIx64, e.weightsHash);
-            ep.push_back({{"epoch", e.epoch},
+            ep.push_back({{"epoch", e.epoch + 1}, // numbered from 1, as train prints them
                           {"step", e.step},
                           {"train_loss", numberOrNull(e.trainLoss)},
                           {"train_error", numberOrNull(e.trainError)},
@@ -175,7 +175,7 @@ int showRun(const RunsOptions& o) {
                 "TRAIN ERR", "TEST LOSS", "TEST ERR", "IMAGES/S", "WEIGHTS HASH");
     for (const EpochMetrics& e : epochs)
         std::printf("%6d  %8" PRId64 "  %10.4f  %8.2f%%  %10.4f  %8.2f%%  %9.0f  %016" PRIx64 "\n",
-                    e.epoch, e.step, e.trainLoss, e.trainError * 100, e.testLoss, e.testError * 100,
+                    e.epoch + 1, e.step, e.trainLoss, e.trainError * 100, e.testLoss, e.testError * 100,
                     e.imagesPerSecond, e.weightsHash);
     return kExitOk;
 }

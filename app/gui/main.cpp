@@ -1,6 +1,9 @@
 // bitbench: the GUI executable; all logic lives in bitbench_app.
 #include "main_window.h"
 
+#include "bitbench/error.h"
+#include "bitbench/experiment.h"
+#include "bitbench/quant_spec.h"
 #include "bitbench/version.h"
 
 #include "experiment_panel.h"
@@ -73,6 +76,23 @@ int main(int argc, char** argv) {
         }
         return v;
     };
+
+    for (const QCommandLineOption* o : {&experiment, &bits, &db, &dataDir, &shots, &inspect, &size})
+        if (parser.isSet(*o) && parser.value(*o).isEmpty()) {
+            std::fprintf(stderr, "bitbench: --%s needs a value, got an empty one (leave the option out for its default)\n",
+                         o->names().constLast().toUtf8().constData());
+            return 2;
+        }
+    if (parser.isSet(autotrain)) {
+        // Refused before any window opens, with bitbench-cli's line and exit code.
+        try {
+            if (parser.isSet(experiment)) (void)bitbench::experiment_load(parser.value(experiment).toStdString());
+            if (parser.isSet(bits)) (void)bitbench::quant_spec_parse(parser.value(bits).toStdString());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "bitbench: %s\n", bitbench::error_line(e).c_str());
+            return bitbench::error_exit_code(e);
+        }
+    }
 
     bitbench::MainWindow window;
     window.restoreSession();

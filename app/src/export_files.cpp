@@ -1,6 +1,8 @@
 // Table and plot export for the runs views: model-to-table conversion, file dialogs, paper figure.
 #include "export_files.h"
 
+#include "bitbench/atomic_file.h"
+#include "bitbench/error.h"
 #include "bitbench_widgets/plot_export.h"
 #include "bitbench_widgets/qcp.h"
 
@@ -21,7 +23,43 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 
+#include <functional>
+
 namespace bitbench {
+
+namespace {
+
+// Writes `path` as a whole through `write` (which fills the temporary file it is given), never
+// over a database; false with *error naming `path`.
+bool writeReplacing(const QString& path,
+                    const std::function<bool(const QString& tmp, QString* why)>& write,
+                    QString* error) {
+    const std::string target = QFile::encodeName(path).toStdString();
+    try {
+        file_output_check(target);
+        file_replace(target, [&](const std::string& tmp) {
+            const QString tmpPath = QFile::decodeName(QByteArray::fromStdString(tmp));
+            QString why;
+            if (!write(tmpPath, &why)) throw OutputError(why.replace(tmpPath, path).toStdString());
+        });
+        return true;
+    } catch (const Error& e) {
+        if (error) *error = QString::fromStdString(e.what());
+        return false;
+    }
+}
+
+bool plotWrite(QCustomPlot* plot, const QString& path, int widthPx, int heightPx, double dpi,
+               QString* error) {
+    return writeReplacing(
+        path,
+        [&](const QString& tmp, QString* why) {
+            return widgets::plot_export(plot, tmp, widthPx, heightPx, dpi, why);
+        },
+        error);
+}
+
+} // namespace
 
 ExportTable export_table_from_model(const QAbstractItemModel* model) {
     ExportTable t;
@@ -78,13 +116,17 @@ bool export_table_write(const ExportTable& t, const QString& path, QString* erro
         return false;
     }
     const std::string text = export_render(t, f);
-    QFile out(path);
-    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
-        out.write(text.data(), qint64(text.size())) != qint64(text.size())) {
-        if (error) *error = QObject::tr("'%1': cannot write (%2)").arg(path, out.errorString());
-        return false;
-    }
-    return true;
+    return writeReplacing(
+        path,
+        [&](const QString& tmp, QString* why) {
+            QFile out(tmp);
+            if (out.open(QIODevice::WriteOnly | QIODevice::Truncate) &&
+                out.write(text.data(), qint64(text.size())) == qint64(text.size()) && out.flush())
+                return true;
+            *why = QObject::tr("'%1': cannot write (%2)").arg(tmp, out.errorString());
+            return false;
+        },
+        error);
 }
 
 QStringList export_paper_figure(QCustomPlot* plot, const QString& basePath, QString* error) {
@@ -93,7 +135,7 @@ QStringList export_paper_figure(QCustomPlot* plot, const QString& basePath, QStr
     for (const char* ext : {".pdf", ".svg", ".png"}) {
         const QString path = basePath + QLatin1String(ext);
         QString why;
-        if (!widgets::plot_export(plot, path, s.widthPx, s.heightPx, s.dpi, &why)) {
+        if (!plotWrite(plot, path, s.widthPx, s.heightPx, s.dpi, &why)) {
             if (error && error->isEmpty()) *error = why;
             continue;
         }
@@ -163,8 +205,7 @@ QString export_plot_interactive(QWidget* parent, QCustomPlot* plot, const QStrin
     QObject::connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
     if (d.exec() != QDialog::Accepted) return {};
     QString why;
-    if (!widgets::plot_export(plot, pathEdit->text(), width->value(), height->value(), dpi->value(),
-                              &why)) {
+    if (!plotWrite(plot, pathEdit->text(), width->value(), height->value(), dpi->value(), &why)) {
         QMessageBox::warning(parent, QObject::tr("Export failed"), why);
         return {};
     }

@@ -89,6 +89,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](const QString& m) { statusBar()->showMessage(m); });
     connect(m_controller, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
     connect(m_controller, &TrainingController::batchReady, this, &MainWindow::onBatch);
+    connect(m_controller, &TrainingController::runFailed, this, [this](int code, const QString& line) {
+        m_failureCode = code;
+        m_failureLine = line;
+    });
     connect(m_controller, &TrainingController::runFinished, this, &MainWindow::onRunFinished);
     updateActions();
     resize(1500, 940);
@@ -249,9 +253,9 @@ void MainWindow::setAutomation(const WindowAutomation& a) {
     if (a.autotrain)
         QTimer::singleShot(0, this, [this] {
             QString err;
-            if (!startTraining(&err)) {
+            if (!startTraining(&err)) { // what the panel refuses is input, as in bitbench-cli
                 std::fprintf(stderr, "bitbench: cannot start training: %s\n", err.toUtf8().constData());
-                QCoreApplication::exit(1);
+                QCoreApplication::exit(2);
             }
         });
 }
@@ -396,6 +400,7 @@ bool MainWindow::startTraining(QString* error) {
         return false;
     };
     if (m_controller->busy()) return fail(tr("a run is in progress"));
+    m_failureLine.clear();
     if (!m_editor->errorText().isEmpty()) return fail(m_editor->errorText());
     const auto e = m_panel->buildExperiment(m_editor->pattern().toStdString(), editorLayerBits(), &why);
     if (!e) return fail(why);
@@ -605,6 +610,14 @@ void MainWindow::onRunFinished(int outcome, const QString& message, qint64 runId
     if (outcome == int(TrainingOutcome::Failed) && !m_auto.autotrain)
         QMessageBox::warning(this, tr("Training failed"), message);
     updateActions();
+    if (m_auto.autotrain && outcome == int(TrainingOutcome::Failed)) {
+        // Automation cannot go on: report it as bitbench-cli would, with its exit code.
+        const QString line = m_failureLine.isEmpty() ? message : m_failureLine;
+        std::fprintf(stderr, "bitbench: %s\n", line.toUtf8().constData());
+        finishAutomation();
+        QCoreApplication::exit(m_failureLine.isEmpty() ? 1 : m_failureCode);
+        return;
+    }
     if (m_auto.autotrain && (m_autoStopping || m_auto.quitWhenDone)) {
         if (!m_autoStopping && !m_auto.screenshotDir.isEmpty()) saveScreenshots(m_auto.screenshotDir);
         Q_UNUSED(steps);

@@ -118,6 +118,8 @@ private:
     QStringList m_layerNames;
     WindowAutomation m_auto;
     bool m_autoStopping = false;
+    int m_failureCode = 1;  // how bitbench-cli would exit for the last failed run
+    QString m_failureLine;  // and the line it would print
     bool m_closeAfterStop = false;
 
     // Measurements: frames (drains with a replot) per second and trainer throughput.

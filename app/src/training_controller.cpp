@@ -49,6 +49,7 @@ bool TrainingController::start(TrainingRequest request, QString* error) {
                 if (m_state == State::Starting) setState(m_worker && m_worker->paused() ? State::Paused : State::Running);
                 Q_EMIT runStarted(runId, total, perEpoch, batch, kind);
             });
+    connect(m_worker, &TrainingWorker::failed, this, &TrainingController::runFailed);
     connect(m_worker, &TrainingWorker::finished, this, &TrainingController::onWorkerFinished);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     setState(State::Starting);

@@ -51,6 +51,8 @@ Q_SIGNALS:
     // Everything that arrived since the previous batch; receivers append and replot once.
     void batchReady(const bitbench::MetricsBatch& batch);
     void runFinished(int outcome, const QString& message, qint64 runId, qint64 steps);
+    // Before runFinished(Failed): the exit code and one line a command line reports for it.
+    void runFailed(int exitCode, const QString& line);
 
 private:
     void setState(State s);

@@ -104,6 +104,8 @@ void TrainingWorker::run() {
         size_t epochsSeen = trainer.history().size();
 
         QString failure;
+        int failureCode = 1;
+        QString failureLine;
         try {
             for (;;) {
                 {
@@ -121,6 +123,8 @@ void TrainingWorker::run() {
             }
         } catch (const std::exception& ex) {
             failure = QString::fromUtf8(ex.what());
+            failureCode = error_exit_code(ex);
+            failureLine = QString::fromStdString(error_line(ex));
         }
         {
             std::lock_guard lock(m_mutex);
@@ -130,6 +134,7 @@ void TrainingWorker::run() {
         const nlohmann::json summary = summaryOf(trainer);
         if (!failure.isEmpty()) {
             writer.finish(RunStatus::Failed, nlohmann::json{{"error", failure.toStdString()}}.dump());
+            Q_EMIT failed(failureCode, failureLine);
             Q_EMIT finished(int(TrainingOutcome::Failed), failure, runId, steps);
         } else if (trainer.globalStep() >= trainer.totalSteps() && !m_stop.load()) {
             writer.finish(RunStatus::Finished, summary.dump());
@@ -143,6 +148,7 @@ void TrainingWorker::run() {
                             runId, steps);
         }
     } catch (const std::exception& ex) {
+        Q_EMIT failed(error_exit_code(ex), QString::fromStdString(error_line(ex)));
         Q_EMIT finished(int(TrainingOutcome::Failed), QString::fromUtf8(ex.what()), runId, steps);
     }
 }

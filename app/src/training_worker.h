@@ -52,6 +52,9 @@ Q_SIGNALS:
     void status(const QString& message);
     void started(qint64 runId, qint64 totalSteps, qint64 stepsPerEpoch, int batch, const QString& engineKind);
     void finished(int outcome, const QString& message, qint64 runId, qint64 steps);
+    // Just before finished(Failed): the failure as a command line reports it (error_exit_code,
+    // error_line), for bitbench --autotrain.
+    void failed(int exitCode, const QString& line);
 
 private:
     TrainingRequest m_request;

@@ -1,6 +1,7 @@
 // Store internals shared by RunStore and RunWriter: the connection and the event row writers.
 #pragma once
 
+#include "bitbench/atomic_file.h"
 #include "bitbench/store.h"
 #include "sqlite_db.h"
 
@@ -13,6 +14,7 @@ struct RunStore::Impl {
     SqliteDb db;
     std::string path;
     std::string readOnlyReason; // empty when writable
+    FileOpenMark mark{path};    // output files never replace a database that is open here
 };
 
 // The connection behind a store, for the writer's inserts.

@@ -3,10 +3,12 @@
 #include "store_process.h"
 #include "store_schema.h"
 
+#include "bitbench/atomic_file.h"
 #include "bitbench/error.h"
 #include "bitbench/version.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -42,14 +44,16 @@ std::string folderOf(const std::string& path) {
     return dir.empty() ? std::string(".") : dir.string();
 }
 
-std::string folderReason(const std::string& path) {
+// err: the errno of the failed write-access check on the folder.
+std::string folderReason(const std::string& path, int err) {
     const std::string name = fs::path(path).filename().string();
     return "the folder '" + folderOf(path) +
            "' is not writable, and SQLite's write-ahead log needs "
            "to create '" +
-           name + "-wal' and '" + name +
-           "-shm' next to the database; make the "
-           "folder writable or copy the database to a writable folder";
+           name + "-wal' and '" + name + "-shm' next to the database" +
+           (err == EROFS ? " (it is on a " + file_errno_words(err) +
+                               "); copy the database to a writable folder"
+                         : "; make the folder writable or copy the database to a writable folder");
 }
 
 RunStatus statusParse(const std::string& s, const std::string& path) {
@@ -182,32 +186,37 @@ RunStore RunStore::open(const std::string& path, StoreAccess access) {
     std::error_code ec;
     const bool exists = fs::exists(path, ec);
     const std::string dir = folderOf(path);
-    if (!exists && access == StoreAccess::ReadOnly) {
-        throw StoreError(error_message_file(path, "does not exist (no runs stored yet?)"));
+    if (!exists && access != StoreAccess::ReadWrite) {
+        throw StoreError("no run database at '" + path +
+                         "' (nothing stored there yet, or the path is mistyped)");
     } else if (!exists) {
         fs::create_directories(dir, ec);
         if (ec)
             throw StoreError(error_message_file(path, "cannot create its folder: " + ec.message()));
         if (::access(dir.c_str(), W_OK) != 0)
-            throw StoreError(
-                error_message_file(path, "cannot create the database: " + folderReason(path)));
+            throw StoreError(error_message_file(
+                path, "cannot create the database: " + folderReason(path, errno)));
     }
 
     std::string reason;
     const bool dirWritable = ::access(dir.c_str(), W_OK) == 0;
+    const int dirErrno = dirWritable ? 0 : errno;
     if (access == StoreAccess::ReadOnly)
         reason = "opened read-only";
     else if (exists && ::access(path.c_str(), W_OK) != 0)
-        reason = "the file is read-only (no write permission)";
+        reason = "the file is read-only (" + file_errno_words(errno) + ")";
     else if (!dirWritable)
-        reason = folderReason(path);
+        reason = folderReason(path, dirErrno);
     const bool readOnly = !reason.empty();
 
     // A WAL database read without a writable folder cannot get its -shm file; if nobody made one,
     // nobody can be writing either (they would need the same folder), so read it as immutable.
     const bool immutable = readOnly && !dirWritable && !fs::exists(path + "-shm", ec);
-    const int flags = SQLITE_OPEN_URI | (readOnly ? SQLITE_OPEN_READONLY
-                                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    // Only a path that was absent may be created: SQLite must not make a file that appeared or
+    // vanished since the check.
+    const int flags = SQLITE_OPEN_URI |
+                      (readOnly ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE));
     auto impl =
         std::make_unique<Impl>(Impl{SqliteDb(path, uriFor(path, immutable), flags), path, reason});
     SqliteDb& db = impl->db;
@@ -226,8 +235,8 @@ RunStore RunStore::open(const std::string& path, StoreAccess access) {
                 path, "is not a bitbench run database (not an SQLite file); choose another file, "
                       "it was left untouched"));
         if (!dirWritable && std::string(e.what()).find("bitbench") == std::string::npos)
-            throw StoreError(
-                error_message_file(path, "cannot read the database: " + folderReason(path)));
+            throw StoreError(error_message_file(
+                path, "cannot read the database: " + folderReason(path, dirErrno)));
         throw;
     }
     if (readOnly) {

@@ -139,6 +139,7 @@ inline constexpr int32_t kKeepCheckpointsDefault = 1;
 enum class StoreAccess : uint8_t {
     ReadWrite, // create or migrate; falls back to read-only when the file or folder is not writable
     ReadOnly,  // the file must exist; nothing is ever written
+    Existing,  // like ReadWrite, but the file must exist: a mistyped path is refused, not created
 };
 
 // One connection to a run database. Use one RunStore per thread; several RunStores (in one or
@@ -149,7 +150,8 @@ public:
     // ensures: the schema is at the latest version (read-write); runs marked running whose writer
     //          process on this host is gone are marked interrupted (read-write only).
     // throws: StoreError when the file is not SQLite, is SQLite but not ours, was written by a
-    //         newer bitbench, or cannot be opened. Nothing is written to a file that is refused.
+    //         newer bitbench, or cannot be opened, and "no run database at PATH" when it is
+    //         missing (ReadOnly, Existing). Nothing is written to a file that is refused.
     static RunStore open(const std::string& path, StoreAccess access = StoreAccess::ReadWrite);
 
     RunStore(RunStore&&) noexcept;
