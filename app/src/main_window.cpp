@@ -8,6 +8,7 @@
 #include "inspector_panel.h"
 #include "runs_window.h"
 
+#include "bitbench/dataset.h"
 #include "bitbench/error.h"
 #include "bitbench/store.h"
 #include "bitbench/version.h"
@@ -253,10 +254,20 @@ void MainWindow::setAutomation(const WindowAutomation& a) {
     if (a.autotrain)
         QTimer::singleShot(0, this, [this] {
             QString err;
-            if (!startTraining(&err)) { // what the panel refuses is input, as in bitbench-cli
-                std::fprintf(stderr, "bitbench: cannot start training: %s\n", err.toUtf8().constData());
-                QCoreApplication::exit(2);
+            if (startTraining(&err)) return;
+            // The panel refuses a missing dataset before loading it; bitbench-cli reports the
+            // loader's error (exit 3), so ask the loader, on this failure path only.
+            try {
+                if (!m_panel->experimentPath().isEmpty())
+                    (void)dataset_for_experiment(m_panel->loadedExperiment(), m_panel->dataDir().toStdString());
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "bitbench: %s\n", error_line(e).c_str());
+                QCoreApplication::exit(error_exit_code(e));
+                return;
             }
+            // Anything else the panel refuses is input, as in bitbench-cli.
+            std::fprintf(stderr, "bitbench: cannot start training: %s\n", err.toUtf8().constData());
+            QCoreApplication::exit(2);
         });
 }
 
