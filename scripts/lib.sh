@@ -7,6 +7,8 @@ BITBENCH_PACKAGES_CORE=(build-essential cmake ninja-build pkg-config libeigen3-d
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev ca-certificates)
 BITBENCH_PACKAGES_GUI=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev libvulkan-dev
   xvfb xauth)
+# Fuzzing (scripts/test --fuzz): clang with libFuzzer and the sanitizer runtimes.
+BITBENCH_PACKAGES_FUZZ=(clang libclang-rt-dev)
 
 say() { printf 'bitbench: %s\n' "$*" >&2; }
 die() { printf 'bitbench: error: %s\n' "$*" >&2; exit 1; }
@@ -21,7 +23,8 @@ bitbench_data_dir() {
 # Number of parallel build jobs: the core count.
 bitbench_jobs() { nproc 2>/dev/null || echo 2; }
 
-# bitbench_build DIR [cmake args...]: configures once (Release, Ninja) and builds incrementally.
+# bitbench_build DIR [cmake args...]: configures once (Release, Ninja) and builds incrementally;
+# BITBENCH_BUILD_TARGET, when set, builds only that target.
 bitbench_build() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ] || [ ! -f "$dir/CMakeCache.txt" ]; then
@@ -29,5 +32,6 @@ bitbench_build() {
     cmake -S "$BITBENCH_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 \
       || { cat "$dir/configure.log" >&2; die "CMake configure failed (log above)"; }
   fi
-  cmake --build "$dir" -j "$(bitbench_jobs)" || die "build failed"
+  cmake --build "$dir" -j "$(bitbench_jobs)" ${BITBENCH_BUILD_TARGET:+--target "$BITBENCH_BUILD_TARGET"} \
+    || die "build failed"
 }

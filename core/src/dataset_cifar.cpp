@@ -2,6 +2,7 @@
 #include "bitbench/dataset.h"
 
 #include "bitbench/error.h"
+#include "dataset_cifar_impl.h"
 
 #include <cstring>
 #include <filesystem>
@@ -17,7 +18,7 @@ constexpr int32_t kSide = 32;
 constexpr int32_t kChannels = 3;
 constexpr int32_t kClasses = 10;
 constexpr int64_t kPlane = int64_t(kSide) * kSide;
-constexpr int64_t kRecord = 1 + kChannels * kPlane; // label byte, then R, G, B planes
+constexpr int64_t kRecord = kCifarRecordBytes;
 constexpr int64_t kRecordsPerFile = 10000;
 constexpr int kTrainBatches = 5;
 constexpr const char* kSubfolder = "cifar-10-batches-bin";
@@ -69,11 +70,21 @@ void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<u
     if (!in || !in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size())))
         throw DataError(
             error_message_file(name, "cannot read (unreadable or changed while reading)"));
+    cifar_batch_decode(raw, kRecordsPerFile, name, images, labels);
+}
 
+} // namespace
+
+void cifar_batch_decode(const std::vector<uint8_t>& raw, int64_t records, const std::string& name,
+                        std::vector<uint8_t>& images, std::vector<uint8_t>& labels) {
+    if (records < 0 || raw.size() != uint64_t(records) * uint64_t(kRecord))
+        throw DataError(error_message_file(
+            name, std::to_string(raw.size()) + " bytes, expected " +
+                      std::to_string(records) + " records of 3073 bytes"));
     const size_t imageBase = images.size();
-    images.resize(imageBase + size_t(kRecordsPerFile * kPlane * kChannels));
-    labels.reserve(labels.size() + size_t(kRecordsPerFile));
-    for (int64_t r = 0; r < kRecordsPerFile; ++r) {
+    images.resize(imageBase + size_t(records * kPlane * kChannels));
+    labels.reserve(labels.size() + size_t(records));
+    for (int64_t r = 0; r < records; ++r) {
         const uint8_t* rec = raw.data() + r * kRecord;
         if (rec[0] >= kClasses)
             throw DataError(error_message_file(name, "record " + std::to_string(r) + " has label " +
@@ -86,8 +97,6 @@ void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<u
                 dst[p * kChannels + c] = rec[1 + c * kPlane + p];
     }
 }
-
-} // namespace
 
 Dataset dataset_load_cifar10(const std::string& dir) {
     const fs::path folder = resolveFolder(dir);

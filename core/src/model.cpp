@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+
 namespace bitbench {
 
 namespace {
@@ -161,7 +163,12 @@ void model_infer_shapes(ModelDesc& m) {
             flat = true;
             l.inH = 1;
             l.inW = 1;
-            l.inC = h * w * c;
+            const int64_t features = int64_t(h) * w * c;
+            if (features > INT32_MAX)
+                throw InputError("model '" + m.name + "': fc layer '" + l.name + "' has " +
+                                 std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(c) +
+                                 " = " + std::to_string(features) + " inputs, more than 2^31-1");
+            l.inC = int32_t(features);
             l.convH = l.convW = l.outH = l.outW = 1;
             h = w = 1;
             c = l.out;

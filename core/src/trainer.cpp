@@ -7,6 +7,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -201,7 +202,12 @@ void Trainer::checkpointLoad(const std::vector<uint8_t>& b) {
     if (blob_get_u64(b, pos) != kCheckpointMagic) throw DataError("not a bitbench checkpoint");
     const auto step = int64_t(blob_get_u64(b, pos));
     if (step < 0 || step > totalSteps()) throw DataError("checkpoint step is outside this experiment's schedule");
+    // Epochs before `step` are in the history, except one whose evaluation was cut off.
     const auto count = blob_get_u64(b, pos);
+    const auto done = uint64_t(step / m_stepsPerEpoch);
+    if (count > done || count + 1 < done)
+        throw DataError("checkpoint history holds " + std::to_string(count) + " epochs at step " +
+                        std::to_string(step) + ", expected " + std::to_string(done));
     std::vector<EpochMetrics> hist;
     auto getDouble = [&] {
         const uint64_t u = blob_get_u64(b, pos);
@@ -211,7 +217,8 @@ void Trainer::checkpointLoad(const std::vector<uint8_t>& b) {
     };
     for (uint64_t i = 0; i < count; ++i) {
         EpochMetrics h;
-        h.epoch = int32_t(blob_get_u64(b, pos));
+        if (blob_get_u64(b, pos) != i) throw DataError("checkpoint history is out of order");
+        h.epoch = int32_t(i);
         h.step = int64_t(blob_get_u64(b, pos));
         h.weightsHash = blob_get_u64(b, pos);
         h.trainLoss = getDouble();
@@ -223,6 +230,10 @@ void Trainer::checkpointLoad(const std::vector<uint8_t>& b) {
         hist.push_back(h);
     }
     const double loss = getDouble(), errors = getDouble(), seconds = getDouble();
+    // The epoch's error count so far: a whole number of at most one per image trained.
+    if (!(errors >= 0 && errors <= double(m_stepsPerEpoch) * m_e.batch) || std::signbit(errors) ||
+        errors != std::floor(errors))
+        throw DataError("checkpoint holds an impossible error count");
     const auto size = blob_get_u64(b, pos);
     if (pos + size != b.size()) throw DataError("checkpoint is truncated");
     m_engine->weightsLoad(std::vector<uint8_t>(b.begin() + long(pos), b.end()));
