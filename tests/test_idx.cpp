@@ -109,6 +109,12 @@ private Q_SLOTS:
         auto huge = makeIdx({1});
         huge[4] = 0xFF;
         QTest::newRow("huge count") << qb(huge) << "truncated";
+        // 16 x 2^30 x 2^30 wraps to 0 in 64 bits, which an empty body would match.
+        QTest::newRow("size overflow")
+            << qb({0, 0, 8, 3, 0, 0, 0, 16, 0x40, 0, 0, 0, 0x40, 0, 0, 0}) << "overflow";
+        QTest::newRow("item size overflow, no items")
+            << qb({0, 0, 8, 4, 0, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0})
+            << "overflow";
     }
 
     void rejectsBadHeaders() {

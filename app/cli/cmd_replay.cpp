@@ -34,7 +34,13 @@ int replay(const ReplayOptions& o) {
     Experiment e = run_experiment_of(rec);
     const int32_t compare = o.epochs > 0 ? std::min<int32_t>(o.epochs, int32_t(stored.size())) : int32_t(stored.size());
     e.epochs = compare; // the schedule is per epoch, so a shorter replay computes the same epochs
-    const Dataset data = dataset_for_experiment(e, o.dataDir);
+    RunDataCheck check = RunDataCheck::Matched;
+    const Dataset data = run_data_load(store, rec, e, o.dataDir, &check);
+    if (check == RunDataCheck::NotRecorded)
+        std::fprintf(stderr,
+                     "bitbench-cli: note: run %lld was stored without a data fingerprint; its data "
+                     "is not checked\n",
+                     (long long)runId);
     Trainer t(e, data, o.threads);
     std::FILE* info = o.json ? stderr : stdout;
     std::fprintf(info, "replaying run %lld (%s, %s, seed %llu): %d epochs\n", (long long)runId, rec.info.name.c_str(),
@@ -96,7 +102,9 @@ Command cli_add_replay(CLI::App& app) {
     auto* sub = app.add_subcommand("replay", "Re-run a stored run and check every epoch's weights hash and test error");
     sub->add_option("run", o->run, "Run id (see bitbench-cli runs)")->required();
     sub->add_option("--db", o->db, "Run database (default: runs.db in the data directory)");
-    sub->add_option("--data-dir", o->dataDir, "Folder holding the dataset files");
+    sub->add_option("--data-dir", o->dataDir,
+                    "Folder holding the run's data (default: the folder it was trained on; the "
+                    "files must match)");
     sub->add_option("--threads", o->threads, "Worker threads (0 = all cores; results do not depend on it)")->check(CLI::Range(0, 1024));
     sub->add_option("--epochs", o->epochs, "Compare only the first N epochs")->check(CLI::Range(1, 100000));
     sub->add_flag("--json", o->json, "Print one JSON object with the comparison as the last stdout line");

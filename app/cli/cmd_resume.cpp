@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <memory>
 
 namespace bitbench::cli {
@@ -52,7 +53,17 @@ int resume(const ResumeOptions& o) {
     std::unique_ptr<RunWriter> writer;
     try {
         const Experiment e = run_experiment_of(rec);
-        data = dataset_for_experiment(e, o.train.dataDir);
+        {
+            // The stored data folder unless --data-dir; either way the files must be the run's own.
+            RunStore store = RunStore::open(dbPath);
+            RunDataCheck check = RunDataCheck::Matched;
+            data = run_data_load(store, rec, e, o.train.dataDir, &check);
+            if (check == RunDataCheck::NotRecorded)
+                std::fprintf(stderr,
+                             "bitbench-cli: note: run %lld was stored without a data fingerprint; its "
+                             "data is not checked\n",
+                             (long long)runId);
+        }
         t = std::make_unique<Trainer>(e, data, o.train.threads);
         if (cp) t->checkpointLoad(cp->blob);
         std::FILE* info = o.train.json ? stderr : stdout;
@@ -74,7 +85,9 @@ Command cli_add_resume(CLI::App& app) {
     auto* sub = app.add_subcommand("resume", "Continue an interrupted run from its last checkpoint");
     sub->add_option("run", o->run, "Run id (see bitbench-cli runs)")->required();
     sub->add_option("--db", o->train.db, "Run database (default: runs.db in the data directory)");
-    sub->add_option("--data-dir", o->train.dataDir, "Folder holding the dataset files");
+    sub->add_option("--data-dir", o->train.dataDir,
+                    "Folder holding the run's data (default: the folder it was trained on; the "
+                    "files must match)");
     sub->add_option("--threads", o->train.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     sub->add_flag("--json", o->train.json, "Print one JSON object with the results as the last stdout line");
     sub->add_flag("--quiet", o->train.quiet, "No progress bar");

@@ -63,6 +63,26 @@ nlohmann::json runJson(RunStore& store, const RunRecord& r) {
             {"host", r.info.host}};
 }
 
+// The dataset kind the run's experiment names ("mnist", "idx", "cifar10", "synthetic").
+std::string datasetKind(const RunRecord& r) {
+    const nlohmann::json c = embedded(r.info.resolvedConfigJson);
+    if (c.is_object() && c.contains("dataset") && c["dataset"].is_object() &&
+        c["dataset"].contains("kind") && c["dataset"]["kind"].is_string())
+        return c["dataset"]["kind"].get<std::string>();
+    return r.info.dataset;
+}
+
+// Where the run's data came from, in words: the folder and how many files are fingerprinted.
+std::string dataText(const RunRecord& r) {
+    if (r.info.dataFingerprint.empty())
+        return (r.info.dataDir.empty() ? std::string("not recorded") : r.info.dataDir) +
+               " (stored without a data fingerprint)";
+    const nlohmann::json f = embedded(r.info.dataFingerprint);
+    if (r.info.dataDir.empty()) return "generated from the seed";
+    return r.info.dataDir + " (" + std::to_string(f.is_array() ? f.size() : 0) +
+           " files fingerprinted, checked on resume and replay)";
+}
+
 void noteReadOnly(const RunStore& store) {
     if (store.readOnly())
         std::fprintf(stderr,
@@ -132,6 +152,9 @@ int showRun(const RunsOptions& o) {
         j["experiment"] = embedded(r.info.experimentJson);
         j["resolved_config"] = embedded(r.info.resolvedConfigJson);
         j["summary"] = embedded(r.summaryJson);
+        j["dataset_kind"] = datasetKind(r);
+        j["data_dir"] = r.info.dataDir.empty() ? nlohmann::json() : nlohmann::json(r.info.dataDir);
+        j["data_fingerprint"] = embedded(r.info.dataFingerprint);
         nlohmann::json ep = nlohmann::json::array();
         for (const EpochMetrics& e : epochs) {
             char hash[20];
@@ -154,6 +177,8 @@ int showRun(const RunsOptions& o) {
     std::printf("  status       %s\n", run_status_name(r.status));
     std::printf("  bits         %s\n", r.info.bitsPattern.c_str());
     std::printf("  model        %s on %s\n", r.info.model.c_str(), r.info.dataset.c_str());
+    std::printf("  dataset      %s (kind %s)\n", r.info.dataset.c_str(), datasetKind(r).c_str());
+    std::printf("  data         %s\n", dataText(r).c_str());
     std::printf("  seed         %" PRIu64 "\n", r.info.seed);
     std::printf("  config hash  %s\n", r.info.configHash.c_str());
     std::printf("  started      %s\n", r.startedAt.c_str());

@@ -253,7 +253,7 @@ int train_run(const TrainOptions& opt) {
         if (store.readOnly())
             throw StoreError("cannot record the run in '" + dbPath + "': " + store.readOnlyReason() +
                              " (use --db FILE elsewhere or --no-store)");
-        runId = store.runCreate(run_info_of(e), keep_checkpoints_of(opt.keepCheckpoints));
+        runId = store.runCreate(run_info_of(e, data, store), keep_checkpoints_of(opt.keepCheckpoints));
     }
     RunWriter writer(dbPath, runId);
     std::fprintf(opt.json ? stderr : stdout, "recording as run %lld in %s\n", (long long)runId, dbPath.c_str());

@@ -2,11 +2,15 @@
 #include "bitbench/dataset.h"
 
 #include "bitbench/error.h"
+#include "data_file.h"
 #include "dataset_cifar_impl.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace bitbench {
 
@@ -40,9 +44,9 @@ fs::path resolveFolder(const std::string& dir) {
             "in it or in its " +
                 std::string(kSubfolder) + " subfolder)"));
     for (const fs::path& candidate : {root, root / kSubfolder}) {
-        if (fs::is_regular_file(candidate / kTestBatch, ec)) return candidate;
+        if (data_file_exists(candidate / kTestBatch)) return candidate;
         for (int i = 1; i <= kTrainBatches; ++i)
-            if (fs::is_regular_file(candidate / trainBatchName(i), ec)) return candidate;
+            if (data_file_exists(candidate / trainBatchName(i))) return candidate;
     }
     throw DataError(error_message_file(
         dir,
@@ -54,22 +58,32 @@ fs::path resolveFolder(const std::string& dir) {
 // Appends one batch file's records to images (HWC) and labels.
 void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<uint8_t>& labels) {
     const std::string name = path.string();
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec)
-        throw DataError(error_message_file(name, "cannot read its size (" + ec.message() + ")"));
-    if (int64_t(size) != kRecordsPerFile * kRecord)
+    const int fd = data_file_open(name);
+    struct Close {
+        int fd;
+        ~Close() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        throw DataError(error_message_file(name, std::string("cannot read its size (") +
+                                                     std::strerror(errno) + ")"));
+    const uint64_t size = uint64_t(st.st_size);
+    const uint64_t expected = *size_mul(kRecordsPerFile, kRecord);
+    if (size != expected)
         throw DataError(error_message_file(
-            name,
-            std::string(int64_t(size) < kRecordsPerFile * kRecord ? "truncated" : "too long") +
-                ": " + std::to_string(size) + " bytes, expected " +
-                std::to_string(kRecordsPerFile * kRecord) + " (10000 records of 3073 bytes); " +
-                "fetch the CIFAR-10 binary version again"));
-    std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> raw(size_t(kRecordsPerFile * kRecord));
-    if (!in || !in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size())))
-        throw DataError(
-            error_message_file(name, "cannot read (unreadable or changed while reading)"));
+            name, std::string(size < expected ? "truncated" : "too long") + ": " +
+                      std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                      " (10000 records of 3073 bytes); " +
+                      "fetch the CIFAR-10 binary version again"));
+    std::vector<uint8_t> raw(static_cast<size_t>(expected));
+    for (size_t got = 0; got < raw.size();) {
+        const ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            throw DataError(
+                error_message_file(name, "cannot read (unreadable or changed while reading)"));
+        got += size_t(n);
+    }
     cifar_batch_decode(raw, kRecordsPerFile, name, images, labels);
 }
 
@@ -77,12 +91,13 @@ void readBatch(const fs::path& path, std::vector<uint8_t>& images, std::vector<u
 
 void cifar_batch_decode(const std::vector<uint8_t>& raw, int64_t records, const std::string& name,
                         std::vector<uint8_t>& images, std::vector<uint8_t>& labels) {
-    if (records < 0 || raw.size() != uint64_t(records) * uint64_t(kRecord))
+    const auto bytes = records < 0 ? std::nullopt : size_mul(uint64_t(records), kRecord);
+    if (!bytes || raw.size() != *bytes)
         throw DataError(error_message_file(
             name, std::to_string(raw.size()) + " bytes, expected " +
                       std::to_string(records) + " records of 3073 bytes"));
     const size_t imageBase = images.size();
-    images.resize(imageBase + size_t(records * kPlane * kChannels));
+    images.resize(imageBase + size_t(*size_mul(uint64_t(records), kPlane * kChannels)));
     labels.reserve(labels.size() + size_t(records));
     for (int64_t r = 0; r < records; ++r) {
         const uint8_t* rec = raw.data() + r * kRecord;
@@ -100,12 +115,11 @@ void cifar_batch_decode(const std::vector<uint8_t>& raw, int64_t records, const 
 
 Dataset dataset_load_cifar10(const std::string& dir) {
     const fs::path folder = resolveFolder(dir);
-    std::error_code ec;
     std::string missing;
     for (int i = 1; i <= kTrainBatches; ++i)
-        if (!fs::is_regular_file(folder / trainBatchName(i), ec))
+        if (!data_file_exists(folder / trainBatchName(i)))
             missing += (missing.empty() ? "" : ", ") + trainBatchName(i);
-    if (!fs::is_regular_file(folder / kTestBatch, ec))
+    if (!data_file_exists(folder / kTestBatch))
         missing += (missing.empty() ? "" : ", ") + std::string(kTestBatch);
     // Training on fewer batches than the paper used would quietly change every result.
     if (!missing.empty())
@@ -119,10 +133,16 @@ Dataset dataset_load_cifar10(const std::string& dir) {
     d.width = kSide;
     d.channels = kChannels;
     d.classes = kClasses;
-    d.trainImages.reserve(size_t(kTrainBatches * kRecordsPerFile * kPlane * kChannels));
-    for (int i = 1; i <= kTrainBatches; ++i)
-        readBatch(folder / trainBatchName(i), d.trainImages, d.trainLabels);
-    readBatch(folder / kTestBatch, d.testImages, d.testLabels);
+    std::error_code ec;
+    d.dir = fs::absolute(folder, ec).lexically_normal().string();
+    if (d.dir.size() > 1 && d.dir.back() == '/') d.dir.pop_back();
+    d.trainImages.reserve(size_t(*size_mul(kTrainBatches * kRecordsPerFile, kPlane * kChannels)));
+    for (int i = 1; i <= kTrainBatches; ++i) {
+        d.files.push_back((folder / trainBatchName(i)).string());
+        readBatch(d.files.back(), d.trainImages, d.trainLabels);
+    }
+    d.files.push_back((folder / kTestBatch).string());
+    readBatch(d.files.back(), d.testImages, d.testLabels);
     return d;
 }
 

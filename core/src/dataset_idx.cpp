@@ -3,6 +3,7 @@
 
 #include "bitbench/error.h"
 #include "bitbench/idx.h"
+#include "data_file.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -22,11 +23,11 @@ constexpr const char* kTestLabels = "t10k-labels-idx1-ubyte";
 // MNIST-style data has ten classes even when a small file happens to lack the top digits.
 constexpr int32_t kMinClasses = 10;
 
-// The plain file if present, else its .gz form, else empty.
+// The plain file if present, else its .gz form, else empty. throws DataError for a name that
+// exists but is not a regular file (a folder, a FIFO).
 std::string findIdx(const fs::path& dir, const std::string& base) {
-    std::error_code ec;
     for (const std::string& name : {base, base + ".gz"})
-        if (fs::is_regular_file(dir / name, ec)) return (dir / name).string();
+        if (data_file_exists(dir / name)) return (dir / name).string();
     return {};
 }
 
@@ -100,15 +101,20 @@ Dataset dataset_load_idx(const std::string& dir) {
     Dataset d;
     d.name =
         root.filename().empty() ? root.parent_path().filename().string() : root.filename().string();
+    d.dir = fs::absolute(root, ec).lexically_normal().string();
+    if (d.dir.size() > 1 && d.dir.back() == '/') d.dir.pop_back();
+    d.files.assign(paths, paths + 4);
     d.height = int32_t(trainImages.dims[1]);
     d.width = int32_t(trainImages.dims[2]);
     d.channels = 1; // IDX images are grey levels: N x H x W is already HWC with C = 1.
-    int32_t maxLabel = 0;
-    for (uint8_t l : trainLabels.data)
-        maxLabel = std::max<int32_t>(maxLabel, l);
-    for (uint8_t l : testLabels.data)
-        maxLabel = std::max<int32_t>(maxLabel, l);
-    d.classes = std::max(kMinClasses, maxLabel + 1);
+    d.maxLabel.file = paths[1];
+    for (int f = 0; f < 2; ++f) {
+        const std::vector<uint8_t>& labels = (f == 0 ? trainLabels : testLabels).data;
+        for (size_t i = 0; i < labels.size(); ++i)
+            if (labels[i] > d.maxLabel.label)
+                d.maxLabel = {paths[f == 0 ? 1 : 3], int64_t(i), labels[i]};
+    }
+    d.classes = std::max(kMinClasses, d.maxLabel.label + 1);
     d.trainImages = std::move(trainImages.data);
     d.trainLabels = std::move(trainLabels.data);
     d.testImages = std::move(testImages.data);

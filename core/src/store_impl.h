@@ -15,6 +15,7 @@ struct RunStore::Impl {
     std::string path;
     std::string readOnlyReason; // empty when writable
     FileOpenMark mark{path};    // output files never replace a database that is open here
+    int64_t filesHashed = 0;    // data files read in full by filesFingerprint
 };
 
 // The connection behind a store, for the writer's inserts.

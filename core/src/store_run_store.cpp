@@ -114,7 +114,7 @@ void setPragmas(SqliteDb& db) {
     "(SELECT count(*) FROM epoch_hashes e WHERE e.run = r.id), "                                   \
     "(SELECT max(step) + 1 FROM metrics m WHERE m.run = r.id AND m.key = 'loss'), "                \
     "(SELECT count(*) FROM checkpoints c WHERE c.run = r.id), r.keep_checkpoints, "               \
-    "r.status_message FROM runs r "
+    "r.status_message, r.data_dir, r.data_fingerprint FROM runs r "
 
 RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     RunRecord r;
@@ -138,6 +138,8 @@ RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     r.checkpoints = int32_t(q.colInt(17));
     r.keepCheckpoints = int32_t(q.colInt(18));
     r.statusMessage = q.colText(19);
+    r.info.dataDir = q.colText(20);
+    r.info.dataFingerprint = q.colText(21);
     return r;
 }
 
@@ -288,11 +290,13 @@ namespace {
 // Inserts a run owned by this process. requires: inside a write transaction.
 int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
     const int64_t pid = store_pid();
-    db.query("INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "
-             "bits_pattern, model, dataset, status, started_at, program_version, host, "
-             "writer_host, writer_pid, writer_token, keep_checkpoints) VALUES (?, ?, ?, ?, ?, ?, "
-             "?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?)")
-        .bind(1, info.name)
+    SqliteQuery q = db.query(
+        "INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "
+        "bits_pattern, model, dataset, status, started_at, program_version, host, "
+        "writer_host, writer_pid, writer_token, keep_checkpoints, data_dir, data_fingerprint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, "
+        "?, ?, ?, ?, ?, ?)");
+    q.bind(1, info.name)
         .bind(2, info.experimentJson)
         .bind(3, info.resolvedConfigJson)
         .bind(4, info.configHash)
@@ -305,8 +309,17 @@ int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
         .bind(11, store_host_name())
         .bind(12, pid)
         .bind(13, store_process_token(pid))
-        .bind(14, int64_t(std::max(keepCheckpoints, 0)))
-        .run();
+        .bind(14, int64_t(std::max(keepCheckpoints, 0)));
+    // NULL, not '', for what is not known: generated data has no folder, old runs no fingerprint.
+    if (info.dataDir.empty())
+        q.bindNull(15);
+    else
+        q.bind(15, info.dataDir);
+    if (info.dataFingerprint.empty())
+        q.bindNull(16);
+    else
+        q.bind(16, info.dataFingerprint);
+    q.run();
     return db.lastInsertId();
 }
 

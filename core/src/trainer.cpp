@@ -30,6 +30,14 @@ Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_
                          std::to_string(data.width) + "x" + std::to_string(data.channels) + " images but model '" +
                          m.name + "' expects " + std::to_string(m.inH) + "x" + std::to_string(m.inW) + "x" +
                          std::to_string(m.inC));
+    // A label the model cannot output is bad data: name the file and the item.
+    if (!data.maxLabel.file.empty() && data.maxLabel.label >= m.classes())
+        throw DataError(error_message_file(
+            data.maxLabel.file, "item " + std::to_string(data.maxLabel.item) + " has label " +
+                                    std::to_string(data.maxLabel.label) + ", but model '" + m.name +
+                                    "' has " + std::to_string(m.classes()) +
+                                    " outputs (labels 0 to " + std::to_string(m.classes() - 1) +
+                                    ")"));
     if (data.classes > m.classes())
         throw InputError("dataset '" + data.name + "' has " + std::to_string(data.classes) + " classes but model '" +
                          m.name + "' has " + std::to_string(m.classes()) + " outputs");

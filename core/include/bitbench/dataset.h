@@ -16,6 +16,17 @@ struct Dataset {
     int32_t classes = 0;
     std::vector<uint8_t> trainImages, trainLabels;
     std::vector<uint8_t> testImages, testLabels;
+    // Where the data came from: the folder (absolute) and each file read, in loading order; both
+    // empty for generated data. A run stores them with a fingerprint of the files.
+    std::string dir{};
+    std::vector<std::string> files{};
+    // The largest label and where it is (file and item), when the labels decide `classes`;
+    // file empty when the format fixes the number of classes.
+    struct LabelAt {
+        std::string file{};
+        int64_t item = 0;
+        int32_t label = 0;
+    } maxLabel{};
 
     int64_t imageSize() const { return int64_t(height) * width * channels; }
     int64_t trainCount() const { return int64_t(trainLabels.size()); }

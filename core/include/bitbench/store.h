@@ -21,6 +21,7 @@ enum class RunStatus : uint8_t { Running, Finished, Failed, Interrupted, Diverge
 const char* run_status_name(RunStatus s);
 
 struct Experiment;
+struct Dataset;
 
 // Parses a run id as a user types it: a positive decimal integer, nothing else.
 // throws: InputError quoting the text.
@@ -36,10 +37,29 @@ struct RunInfo {
     uint64_t seed = 0;
     std::string bitsPattern; // e.g. "2-8-8-8"
     std::string model;
-    std::string dataset;
+    std::string
+        dataset; // the data's name: its folder for IDX data (e.g. "fashion-mnist"), else the kind
     std::string programVersion;
     std::string host;
+    // The data the run reads: its folder (empty for generated data, and for runs stored before
+    // the folder was recorded) and data_fingerprint_to_json() of its files (empty for runs stored
+    // before fingerprints; "[]" for generated data).
+    std::string dataDir{};
+    std::string dataFingerprint{};
 };
+
+// One data file a run reads: its name in the data folder, its size and the XXH3-64 of its bytes.
+struct DataFileFingerprint {
+    std::string file;
+    uint64_t size = 0;
+    std::string hash; // 16 hex digits
+    bool operator==(const DataFileFingerprint&) const = default;
+};
+
+// [{"file": ..., "size": ..., "hash": ...}, ...]
+std::string data_fingerprint_to_json(const std::vector<DataFileFingerprint>& files);
+// throws StoreError when `json` is not such a list.
+std::vector<DataFileFingerprint> data_fingerprint_from_json(const std::string& json);
 
 struct RunRecord {
     int64_t id = 0;
@@ -224,6 +244,14 @@ public:
                                int32_t keepCheckpoints = kKeepCheckpointsDefault);
     std::vector<SweepTrial> sweepTrialsGet(int64_t sweepId);
 
+    // The fingerprint of each file (named relative to its folder in the result). A hash is read
+    // from the file_fingerprints cache when the file's absolute path, size and modification time
+    // match a cached row; otherwise the file is read, hashed and (unless read-only) cached.
+    // throws: DataError naming a file that is missing, not a regular file or unreadable.
+    std::vector<DataFileFingerprint> filesFingerprint(const std::vector<std::string>& files);
+    // Files hashed (read in full) by filesFingerprint on this connection, for tests of the cache.
+    int64_t filesHashed() const;
+
     struct Impl;
 
 private:
@@ -274,6 +302,23 @@ std::string run_busy_message(int64_t runId, const ProcessOwner& owner);
 
 // The record of a run of `e`: its stored configuration (Experiment::stored()), hash, bits, model.
 RunInfo run_info_of(const Experiment& e);
+// The same, plus the identity of the data it reads: the dataset's name, folder and the
+// fingerprint of its files (hashes cached in `store`). throws DataError as filesFingerprint.
+RunInfo run_info_of(const Experiment& e, const Dataset& data, RunStore& store);
+
+// How run_data_load checked the data against the run's record.
+enum class RunDataCheck : uint8_t {
+    Matched,     // every file has the stored size and hash
+    NotRecorded, // the run was stored without a fingerprint: nothing to check against
+};
+
+// Loads the data stored run `r` (of experiment `e`) trains on, from `dataDir` when given, else
+// from the folder stored with the run, else (runs stored before) as the experiment says.
+// ensures: with a stored fingerprint, the files read are the stored ones, byte for byte.
+// throws: DataError naming the file that is missing or differs from the run's data (or any error
+//         of the loader).
+Dataset run_data_load(RunStore& store, const RunRecord& r, const Experiment& e,
+                      const std::string& dataDir, RunDataCheck* check = nullptr);
 // The experiment a stored run trains. throws StoreError when its stored configuration is unusable.
 Experiment run_experiment_of(const RunRecord& r);
 
