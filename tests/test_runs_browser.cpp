@@ -71,6 +71,7 @@ private Q_SLOTS:
     void readOnlyDatabase();
     void compareDiffAndPareto();
     void replayMatches();
+    void showsDataIdentity();
     void screenshots();
 };
 
@@ -342,6 +343,44 @@ void TestRunsBrowser::replayMatches() {
 
 // Pictures of every view over a database of real runs, for looking at them:
 //   BITBENCH_RUNS_SCREENSHOT_DB=runs.db BITBENCH_RUNS_SCREENSHOTS=DIR test_runs_browser screenshots
+// The dataset column names the data the run read (not only its kind); its tooltip gives the
+// folder and whether the files are fingerprinted.
+void TestRunsBrowser::showsDataIdentity() {
+    QTemporaryDir dir;
+    const std::string p = dir.filePath("runs.db").toStdString();
+    {
+        RunStore store = RunStore::open(p);
+        RunInfo info{"fashion", "{}", "{}", "h1", 1, "2-8-8-8", "lenet5", "fashion-mnist", "", ""};
+        info.dataDir = "/data/fashion-mnist";
+        info.dataFingerprint =
+            data_fingerprint_to_json({{"train-images-idx3-ubyte", 47040016, "0123456789abcdef"},
+                                      {"train-labels-idx1-ubyte", 60008, "0123456789abcdee"}});
+        store.runCreate(info);
+        store.runCreate(RunInfo{"old", "{}", "{}", "h2", 1, "2-8-8-8", "lenet5", "mnist", "", ""});
+    }
+    RunsDatabase db;
+    QVERIFY(db.open(QString::fromStdString(p)));
+    QCOMPARE(db.rows().size(), size_t(2));
+    const RunRow& fashion = db.rows()[0].id == 1 ? db.rows()[0] : db.rows()[1];
+    QCOMPARE(fashion.dataset, QStringLiteral("fashion-mnist"));
+    QCOMPARE(fashion.dataDir, QStringLiteral("/data/fashion-mnist"));
+    QCOMPARE(fashion.dataFiles, 2);
+    RunsTableModel model;
+    model.setRows(db.rows());
+    for (int r = 0; r < model.rowCount(); ++r) {
+        const QModelIndex i = model.index(r, RunsTableModel::Dataset);
+        const QString tip = i.data(Qt::ToolTipRole).toString();
+        if (i.data(RunsTableModel::kRunIdRole).toLongLong() == 1) {
+            QCOMPARE(i.data().toString(), QStringLiteral("fashion-mnist"));
+            QVERIFY2(tip.contains(QStringLiteral("/data/fashion-mnist")) &&
+                         tip.contains(QStringLiteral("2 file")),
+                     qPrintable(tip));
+        } else {
+            QVERIFY2(tip.contains(QStringLiteral("without a data fingerprint")), qPrintable(tip));
+        }
+    }
+}
+
 void TestRunsBrowser::screenshots() {
     const QString db = qEnvironmentVariable("BITBENCH_RUNS_SCREENSHOT_DB");
     const QString out = qEnvironmentVariable("BITBENCH_RUNS_SCREENSHOTS");

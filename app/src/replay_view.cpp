@@ -305,11 +305,14 @@ bool ReplayView::verify(int epochs, int threads, QString* error) {
     setVerdict(Verdict::Running, tr("Replaying %n epoch(s)…", nullptr, wanted));
     m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
     auto cancel = m_cancelFlag;
-    m_thread = QThread::create([this, e, stored, wanted, threads, cancel] {
+    m_thread = QThread::create([this, e, rec, dbPath = m_db->path().toStdString(), stored, wanted,
+                                threads, cancel] {
         QString failure;
         int checked = 0;
         try {
-            const Dataset data = dataset_for_experiment(e, {});
+            // Its own connection: the browser's belongs to the GUI thread.
+            RunStore store = RunStore::open(dbPath, StoreAccess::ReadOnly);
+            const Dataset data = run_data_load(store, rec, e, {});
             Trainer t(e, data, threads);
             CancelObserver stopper(t, cancel);
             t.addObserver(&stopper);

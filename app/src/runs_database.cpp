@@ -99,6 +99,13 @@ RunRow RunsDatabase::rowOf(const RunRecord& r) {
     row.bits = QString::fromStdString(r.info.bitsPattern);
     row.model = QString::fromStdString(r.info.model);
     row.dataset = QString::fromStdString(r.info.dataset);
+    row.dataDir = QString::fromStdString(r.info.dataDir);
+    if (!r.info.dataFingerprint.empty()) {
+        try {
+            row.dataFiles = int(data_fingerprint_from_json(r.info.dataFingerprint).size());
+        } catch (const std::exception&) {
+        }
+    }
     row.status = QString::fromLatin1(run_status_name(r.status));
     row.epochs = r.epochs;
     row.startedAt = QString::fromStdString(r.startedAt);

@@ -118,6 +118,17 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             .arg(std::isfinite(r.inferenceEnergyPj)
                      ? QString::fromStdString(cost_format_energy(r.inferenceEnergyPj))
                      : tr("unknown"));
+    if (role == Qt::ToolTipRole && index.column() == Dataset) {
+        if (r.dataFiles < 0)
+            return tr("%1: stored without a data fingerprint, so resume and replay cannot check "
+                      "its data%2")
+                .arg(r.dataset,
+                     r.dataDir.isEmpty() ? QString() : tr(" (folder %1)").arg(r.dataDir));
+        if (r.dataDir.isEmpty()) return tr("%1: generated from the seed").arg(r.dataset);
+        return tr("%1 in %2: %n file(s) fingerprinted, checked before resume and replay", nullptr,
+                  r.dataFiles)
+            .arg(r.dataset, r.dataDir);
+    }
     const auto number = [&](double v) -> QVariant {
         return std::isfinite(v) ? QVariant(v) : QVariant(qInf());
     };
@@ -206,7 +217,8 @@ bool RunsFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex&) const 
     if (!m_model.isEmpty() && r.model != m_model) return false;
     if (!m_bits.isEmpty() && r.bits != m_bits) return false;
     if (m_text.isEmpty()) return true;
-    for (const QString& s : {QString::number(r.id), r.name, r.bits, r.model, r.dataset, r.status})
+    for (const QString& s :
+         {QString::number(r.id), r.name, r.bits, r.model, r.dataset, r.dataDir, r.status})
         if (s.contains(m_text, Qt::CaseInsensitive)) return true;
     return false;
 }

@@ -18,6 +18,8 @@ struct RunRow {
     QString bits;
     QString model;
     QString dataset;
+    QString dataDir;    // the folder the run read its data from; empty for generated data
+    int dataFiles = -1; // data files fingerprinted with the run; -1 when stored without
     QString status;
     int epochs = 0;
     double bestTestError = qQNaN();   // fraction

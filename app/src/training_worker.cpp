@@ -61,6 +61,7 @@ void TrainingWorker::run() {
     int64_t steps = 0;
     try {
         std::optional<CheckpointRecord> checkpoint;
+        std::optional<Dataset> resumeData;
         if (runId) {
             // The stored configuration, not the panel's: a resumed run must be the same run.
             RunStore store = RunStore::open(m_request.dbPath);
@@ -73,10 +74,18 @@ void TrainingWorker::run() {
                 throw InputError("run " + std::to_string(runId) + " is still running in another process");
             m_request.experiment = run_experiment_of(rec);
             checkpoint = store.checkpointLatest(runId);
+            // The run's own data folder (the panel's folder is for new runs), checked against the
+            // fingerprint stored with the run; runs stored without one read the panel's folder.
+            Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(rec.info.dataset)));
+            resumeData =
+                run_data_load(store, rec, m_request.experiment,
+                              rec.info.dataDir.empty() ? m_request.dataDir : std::string());
         }
         const Experiment& e = m_request.experiment;
-        Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(e.datasetKind)));
-        const Dataset data = dataset_for_experiment(e, m_request.dataDir);
+        if (!resumeData)
+            Q_EMIT status(tr("Loading %1 data…").arg(QString::fromStdString(e.datasetKind)));
+        const Dataset data =
+            resumeData ? std::move(*resumeData) : dataset_for_experiment(e, m_request.dataDir);
         if (m_stop.load()) {
             Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), runId, 0);
             return;
@@ -85,11 +94,10 @@ void TrainingWorker::run() {
         if (checkpoint) trainer.checkpointLoad(checkpoint->blob);
 
         if (!runId) {
-            const RunInfo info = run_info_of(e);
             RunStore store = RunStore::open(m_request.dbPath);
             if (store.readOnly())
                 throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());
-            runId = store.runCreate(info);
+            runId = store.runCreate(run_info_of(e, data, store));
         }
         RunWriter writer(m_request.dbPath, runId);
         trainer.addObserver(&writer);
