@@ -53,8 +53,14 @@ int sweep(const SweepOptions& o) {
     const nlohmann::json sweepJson = json_file_read(o.path, "sweep file");
     const auto slash = o.path.find_last_of('/');
     std::string name;
-    const std::vector<SweepTrialPlan> trials =
-        sweep_expand(sweepJson, slash == std::string::npos ? "." : o.path.substr(0, slash), &name);
+    std::vector<SweepTrialPlan> trials;
+    try { // every message names the sweep file
+        trials = sweep_expand(sweepJson, slash == std::string::npos ? "." : o.path.substr(0, slash), &name);
+    } catch (const InputError& e) {
+        throw InputError(error_message_file(o.path, e.what()));
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(error_message_file(o.path, std::string("sweep: ") + e.what()));
+    }
     const std::string dbPath = train_db_path(o.db);
     RunStore store = RunStore::open(dbPath);
     if (store.readOnly()) throw StoreError("cannot record the sweep in '" + dbPath + "': " + store.readOnlyReason());

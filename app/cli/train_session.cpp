@@ -97,7 +97,7 @@ bool train_interrupted() { return g_interrupted.load(); }
 void add_train_options(CLI::App* sub, TrainOptions& opt) {
     sub->add_option("--bits", opt.bits, "W-A-G-E pattern overriding the experiment's (e.g. 2-8-8-8, 28f8)");
     sub->add_option("--epochs", opt.epochs, "Number of epochs (overrides the experiment)")->check(CLI::Range(1, 100000));
-    sub->add_option("--seed", opt.seed, "Random seed (overrides the experiment)");
+    sub->add_option("--seed", opt.seed, "Random seed 0..9223372036854775807 (overrides the experiment)");
     sub->add_option("--threads", opt.threads, "Worker threads (0 = all cores; results do not depend on it)")
         ->check(CLI::Range(0, 1024));
     sub->add_option("--data-dir", opt.dataDir, "Folder holding the dataset files (e.g. the four MNIST IDX files)");
@@ -149,7 +149,7 @@ Experiment train_experiment(const TrainOptions& opt) {
     Experiment e = experiment_load(opt.experimentPath);
     if (!opt.bits.empty()) e.bits.base = quant_spec_parse(opt.bits);
     if (opt.epochs > 0) e.epochs = opt.epochs;
-    if (opt.seed) e.seed = *opt.seed;
+    if (opt.seed) e.seed = seed_parse(*opt.seed, "--seed");
     if (opt.trainLimit > 0) e.trainLimit = opt.trainLimit;
     if (opt.testLimit > 0) e.testLimit = opt.testLimit;
     // A later schedule step beyond the epochs is harmless; validation re-checks the rates.

@@ -22,7 +22,7 @@ struct TrainOptions {
     std::string experimentPath;
     std::string bits;
     int32_t epochs = 0;
-    std::optional<uint64_t> seed;
+    std::optional<std::string> seed; // as typed; seed_parse checks it (0..kSeedMax)
     int32_t threads = 0;
     std::string dataDir;
     bool json = false;

@@ -379,10 +379,11 @@ void ExperimentPanel::validate() {
     ok = ok && lrReason.isEmpty();
 
     QString seedReason;
-    bool seedOk = false;
-    const qulonglong seed = m_seed->text().trimmed().toULongLong(&seedOk);
-    if (!seedOk || seed > qulonglong(std::numeric_limits<int64_t>::max()))
-        seedReason = tr("Expected a whole number from 0 to 9223372036854775807");
+    try {
+        seed_parse(m_seed->text().trimmed().toStdString(), "seed");
+    } catch (const InputError&) {
+        seedReason = tr("Expected a whole number from 0 to %1").arg(qulonglong(kSeedMax));
+    }
     setReason(m_fSeed, seedReason);
     ok = ok && seedReason.isEmpty();
 
@@ -419,7 +420,7 @@ std::optional<Experiment> ExperimentPanel::buildExperiment(const std::string& bi
     j["epochs"] = m_epochs->value();
     j["batch"] = m_batch->value();
     j["lr"] = *lr;
-    j["seed"] = m_seed->text().trimmed().toULongLong();
+    j["seed"] = seed_parse(m_seed->text().trimmed().toStdString(), "experiment.seed");
     j["train_limit"] = m_trainLimit->value();
     j["test_limit"] = m_testLimit->value();
     j["bits"] = bits;

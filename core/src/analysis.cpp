@@ -4,6 +4,7 @@
 #include "bitbench/error.h"
 #include "bitbench/observer.h"
 #include "bitbench/quant_spec.h"
+#include "json_read.h"
 
 #include <algorithm>
 #include <cmath>
@@ -80,9 +81,10 @@ std::vector<int32_t> classValues(const nlohmann::json& v, const std::string& whe
     std::vector<int32_t> out;
     if (!v.is_array() || v.empty())
         throw InputError(where + ": expected a non-empty list of bits (1..16 or \"f\")");
-    for (const auto& b : v) {
-        if (b.is_number_integer() && b.get<int>() >= 1 && b.get<int>() <= kMaxBits)
-            out.push_back(b.get<int>());
+    for (size_t i = 0; i < v.size(); ++i) {
+        const auto& b = v[i];
+        if (b.is_number_integer()) // checked before narrowing: 4294967298 is not 2
+            out.push_back(int32_t(json_integer(b, where + "[" + std::to_string(i) + "]", 1, kMaxBits)));
         else if (b.is_string() && b.get<std::string>() == "f")
             out.push_back(0);
         else
@@ -114,6 +116,8 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
     if (!sweep.contains("base") || !(sweep["base"].is_string() || sweep["base"].is_object()))
         throw InputError(
             "sweep.base: expected the path of the base experiment file or an experiment object");
+    if (sweep.contains("name") && !sweep["name"].is_string())
+        throw InputError("sweep.name: expected a string, got " + sweep["name"].dump());
     if (name) *name = sweep.value("name", std::string("sweep"));
     nlohmann::json base;
     std::string baseDir = dir.empty() ? std::string(".") : dir;
@@ -139,7 +143,19 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
         throw InputError(
             "sweep: give exactly one of \"patterns\" (a list), \"grid\" (per-class lists) or "
             "\"layers\" (per-layer variations)");
-    const ClassBits baseBits = quant_spec_parse(base.value("bits", std::string("2-8-8-8")));
+    // The base's name and bits are read here before experiment_from_json sees them.
+    const auto keyOrigin = [&](const char* key) {
+        return (sweep.contains("set") && sweep["set"].contains(key) ? "sweep.set." : "sweep.base.") + std::string(key);
+    };
+    for (const char* key : {"name", "bits"})
+        if (base.contains(key) && !base[key].is_string())
+            throw InputError(keyOrigin(key) + ": expected a string, got " + base[key].dump());
+    ClassBits baseBits;
+    try {
+        baseBits = quant_spec_parse(base.value("bits", std::string("2-8-8-8")));
+    } catch (const InputError& e) {
+        throw InputError(keyOrigin("bits") + ": " + e.what());
+    }
 
     // Each variant: bits pattern, per-layer overrides (JSON object), label.
     struct Variant {
@@ -202,6 +218,9 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
                 throw InputError("sweep.base.layer_bits: expected an object");
             for (size_t i = 0; i < axes.size(); ++i) {
                 auto& entry = v.layerBits[axes[i].layer];
+                if (!entry.is_null() && !entry.is_string() && !entry.is_object())
+                    throw InputError("sweep.base.layer_bits." + axes[i].layer +
+                                     ": expected a pattern string or an object of classes, got " + entry.dump());
                 if (entry.is_string()) { // keep the base's dashed override, change one class
                     const ClassBits b = quant_spec_parse(entry.get<std::string>());
                     entry = nlohmann::json::object();

@@ -3,12 +3,76 @@
 
 #include "bitbench/error.h"
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
 namespace bitbench {
+
+namespace {
+
+// MemAvailable from /proc/meminfo in bytes; negative when the system does not say.
+double memoryAvailable() {
+    std::ifstream in("/proc/meminfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("MemAvailable:", 0) != 0) continue;
+        std::istringstream ss(line.substr(13));
+        double kb = -1;
+        ss >> kb;
+        return kb >= 0 ? kb * 1024 : -1;
+    }
+    return -1;
+}
+
+std::string bytesText(double b) {
+    const char* units[] = {"bytes", "KB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (b >= 1024 && u < 6) b /= 1024, ++u;
+    char text[64];
+    std::snprintf(text, sizeof text, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+    return text;
+}
+
+} // namespace
+
+double engine_memory_estimate(const Experiment& e) {
+    // Bytes per element of each buffer kind, from the engines' layer buffers (engine_int.cpp,
+    // engine_float.cpp): weights with their codes, gradient and update; products; outputs and
+    // errors. In doubles, because a model that is far too large overflows 64-bit products.
+    const bool integer = engine_integer_supported(e);
+    const double perWeight = integer ? 4 + 1 + 1 + 4 + 2 : 5 * 4;
+    const double perColumn = integer ? 1 : 2 * 4;     // im2col rows x fan-in (conv)
+    const double perProduct = integer ? 4 + 1 : 2 * 4; // rows x outputs
+    const double perOutput = integer ? 4 + 1 + 1 + 4 : 3 * 4 + 1;
+    const double B = e.batch;
+    const auto& m = e.model;
+    double bytes = B * m.inH * m.inW * m.inC * (integer ? 1 : 4);
+    for (const auto& l : m.layers) {
+        const double rows = B * l.convH * l.convW, outRows = B * l.outH * l.outW;
+        bytes += double(l.fanIn()) * l.out * (perWeight + 4); // + a checkpoint's copy of the weights
+        if (l.type == LayerType::Conv) bytes += rows * double(l.fanIn()) * perColumn;
+        bytes += rows * l.out * perProduct + outRows * l.out * perOutput;
+    }
+    return bytes;
+}
+
+void engine_memory_check(const Experiment& e) {
+    const double need = engine_memory_estimate(e), have = memoryAvailable();
+    if (have >= 0 && need > have)
+        throw InputError("experiment '" + e.name + "': model '" + e.model.name + "' at batch " + std::to_string(e.batch) +
+                         " needs about " + bytesText(need) +
+                         " of memory (weights with their codes and gradients, activations and errors of one batch), "
+                         "but this machine has " +
+                         bytesText(have) + " available (MemAvailable in /proc/meminfo); use a smaller model or batch");
+}
 
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
 
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
+    engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
     std::string why;
     const bool integer = engine_integer_supported(e, &why);
     if (kind == EngineKind::Integer && !integer) throw InputError("the integer engine cannot run this experiment: " + why);

@@ -7,8 +7,10 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -56,18 +58,96 @@ std::string Experiment::configHash() const {
 
 namespace {
 
+// Follows the key path while a document is parsed, so a failure can say where it happened
+// (nlohmann's own number-overflow error carries neither the key nor the position).
+class JsonPathTracker : public nlohmann::json_sax<nlohmann::json> {
+public:
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override { return m_levels.push_back({false, {}, 0}), true; }
+    bool key(string_t& k) override { return m_levels.back().key = k, true; }
+    bool end_object() override { return m_levels.pop_back(), value(); }
+    bool start_array(std::size_t) override { return m_levels.push_back({true, {}, 0}), true; }
+    bool end_array() override { return m_levels.pop_back(), value(); }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+        m_position = position;
+        m_where = path();
+        return false;
+    }
+
+    std::size_t position() const { return m_position; }
+    const std::string& where() const { return m_where; }
+
+private:
+    struct Level {
+        bool array;
+        std::string key;
+        std::size_t index;
+    };
+    bool value() {
+        if (!m_levels.empty() && m_levels.back().array) ++m_levels.back().index;
+        return true;
+    }
+    std::string path() const {
+        std::string p;
+        for (const Level& l : m_levels) {
+            if (l.array) p += "[" + std::to_string(l.index) + "]";
+            else if (!l.key.empty()) p += (p.empty() ? "" : ".") + l.key;
+        }
+        return p;
+    }
+
+    std::vector<Level> m_levels;
+    std::size_t m_position = 0;
+    std::string m_where;
+};
 
 } // namespace
 
+uint64_t seed_parse(const std::string& text, const std::string& what) {
+    const std::string range = "0.." + std::to_string(kSeedMax);
+    if (text.empty()) throw InputError(what + ": the seed is empty; expected a whole number in " + range);
+    if (text.size() > 19 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        throw InputError(what + ": '" + text + "' is not a whole number in " + range);
+    const uint64_t v = std::stoull(text); // at most 19 digits: fits in 64 bits
+    if (v > kSeedMax) throw InputError(what + ": " + text + " is out of range " + range);
+    return v;
+}
+
 nlohmann::json json_file_read(const std::string& path, const std::string& what) {
-    std::ifstream in(path);
+    // stat before open: opening a FIFO for reading would wait for a writer forever.
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(st))
+        throw InputError(error_message_file(path, "cannot read " + what + ": no such file"));
+    if (!std::filesystem::is_regular_file(st))
+        throw InputError(error_message_file(path, "cannot read " + what + ": not a regular file (" +
+                                                      (std::filesystem::is_directory(st) ? "a directory"
+                                                       : std::filesystem::is_fifo(st)    ? "a FIFO"
+                                                                                         : "a special file") +
+                                                      ")"));
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(error_message_file(path, "cannot read " + what));
     std::stringstream ss;
     ss << in.rdbuf();
+    const std::string text = ss.str();
     try {
-        return nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::parse_error& e) {
-        throw InputError(error_message_file(path, "not valid JSON: " + std::string(e.what())));
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        // Parse again with a tracker to name the key and the line of the failure.
+        JsonPathTracker tracker;
+        nlohmann::json::sax_parse(text, &tracker);
+        const std::size_t at = std::min(tracker.position(), text.size());
+        const auto line = 1 + std::count(text.begin(), text.begin() + std::ptrdiff_t(at), '\n');
+        std::string detail = e.id == 406 ? "a number is too large to represent" : "not valid JSON";
+        if (!tracker.where().empty()) detail += " at key " + tracker.where();
+        detail += " (line " + std::to_string(line) + "): " + e.what();
+        throw InputError(error_message_file(path, detail));
     }
 }
 
@@ -106,29 +186,39 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
             e.datasetKind != "synthetic")
             r.fail("dataset", "unknown kind \"" + e.datasetKind + "\", expected mnist, idx, cifar10 or synthetic");
     }
+    const std::string bits = r.stringOr("bits", "2-8-8-8"); // names the key itself when not a string
     try {
-        e.bits.base = quant_spec_parse(r.stringOr("bits", "2-8-8-8"));
+        e.bits.base = quant_spec_parse(bits);
     } catch (const InputError& err) {
         throw InputError(std::string("experiment.bits: ") + err.what());
     }
-    if (r.has("layer_bits")) quant_spec_read_overrides(e.bits, r.raw("layer_bits"));
+    if (r.has("layer_bits")) {
+        try {
+            quant_spec_read_overrides(e.bits, r.raw("layer_bits"));
+        } catch (const InputError& err) {
+            throw InputError(std::string("experiment.") + err.what());
+        }
+    }
     for (const auto& [layer, b] : e.bits.overrides) {
         bool found = false;
         for (const auto& l : e.model.layers) found |= l.name == layer;
         if (!found) throw InputError("experiment.layer_bits: model '" + e.model.name + "' has no layer \"" + layer + "\"");
     }
     e.batch = int32_t(r.integerOr("batch", 1, 65536, 128));
-    e.epochs = int32_t(r.integerOr("epochs", 1, 100000, 1));
+    e.epochs = int32_t(r.integerOr("epochs", 1, kEpochsMax, 1));
     if (r.has("lr")) {
         const auto& v = r.raw("lr");
         e.lr.clear();
         if (v.is_number()) {
-            e.lr.push_back({0, v.get<double>()});
+            e.lr.push_back({0, json_number(v, "experiment.lr")});
         } else if (v.is_array()) {
-            for (const auto& step : v) {
-                if (!step.is_array() || step.size() != 2 || !step[0].is_number_integer() || !step[1].is_number())
+            for (size_t i = 0; i < v.size(); ++i) {
+                const auto& step = v[i];
+                if (!step.is_array() || step.size() != 2 || !step[0].is_number() || !step[1].is_number())
                     r.fail("lr", "expected a number or a list of [epoch, rate] pairs, e.g. [[0, 8], [200, 1]]");
-                e.lr.push_back({step[0].get<int32_t>(), step[1].get<double>()});
+                const std::string at = "experiment.lr[" + std::to_string(i) + "]";
+                e.lr.push_back({int32_t(json_integer(step[0], at + "[0] (epoch)", 0, kEpochsMax)),
+                                json_number(step[1], at + "[1] (rate)")});
             }
             if (e.lr.empty() || e.lr.front().epoch != 0) r.fail("lr", "the schedule must start at epoch 0");
             for (size_t i = 1; i < e.lr.size(); ++i)
@@ -145,7 +235,7 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
     if (loss == "sse") e.loss = LossKind::Sse;
     else if (loss == "softmax_ce") e.loss = LossKind::SoftmaxCrossEntropy;
     else r.fail("loss", "expected \"sse\" or \"softmax_ce\", got \"" + loss + "\"");
-    e.seed = uint64_t(r.integerOr("seed", 0, INT64_MAX, 1));
+    e.seed = uint64_t(r.integerOr("seed", 0, int64_t(kSeedMax), 1));
     e.augment = r.booleanOr("augment", false);
     e.statsInterval = int32_t(r.integerOr("stats_interval", 0, 1000000, 50));
     e.histogramBins = int32_t(r.integerOr("histogram_bins", 4, 4096, 64));
@@ -175,6 +265,8 @@ Experiment experiment_load(const std::string& path) {
         return experiment_from_json(j, dir);
     } catch (const InputError& err) {
         throw InputError(error_message_file(path, err.what()));
+    } catch (const nlohmann::json::exception& err) { // a value of an unexpected JSON type
+        throw InputError(error_message_file(path, std::string("experiment: ") + err.what()));
     }
 }
 

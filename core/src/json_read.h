@@ -5,11 +5,37 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace bitbench {
+
+// An integer JSON value checked against lo..hi before it is narrowed; `where` names the key path
+// in the message ("experiment.lr[1][0]: expected an integer in 0..100000, got 4294967297").
+// nlohmann keeps integers above INT64_MAX as unsigned, so those are compared unsigned, never wrapped.
+inline int64_t json_integer(const nlohmann::json& v, const std::string& where, int64_t lo, int64_t hi) {
+    const auto range = [&] { return std::to_string(lo) + ".." + std::to_string(hi); };
+    if (!v.is_number_integer())
+        throw InputError(where + ": expected an integer in " + range() + ", got " +
+                         (v.is_number_float() && !std::isfinite(v.get<double>()) ? std::string("a number too large to represent")
+                                                                               : v.dump()));
+    const bool inRange = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT64_MAX) &&
+                                                      int64_t(v.get<uint64_t>()) >= lo && int64_t(v.get<uint64_t>()) <= hi
+                                                : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+    if (!inRange) throw InputError(where + ": expected an integer in " + range() + ", got " + v.dump());
+    return v.is_number_unsigned() ? int64_t(v.get<uint64_t>()) : v.get<int64_t>();
+}
+
+// A finite JSON number; a literal like 1e999 parses to infinity, which is refused here by key.
+inline double json_number(const nlohmann::json& v, const std::string& where) {
+    if (!v.is_number()) throw InputError(where + ": expected a number, got " + v.dump());
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) throw InputError(where + ": the number is too large to represent (a finite number is needed)");
+    return x;
+}
 
 class JsonReader {
 public:
@@ -39,11 +65,8 @@ public:
     }
     int64_t integer(const std::string& key, int64_t lo, int64_t hi) {
         const auto& v = raw(key);
-        if (!v.is_number_integer()) fail(key, "expected an integer, got " + typeName(v));
-        const auto x = v.get<int64_t>();
-        if (x < lo || x > hi)
-            fail(key, "expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + v.dump());
-        return x;
+        if (!v.is_number()) fail(key, "expected an integer, got " + typeName(v));
+        return json_integer(v, m_path + "." + key, lo, hi);
     }
     int64_t integerOr(const std::string& key, int64_t lo, int64_t hi, int64_t dflt) {
         return has(key) ? integer(key, lo, hi) : (m_used.insert(key), dflt);
@@ -51,7 +74,7 @@ public:
     double number(const std::string& key) {
         const auto& v = raw(key);
         if (!v.is_number()) fail(key, "expected a number, got " + typeName(v));
-        return v.get<double>();
+        return json_number(v, m_path + "." + key);
     }
     double numberOr(const std::string& key, double dflt) { return has(key) ? number(key) : (m_used.insert(key), dflt); }
     bool booleanOr(const std::string& key, bool dflt) {

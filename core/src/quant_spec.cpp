@@ -39,10 +39,11 @@ int32_t parseField(const std::string& text, const std::string& field, const char
 }
 
 int32_t parseClassValue(const nlohmann::json& v, const std::string& where) {
-    if (v.is_number_integer()) {
-        const auto b = v.get<int64_t>();
-        if (b < 1 || b > kMaxBits) throw InputError(where + ": bits must be 1..16 or \"f\", got " + v.dump());
-        return int32_t(b);
+    if (v.is_number_integer()) { // compared unsigned when nlohmann holds it unsigned: never wrapped
+        const bool ok = v.is_number_unsigned() ? v.get<uint64_t>() >= 1 && v.get<uint64_t>() <= uint64_t(kMaxBits)
+                                               : v.get<int64_t>() >= 1 && v.get<int64_t>() <= kMaxBits;
+        if (!ok) throw InputError(where + ": bits must be 1..16 or \"f\", got " + v.dump());
+        return int32_t(v.get<int64_t>());
     }
     if (v.is_string() && (v.get<std::string>() == "f" || v.get<std::string>() == "float")) return 0;
     throw InputError(where + ": bits must be 1..16 or \"f\", got " + v.dump());
@@ -114,7 +115,7 @@ bool QuantSpec::allInteger() const {
 
 void quant_spec_read_overrides(QuantSpec& spec, const nlohmann::json& overrides) {
     if (!overrides.is_object())
-        throw InputError("\"layer_bits\" must be an object mapping layer names to patterns");
+        throw InputError("layer_bits: expected an object mapping layer names to patterns, got " + overrides.dump());
     for (const auto& [layer, v] : overrides.items()) {
         const std::string where = "layer_bits." + layer;
         if (v.is_string()) {

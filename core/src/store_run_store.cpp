@@ -5,6 +5,7 @@
 
 #include "bitbench/atomic_file.h"
 #include "bitbench/error.h"
+#include "bitbench/experiment.h"
 #include "bitbench/version.h"
 
 #include <algorithm>
@@ -123,7 +124,7 @@ RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     r.info.experimentJson = q.colText(2);
     r.info.resolvedConfigJson = q.colText(3);
     r.info.configHash = q.colText(4);
-    r.info.seed = uint64_t(q.colInt(5)); // stored as the same 64 bits, signed
+    r.info.seed = uint64_t(q.colInt(5)); // 0..kSeedMax, which SQLite's signed integer holds
     r.info.bitsPattern = q.colText(6);
     r.info.model = q.colText(7);
     r.info.dataset = q.colText(8);
@@ -289,6 +290,9 @@ namespace {
 
 // Inserts a run owned by this process. requires: inside a write transaction.
 int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
+    // One seed range everywhere: a larger seed would be stored negative and not read back.
+    if (info.seed > kSeedMax)
+        throw InputError("seed " + std::to_string(info.seed) + " is out of range 0.." + std::to_string(kSeedMax));
     const int64_t pid = store_pid();
     SqliteQuery q = db.query(
         "INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "

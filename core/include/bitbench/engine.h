@@ -67,6 +67,14 @@ public:
 enum class EngineKind { Auto, Integer, Float };
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
+// Bytes an engine for `e` allocates: weights with their codes, gradients and a checkpoint copy,
+// and the activations and errors of one batch. A slight over-estimate, in double because a model
+// far too large overflows 64-bit sizes.
+double engine_memory_estimate(const Experiment& e);
+// throws: InputError giving the estimate and the machine's available memory (MemAvailable in
+// /proc/meminfo) when the engine cannot fit. engine_create calls it before allocating.
+void engine_memory_check(const Experiment& e);
+
 // The integer engine is used when every class has bits and W, A, E fit 8 bits (int8 operands).
 bool engine_integer_supported(const Experiment& e, std::string* why = nullptr);
 

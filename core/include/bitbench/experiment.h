@@ -19,6 +19,16 @@ struct LrStep {
 
 enum class LossKind { Sse, SoftmaxCrossEntropy };
 
+// Seeds are 0..2^63-1 everywhere (command line, experiment JSON, GUI, run database): the store
+// keeps them as SQLite's signed 64-bit integer and JSON readers as int64, so all round-trip.
+constexpr uint64_t kSeedMax = uint64_t(INT64_MAX);
+// Longest schedule an experiment may ask for (epochs and lr schedule epochs).
+constexpr int32_t kEpochsMax = 100000;
+
+// Parses a seed typed by a user (decimal digits only). `what` names the source in messages
+// ("--seed", "experiment.seed"). throws: InputError naming the range 0..9223372036854775807.
+uint64_t seed_parse(const std::string& text, const std::string& what);
+
 struct Experiment {
     std::string name;
     nlohmann::json source;       // the experiment JSON as given
