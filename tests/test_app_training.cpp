@@ -96,6 +96,55 @@ private Q_SLOTS:
         QVERIFY(!store.tensorStatsGet(runs[0].id).empty());
     }
 
+    // A float run whose loss overflows: the worker stops it, stores it diverged with the step,
+    // and reports the outcome and a message for the status bar.
+    void divergedRunIsReportedAndStored() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath(QStringLiteral("runs.db"));
+        TrainingRequest r = tinyRequest(db, 3);
+        r.experiment =
+            experiment_from_json(json::parse(R"({"name": "gui-diverge", "dataset": "synthetic",
+          "bits": "ffff", "batch": 16, "lr": 8, "lr_float": 1000, "seed": 4, "train_limit": 256,
+          "test_limit": 64, "epochs": 3,
+          "model": {"name": "tiny28", "input": {"height": 28, "width": 28, "channels": 1},
+            "layers": [{"name": "conv1", "type": "conv", "out": 4, "kernel": 5, "pool": true, "relu": true},
+                       {"name": "fc1", "type": "fc", "out": 16, "relu": true},
+                       {"name": "fc2", "type": "fc", "out": 10}]}})"));
+        TrainingController c;
+        qint64 stepsSeen = 0;
+        connect(&c, &TrainingController::batchReady, this,
+                [&](const MetricsBatch& b) { stepsSeen += qint64(b.steps.size()); });
+        QSignalSpy finished(&c, &TrainingController::runFinished);
+        QVERIFY(c.start(r));
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(c.state(), TrainingController::State::Idle);
+        const QList<QVariant> f = finished.first();
+        QCOMPARE(f.at(0).toInt(), int(TrainingOutcome::Diverged));
+        const QString message = f.at(1).toString();
+        QVERIFY2(message.contains(QStringLiteral("diverged at step")), qPrintable(message));
+        QVERIFY2(message.contains(QStringLiteral("lr_float")), qPrintable(message));
+
+        RunStore store = RunStore::open(db.toStdString(), StoreAccess::ReadOnly);
+        const RunRecord run = store.runGet(f.at(2).toLongLong());
+        QCOMPARE(run.status, RunStatus::Diverged);
+        QVERIFY(run.statusStep >= 0 && run.statusStep < 3 * 16);
+        QCOMPARE(stepsSeen, run.statusStep); // the good steps reached the GUI, the bad one did not
+        QVERIFY(QString::fromStdString(run.statusMessage)
+                    .startsWith(QStringLiteral("training diverged at step")));
+        QVERIFY(message.endsWith(QString::fromStdString(run.statusMessage)));
+
+        // Resuming it would diverge again: refused with the reason.
+        TrainingRequest again = tinyRequest(db, 3);
+        again.resumeRunId = run.id;
+        QSignalSpy refused(&c, &TrainingController::runFinished);
+        QVERIFY(c.start(again));
+        QVERIFY(refused.wait(30000));
+        QCOMPARE(refused.first().at(0).toInt(), int(TrainingOutcome::Failed));
+        QVERIFY2(refused.first().at(1).toString().contains(
+                     QStringLiteral("diverged and cannot be resumed")),
+                 qPrintable(refused.first().at(1).toString()));
+    }
+
     void pauseHoldsAndStopCheckpoints() {
         QTemporaryDir dir;
         const QString db = dir.filePath(QStringLiteral("runs.db"));

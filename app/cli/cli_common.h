@@ -17,6 +17,7 @@ enum ExitCode : int {
     kExitUsage = 2,     // bad command line, bad pattern, bad experiment file
     kExitData = 3,      // dataset missing, truncated or corrupt
     kExitStore = 4,     // run database unusable, or an output file or stdout not writable
+    kExitDiverged = 5,  // a NaN or infinite loss or weight stopped training (stored as diverged)
     kExitInterrupted = 130,
 };
 

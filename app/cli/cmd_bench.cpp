@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -71,12 +72,15 @@ int benchRun(const BenchOptions& opt) {
     using Clock = std::chrono::steady_clock;
     const double lr = e.lrAt(0);
     int64_t step = 0;
+    int64_t nonFiniteSteps = 0;
     auto train = [&](int32_t count) {
         BatchResult r;
         arena.execute([&] {
             for (int32_t i = 0; i < count; ++i, ++step) {
                 const int64_t b = step % batches;
                 engine->trainStep(d.trainImages.data() + b * B * isz, d.trainLabels.data() + b * B, B, step, lr, r);
+                // The divergence check every Trainer step makes is part of a step's cost.
+                if (!std::isfinite(r.loss) || !engine->weightsNonFinite().empty()) ++nonFiniteSteps;
             }
         });
     };
@@ -143,6 +147,7 @@ int benchRun(const BenchOptions& opt) {
                                   {"peak_rss_mb", peakRssMb()},
                                   {"load_average", loadBefore},
                                   {"weights_hash", hash_hex(hash)},
+                                  {"non_finite_steps", nonFiniteSteps},
                                   {"layers", layers}};
         std::printf("%s\n", j.dump().c_str());
         return kExitOk;

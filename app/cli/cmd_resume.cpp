@@ -35,6 +35,12 @@ int resume(const ResumeOptions& o) {
         claim = store.runClaim(runId);
         if (!claim.claimed && claim.previous == RunStatus::Finished)
             throw InputError("run " + o.run + " is already finished (" + std::to_string(rec.epochs) + " epochs)");
+        if (!claim.claimed && claim.previous == RunStatus::Diverged) {
+            // The same configuration from the same checkpoint diverges again.
+            std::fprintf(stderr, "bitbench-cli: run %s diverged and cannot be resumed: %s\n",
+                         o.run.c_str(), rec.statusMessage.c_str());
+            return kExitDiverged;
+        }
         if (!claim.claimed) throw InputError(run_busy_message(runId, claim.owner));
         if (!o.train.keepCheckpoints.empty())
             store.runSetKeepCheckpoints(runId, keep_checkpoints_of(o.train.keepCheckpoints));

@@ -60,7 +60,9 @@ nlohmann::json runJson(RunStore& store, const RunRecord& r) {
             {"started_at", r.startedAt},
             {"ended_at", r.endedAt.empty() ? nlohmann::json() : nlohmann::json(r.endedAt)},
             {"program_version", r.info.programVersion},
-            {"host", r.info.host}};
+            {"host", r.info.host},
+            // Where and why a run diverged: the global step from 0 (as in the metrics), the text.
+            {"status_step", r.statusStep >= 0 ? nlohmann::json(r.statusStep) : nlohmann::json()}};
 }
 
 // The dataset kind the run's experiment names ("mnist", "idx", "cifar10", "synthetic").

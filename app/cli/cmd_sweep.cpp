@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <memory>
@@ -75,6 +76,7 @@ int sweep(const SweepOptions& o) {
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     int exitCode = kExitOk; // of the first failed trial; guarded by `mutex`
+    std::vector<size_t> diverged; // trials that ended diverged (guarded by `mutex`)
     const int32_t cores = int32_t(std::max(1u, std::thread::hardware_concurrency()));
     const int32_t threadsPerTrial = o.threads > 0 ? o.threads : std::max(1, cores / o.jobs);
     TrainOptions quiet;
@@ -93,6 +95,12 @@ int sweep(const SweepOptions& o) {
                 std::printf("trial %-12s %s before (run %lld): skipped\n", tr.label.c_str(),
                             claim.status == TrialStatus::Finished ? "finished" : "diverged", (long long)claim.runId);
                 results[i] = {{"bits", tr.label}, {"run_id", claim.runId}, {"skipped", true}};
+                // A diverged trial is a result too: the same configuration diverges again.
+                if (claim.status == TrialStatus::Diverged) {
+                    const RunRecord r = store.runGet(claim.runId);
+                    results[i]["diverged"] = {{"step", r.statusStep}, {"message", r.statusMessage}};
+                    diverged.push_back(i);
+                }
                 std::fflush(stdout);
                 return;
             }
@@ -121,10 +129,23 @@ int sweep(const SweepOptions& o) {
             const bool complete = run_recording(t, &writer, [&] { return train_summary(t); });
             const nlohmann::json s = train_summary(t);
             std::lock_guard lock(mutex);
-            store.sweepTrialPut(sweepId, tr.configHash, runId, complete ? TrialStatus::Finished : TrialStatus::Failed);
+            if (t.diverged()) {
+                store.sweepTrialPut(sweepId, tr.configHash, runId, TrialStatus::Diverged,
+                                    t.divergence().message);
+                std::fprintf(stderr, "bitbench-cli: trial %s (run %lld) diverged: %s\n",
+                             tr.label.c_str(), (long long)runId, t.divergence().message.c_str());
+                diverged.push_back(i);
+            } else {
+                store.sweepTrialPut(sweepId, tr.configHash, runId,
+                                    complete ? TrialStatus::Finished : TrialStatus::Failed);
+            }
             results[i] = s;
             results[i]["run_id"] = runId;
-            if (!t.history().empty())
+            if (t.diverged())
+                std::printf("trial %-12s run %lld%s: diverged at step %lld (epoch %d)\n",
+                            tr.label.c_str(), (long long)runId, cp ? " (resumed)" : "",
+                            (long long)(t.divergence().step + 1), t.divergence().epoch + 1);
+            else if (!t.history().empty())
                 std::printf("trial %-12s run %lld%s: final test error %.2f %%, best %.2f %%, %.0f img/s\n", tr.label.c_str(),
                             (long long)runId, cp ? " (resumed)" : "", 100 * s["final_test_error"].get<double>(),
                             100 * s["best_test_error"].get<double>(), s["train_images_per_s"].get<double>());
@@ -160,7 +181,22 @@ int sweep(const SweepOptions& o) {
             }
         });
     for (auto& w : workers) w.join();
-    if (o.json) std::printf("%s\n", nlohmann::json({{"sweep_id", sweepId}, {"trials", results}}).dump().c_str());
+    // Divergence is a result, not an error: a sweep whose trials all ended exits 0 and lists them.
+    std::sort(diverged.begin(), diverged.end());
+    nlohmann::json divergedJson = nlohmann::json::array();
+    std::string divergedText;
+    for (size_t i : diverged) {
+        divergedJson.push_back(trials[i].label);
+        divergedText += (divergedText.empty() ? "" : ", ") + trials[i].label + " (run " +
+                        std::to_string(results[i].value("run_id", int64_t(0))) + ")";
+    }
+    if (!diverged.empty()) std::printf("diverged: %s\n", divergedText.c_str());
+    if (o.json)
+        std::printf(
+            "%s\n",
+            nlohmann::json({{"sweep_id", sweepId}, {"trials", results}, {"diverged", divergedJson}})
+                .dump()
+                .c_str());
     if (train_interrupted()) return kExitInterrupted;
     return failed.load() ? exitCode : kExitOk;
 }

@@ -64,9 +64,14 @@ public:
         m_dirty = true;
     }
 
-    void onEpoch(const EpochMetrics& e) override {
+    // Erases a half-drawn bar so the next line on stderr starts clean.
+    void clearBar() {
         if (m_dirty) std::fprintf(stderr, "\r\033[K");
         m_dirty = false;
+    }
+
+    void onEpoch(const EpochMetrics& e) override {
+        clearBar();
         std::fprintf(m_epochOut,
                      "epoch %4d  train loss %9.4f  train error %6.2f %%  test error %6.2f %%  %6.1f s  %8.0f img/s  "
                      "weights %s\n",
@@ -192,7 +197,7 @@ nlohmann::json train_summary(const Trainer& t) {
         seconds += h.seconds;
         images += t.stepsPerEpoch() * e.batch;
     }
-    return {{"experiment", e.name},
+    nlohmann::json s = {{"experiment", e.name},
             {"config_hash", e.configHash()},
             {"model", e.model.name},
             {"bits", e.bits.base.dashed()},
@@ -206,6 +211,11 @@ nlohmann::json train_summary(const Trainer& t) {
             {"train_seconds", seconds},
             {"weights_hash", t.history().empty() ? std::string() : hash_hex(t.history().back().weightsHash)},
             {"per_epoch", epochs}};
+    if (t.diverged())
+        s["diverged"] = {{"step", t.divergence().step},
+                         {"epoch", t.divergence().epoch + 1},
+                         {"message", t.divergence().message}};
+    return s;
 }
 
 std::string train_db_path(const std::string& db) {
@@ -224,6 +234,7 @@ int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
     train_install_signals(&t);
     run_recording(t, writer, [&] { return train_summary(t); });
     train_install_signals(nullptr);
+    progress.clearBar();
     nlohmann::json s = train_summary(t);
     if (writer) s["run_id"] = writer->runId();
     if (opt.json) std::printf("%s\n", s.dump().c_str());
@@ -232,6 +243,14 @@ int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
                     100 * s["final_test_error"].get<double>(), 100 * s["best_test_error"].get<double>(),
                     s["best_epoch"].get<int>(), s["train_images_per_s"].get<double>(),
                     writer ? (", run " + std::to_string(writer->runId())).c_str() : "");
+    if (t.diverged()) {
+        std::fprintf(
+            stderr, "bitbench-cli: %s%s\n",
+            writer ? ("run " + std::to_string(writer->runId()) + " stored as diverged: ").c_str()
+                   : "",
+            t.divergence().message.c_str());
+        return kExitDiverged;
+    }
     if (train_interrupted()) {
         std::fprintf(stderr, "bitbench-cli: interrupted after step %lld%s\n", (long long)t.globalStep(),
                      writer ? ("; continue with: bitbench-cli resume " + std::to_string(writer->runId())).c_str() : "");

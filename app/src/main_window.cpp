@@ -629,6 +629,14 @@ void MainWindow::onRunFinished(int outcome, const QString& message, qint64 runId
         QCoreApplication::exit(m_failureLine.isEmpty() ? 1 : m_failureCode);
         return;
     }
+    if (m_auto.autotrain && outcome == int(TrainingOutcome::Diverged)) {
+        // The status bar says it (and the runs browser shows the status); automation reports it
+        // as bitbench-cli does: one line, exit code 5.
+        std::fprintf(stderr, "bitbench: %s\n", message.toUtf8().constData());
+        finishAutomation();
+        QCoreApplication::exit(5);
+        return;
+    }
     if (m_auto.autotrain && (m_autoStopping || m_auto.quitWhenDone)) {
         if (!m_autoStopping && !m_auto.screenshotDir.isEmpty()) saveScreenshots(m_auto.screenshotDir);
         Q_UNUSED(steps);

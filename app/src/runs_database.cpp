@@ -107,6 +107,7 @@ RunRow RunsDatabase::rowOf(const RunRecord& r) {
         }
     }
     row.status = QString::fromLatin1(run_status_name(r.status));
+    row.statusMessage = QString::fromStdString(r.statusMessage);
     row.epochs = r.epochs;
     row.startedAt = QString::fromStdString(r.startedAt);
     row.configHash = QString::fromStdString(r.info.configHash);

@@ -112,6 +112,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         return QVariant::fromValue(numeric ? Qt::AlignRight | Qt::AlignVCenter
                                            : Qt::AlignLeft | Qt::AlignVCenter);
     }
+    if (role == Qt::ToolTipRole && index.column() == Status && !r.statusMessage.isEmpty())
+        return r.statusMessage;
     if (role == Qt::ToolTipRole && index.column() == Energy)
         return tr("Cost model (45 nm): energy of one training step at the run's batch size; "
                   "inference: %1 per image")

@@ -21,6 +21,7 @@ struct RunRow {
     QString dataDir;    // the folder the run read its data from; empty for generated data
     int dataFiles = -1; // data files fingerprinted with the run; -1 when stored without
     QString status;
+    QString statusMessage; // why a run diverged or failed (the Status column's tooltip)
     int epochs = 0;
     double bestTestError = qQNaN();   // fraction
     double finalTestError = qQNaN();  // fraction

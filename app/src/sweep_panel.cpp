@@ -459,10 +459,11 @@ void SweepPanel::rebuildResults() {
             if (r.id == t.runId) row = &r;
         const int i = m_results->rowCount();
         m_results->insertRow(i);
-        const char* st = t.status == TrialStatus::Finished  ? "finished"
-                         : t.status == TrialStatus::Running ? "running / interrupted"
-                         : t.status == TrialStatus::Failed  ? "failed"
-                                                            : "pending";
+        const char* st = t.status == TrialStatus::Finished   ? "finished"
+                         : t.status == TrialStatus::Running  ? "running / interrupted"
+                         : t.status == TrialStatus::Failed   ? "failed"
+                         : t.status == TrialStatus::Diverged ? "diverged"
+                                                             : "pending";
         const QStringList cells_ = {!row ? QString::fromStdString(t.configHash)
                                     : row->name.contains(QLatin1Char('@'))
                                         ? row->name.section(QLatin1Char('@'), -1)
@@ -477,6 +478,10 @@ void SweepPanel::rebuildResults() {
                                         : QString()};
         for (int c = 0; c < cells_.size(); ++c)
             m_results->setItem(i, c, new QTableWidgetItem(cells_[c]));
+        if (!t.message.empty())
+            m_results->item(i, 2)->setToolTip(QString::fromStdString(t.message));
+        // A diverged trial's errors before it diverged are no result for the heat map.
+        if (t.status == TrialStatus::Diverged) continue;
         if (!row || !std::isfinite(row->bestTestError)) continue;
         try {
             const ClassBits b = quant_spec_parse(row->bits.toStdString());

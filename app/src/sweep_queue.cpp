@@ -88,6 +88,7 @@ void SweepQueue::run(SweepRequest r) {
     size_t done = 0;
     QString message;
     bool failed = false;
+    QStringList diverged; // labels of trials that ended diverged
     try {
         RunStore store = RunStore::open(r.dbPath);
         for (size_t i = 0; i < n && !m_stop->load(); ++i) {
@@ -103,6 +104,8 @@ void SweepQueue::run(SweepRequest r) {
                 continue;
             }
             if (claim.outcome == TrialClaim::Outcome::Done) {
+                // A diverged trial is a result too: the same configuration diverges again.
+                if (claim.status == TrialStatus::Diverged) diverged << QString::fromStdString(tr.label);
                 Q_EMIT trialStarted(int(i), runId, int(TrialPlan::Skip));
                 double best = NAN;
                 for (const auto& e : store.epochsGet(runId))
@@ -145,8 +148,14 @@ void SweepQueue::run(SweepRequest r) {
             }
             // A stopped trial stays "running" in the sweep with its checkpoint: the next start
             // resumes it.
-            if (complete)
+            if (t->diverged()) {
+                store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Diverged,
+                                    t->divergence().message);
+                diverged << QString::fromStdString(tr.label);
+                complete = true; // the trial ended: its result is the divergence
+            } else if (complete) {
                 store.sweepTrialPut(m_sweepId, tr.configHash, runId, TrialStatus::Finished);
+            }
             double best = NAN;
             for (const auto& h : t->history())
                 best = std::isfinite(best) ? std::min(best, h.testError) : h.testError;
@@ -159,10 +168,13 @@ void SweepQueue::run(SweepRequest r) {
     }
     const bool complete = !failed && done == n;
     if (!failed)
-        message = complete ? tr("Sweep finished: %n trial(s).", nullptr, int(n))
-                           : tr("Sweep stopped after %1 of %2 trials; start it again to resume.")
-                                 .arg(done)
-                                 .arg(n);
+        message = complete && !diverged.isEmpty()
+                      ? tr("Sweep finished: %n trial(s); diverged: %1.", nullptr, int(n))
+                            .arg(diverged.join(QStringLiteral(", ")))
+                  : complete ? tr("Sweep finished: %n trial(s).", nullptr, int(n))
+                             : tr("Sweep stopped after %1 of %2 trials; start it again to resume.")
+                                   .arg(done)
+                                   .arg(n);
     Q_EMIT finished(complete, message);
 }
 

@@ -72,6 +72,9 @@ void TrainingWorker::run() {
                 throw InputError("run " + std::to_string(runId) + " is already finished");
             if (rec.status == RunStatus::Running)
                 throw InputError("run " + std::to_string(runId) + " is still running in another process");
+            if (rec.status == RunStatus::Diverged)
+                throw InputError("run " + std::to_string(runId) +
+                                 " diverged and cannot be resumed: " + rec.statusMessage);
             m_request.experiment = run_experiment_of(rec);
             checkpoint = store.checkpointLatest(runId);
             // The run's own data folder (the panel's folder is for new runs), checked against the
@@ -144,6 +147,14 @@ void TrainingWorker::run() {
             writer.finish(RunStatus::Failed, nlohmann::json{{"error", failure.toStdString()}}.dump());
             Q_EMIT failed(failureCode, failureLine);
             Q_EMIT finished(int(TrainingOutcome::Failed), failure, runId, steps);
+        } else if (trainer.diverged()) {
+            // No checkpoint of the non-finite weights: the last epoch's one stays the latest.
+            const Divergence& d = trainer.divergence();
+            writer.finish(RunStatus::Diverged, summary.dump(), d.step, d.message);
+            Q_EMIT finished(
+                int(TrainingOutcome::Diverged),
+                tr("Run %1 diverged: %2").arg(runId).arg(QString::fromStdString(d.message)), runId,
+                steps);
         } else if (trainer.globalStep() >= trainer.totalSteps() && !m_stop.load()) {
             writer.finish(RunStatus::Finished, summary.dump());
             Q_EMIT finished(int(TrainingOutcome::Finished), tr("Finished"), runId, steps);

@@ -27,8 +27,9 @@ struct TrainingRequest {
     int64_t resumeRunId = 0;
 };
 
-// How a run ended (the store's RunStatus, plus "never started").
-enum class TrainingOutcome { Finished, Stopped, Failed };
+// How a run ended (the store's RunStatus, plus "never started"). Diverged: a NaN or infinite
+// loss or weight stopped it (stored as diverged with the step; the message says where).
+enum class TrainingOutcome { Finished, Stopped, Failed, Diverged };
 
 // Lives on a worker QThread: run() blocks that thread until training ends. pause/resume/stop are
 // called from the GUI thread and take effect between steps (stop also interrupts a step's

@@ -69,6 +69,18 @@ inline float clipBits(float x, int32_t k) {
     return std::clamp(x, -lim, lim);
 }
 
+// True when some value is NaN or infinite (exponent bits all ones). An integer OR over the bit
+// patterns, so the compiler vectorizes it: checking LeNet-5's weights costs microseconds.
+bool anyNonFinite(const std::vector<float>& v) {
+    uint32_t bad = 0;
+    for (float x : v) {
+        uint32_t u;
+        std::memcpy(&u, &x, 4);
+        bad |= uint32_t((u & 0x7F800000u) == 0x7F800000u);
+    }
+    return bad != 0;
+}
+
 // Shift(m) = 2^round(log2 m) as an exponent, the sqrt(2) boundary decided exactly.
 int32_t shiftExponent(double m) {
     int e;
@@ -186,6 +198,12 @@ public:
 
     uint64_t weightsHash() const override {
         return weights_hash(m_layers, [](const FloatLayer& L) -> const auto& { return L.w; });
+    }
+
+    std::string weightsNonFinite() const override {
+        for (const auto& L : m_layers)
+            if (anyNonFinite(L.w)) return L.d.name;
+        return {};
     }
 
     std::vector<uint8_t> weightsSave() const override {

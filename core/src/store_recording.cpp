@@ -23,6 +23,13 @@ bool run_recording(Trainer& t, RunWriter* writer, const std::function<nlohmann::
         }
         throw;
     }
+    if (t.diverged()) {
+        // No checkpoint of non-finite weights: the last epoch's one stays the latest.
+        if (writer)
+            writer->finish(RunStatus::Diverged, summary().dump(), t.divergence().step,
+                           t.divergence().message);
+        return false;
+    }
     const bool complete = t.globalStep() >= t.totalSteps() && !t.stopRequested();
     if (writer) {
         if (!complete) writer->checkpointPut(t.globalStep(), t.epoch(), t.checkpointSave());

@@ -115,7 +115,7 @@ void setPragmas(SqliteDb& db) {
     "(SELECT count(*) FROM epoch_hashes e WHERE e.run = r.id), "                                   \
     "(SELECT max(step) + 1 FROM metrics m WHERE m.run = r.id AND m.key = 'loss'), "                \
     "(SELECT count(*) FROM checkpoints c WHERE c.run = r.id), r.keep_checkpoints, "               \
-    "r.status_message, r.data_dir, r.data_fingerprint FROM runs r "
+    "r.status_message, r.data_dir, r.data_fingerprint, r.status_step FROM runs r "
 
 RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     RunRecord r;
@@ -141,6 +141,7 @@ RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     r.statusMessage = q.colText(19);
     r.info.dataDir = q.colText(20);
     r.info.dataFingerprint = q.colText(21);
+    r.statusStep = q.isNull(22) ? -1 : q.colInt(22);
     return r;
 }
 
@@ -364,17 +365,27 @@ void RunStore::runDelete(int64_t runId) {
     txn.commit();
 }
 
-void RunStore::runFinish(int64_t runId, RunStatus status, const std::string& summaryJson) {
+void RunStore::runFinish(int64_t runId, RunStatus status, const std::string& summaryJson,
+                         int64_t statusStep, const std::string& statusMessage) {
     requireWritable(*m_impl, "finish a run");
     SqliteDb& db = m_impl->db;
     SqliteWriteTxn txn(db);
     auto q = db.query("UPDATE runs SET status = ?, ended_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
-                      "'now'), summary_json = ? WHERE id = ?");
-    q.bind(1, std::string(run_status_name(status))).bind(3, runId);
+                      "'now'), summary_json = ?, status_step = coalesce(?, status_step), "
+                      "status_message = coalesce(?, status_message) WHERE id = ?");
+    q.bind(1, std::string(run_status_name(status))).bind(5, runId);
     if (summaryJson.empty())
         q.bindNull(2);
     else
         q.bind(2, summaryJson);
+    if (statusStep < 0)
+        q.bindNull(3);
+    else
+        q.bind(3, statusStep);
+    if (statusMessage.empty())
+        q.bindNull(4);
+    else
+        q.bind(4, statusMessage);
     q.run();
     if (db.changes() == 0) noSuchRun(m_impl->path, runId);
     txn.commit();
@@ -405,7 +416,8 @@ RunClaim RunStore::runClaim(int64_t runId) {
         if (!q.step()) noSuchRun(m_impl->path, runId);
         c.previous = statusParse(q.colText(0), m_impl->path);
     }
-    if (c.previous == RunStatus::Finished) return c;
+    // A diverged run would diverge again from the same checkpoint: it is done too.
+    if (c.previous == RunStatus::Finished || c.previous == RunStatus::Diverged) return c;
     if (const auto owner = store_run_live_owner(db, runId)) {
         c.owner = *owner;
         return c;

@@ -215,11 +215,12 @@ void RunWriter::flush() {
     m_impl->syncLocked(lock);
 }
 
-void RunWriter::finish(RunStatus status, const std::string& summaryJson) {
+void RunWriter::finish(RunStatus status, const std::string& summaryJson, int64_t statusStep,
+                       const std::string& statusMessage) {
     if (m_impl->finished) return;
     flush();
     m_impl->stopThread();
-    m_impl->store.runFinish(m_impl->runId, status, summaryJson);
+    m_impl->store.runFinish(m_impl->runId, status, summaryJson, statusStep, statusMessage);
     m_impl->finished = true;
 }
 

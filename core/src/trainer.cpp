@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -75,10 +76,36 @@ bool Trainer::epochPending() const {
     return m_step > 0 && m_step % m_stepsPerEpoch == 0 && int64_t(m_history.size()) < m_step / m_stepsPerEpoch;
 }
 
-bool Trainer::finished() const { return m_stop.load() || (m_step >= totalSteps() && !epochPending()); }
+bool Trainer::finished() const {
+    return m_stop.load() || diverged() || (m_step >= totalSteps() && !epochPending());
+}
+
+void Trainer::diverge(int64_t step, const std::string& what) {
+    m_divergence.step = step;
+    m_divergence.epoch = int32_t(step / m_stepsPerEpoch);
+    // The rate that scales this model's updates: lr_float where a G class is float.
+    bool floatG = !m_e.bits.base.g();
+    for (const auto& l : m_engine->layers())
+        floatG = floatG || !l.bits.g();
+    char rate[64];
+    if (floatG)
+        std::snprintf(rate, sizeof rate, "a smaller lr_float (now %g)", m_e.lrFloat);
+    else
+        std::snprintf(rate, sizeof rate, "a smaller lr (now %g)", m_e.lrAt(m_divergence.epoch));
+    m_divergence.message = "training diverged at step " + std::to_string(step + 1) + " of " +
+                           std::to_string(totalSteps()) + " (epoch " +
+                           std::to_string(m_divergence.epoch + 1) + "): " + what + "; try " + rate +
+                           (m_e.loss == LossKind::Sse ? " or loss softmax_ce" : "");
+}
+
+namespace {
+std::string numberText(double v) {
+    return std::isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
+}
+} // namespace
 
 bool Trainer::step() {
-    if (m_stop.load()) return false;
+    if (m_stop.load() || diverged()) return false;
     // An epoch whose evaluation was interrupted (or cut off by a checkpoint) completes first.
     if (epochPending()) {
         completeEpoch();
@@ -115,6 +142,20 @@ bool Trainer::step() {
     m_epochSeconds += dt;
     const double rate = dt > 0 ? B / dt : 0;
     m_rateEma = m_rateEma == 0 ? rate : 0.9 * m_rateEma + 0.1 * rate;
+    // Divergence: a non-finite loss, or non-finite weights (checked every step: one pass over
+    // the weights, well under 1% of a step; see core/doc/performance.md).
+    {
+        const std::string badLayer = m_engine->weightsNonFinite();
+        if (!std::isfinite(r.loss) || !badLayer.empty()) {
+            std::string what;
+            if (!std::isfinite(r.loss)) what = "the batch loss is " + numberText(r.loss);
+            if (!badLayer.empty())
+                what += (what.empty() ? "" : " and ") + std::string("weights of layer ") +
+                        badLayer + " are not finite";
+            diverge(m_step, what);
+            return false;
+        }
+    }
     m_epochLoss += r.loss;
     m_epochErrors += r.errors;
 
@@ -143,6 +184,11 @@ void Trainer::completeEpoch() {
     {
         EpochMetrics em = evaluate();
         if (m_stop.load()) return; // evaluation interrupted: the epoch stays pending
+        if (!std::isfinite(em.testLoss)) {
+            diverge(m_step - 1, "the test loss after epoch " + std::to_string(ep + 1) + " is " +
+                                    numberText(em.testLoss));
+            return;
+        }
         em.epoch = ep;
         em.trainLoss = m_epochLoss / double(m_stepsPerEpoch);
         em.trainError = double(m_epochErrors) / double(m_stepsPerEpoch * B);

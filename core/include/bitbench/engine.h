@@ -54,6 +54,9 @@ public:
     // XXH3-64 over all weights (integer latent codes, or float bits), layer by layer.
     virtual uint64_t weightsHash() const = 0;
     virtual std::vector<uint8_t> weightsSave() const = 0;
+    // The name of the first layer holding a NaN or infinite weight; empty when every weight is
+    // finite (always, for integer codes). One pass over the weights, allocating nothing.
+    virtual std::string weightsNonFinite() const { return {}; }
     // throws DataError when the blob does not fit this model.
     virtual void weightsLoad(const std::vector<uint8_t>& blob) = 0;
 

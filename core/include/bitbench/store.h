@@ -72,7 +72,10 @@ struct RunRecord {
     int64_t steps = 0;       // highest step with metrics + 1, 0 when none
     int32_t checkpoints = 0;
     int32_t keepCheckpoints = 0; // newest checkpoints kept besides the best epoch's; 0 = all
-    std::string statusMessage;   // why a run failed; empty otherwise
+    // Where and why a run ended diverged or failed: the global step (from 0; -1 when not
+    // recorded) and one line of text (empty otherwise).
+    int64_t statusStep = -1;
+    std::string statusMessage;
 };
 
 struct MetricPoint {
@@ -190,9 +193,9 @@ public:
     // requires: keepCheckpoints >= 0. Applies from the next stored checkpoint on.
     void runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints);
     // Claims the run for this process in one write transaction (status running, this process as
-    // its writer), unless it is finished or another live process trains it; a run whose writer
-    // died is taken over. A process on another host counts as live. throws StoreError when the
-    // run does not exist.
+    // its writer), unless it is finished or diverged or another live process trains it; a run
+    // whose writer died is taken over. A process on another host counts as live. throws
+    // StoreError when the run does not exist.
     RunClaim runClaim(int64_t runId);
     // Gives a claimed run back with `status` (e.g. its status before runClaim) when this process
     // does not train it after all. Does nothing if another process has claimed it since.
@@ -202,8 +205,11 @@ public:
     void runRename(int64_t runId, const std::string& name);
     // Deletes the run and everything stored for it. throws StoreError when it does not exist.
     void runDelete(int64_t runId);
-    // Sets the final status, the end time and the summary.
-    void runFinish(int64_t runId, RunStatus status, const std::string& summaryJson);
+    // Sets the final status, the end time, the summary and, for a diverged or failed run, the
+    // step and the message saying what happened (-1 and empty keep the stored ones, which a
+    // claim of the run clears).
+    void runFinish(int64_t runId, RunStatus status, const std::string& summaryJson,
+                   int64_t statusStep = -1, const std::string& statusMessage = {});
     // Marks running runs whose writer process on this host is gone; returns how many.
     int32_t runsMarkInterrupted();
 
@@ -233,6 +239,7 @@ public:
     // throws StoreError naming the id when there is no such sweep.
     SweepRecord sweepGet(int64_t sweepId);
     // Inserts or updates the trial (sweep, configHash). runId 0 leaves no run attached.
+    // `message` says why a trial diverged or failed (empty clears it).
     void sweepTrialPut(int64_t sweepId, const std::string& configHash, int64_t runId,
                        TrialStatus status, const std::string& message = {});
     // Claims the trial for this process in one write transaction: Done when it finished or
@@ -285,8 +292,10 @@ public:
     void checkpointPut(int64_t step, int32_t epoch, std::vector<uint8_t> blob);
     // Returns once every event handed over so far is committed.
     void flush();
-    // Commits everything, sets the final status and summary, and stops the writer thread.
-    void finish(RunStatus status, const std::string& summaryJson);
+    // Commits everything, sets the final status and summary (with the step and message of a
+    // diverged or failed run, see RunStore::runFinish), and stops the writer thread.
+    void finish(RunStatus status, const std::string& summaryJson, int64_t statusStep = -1,
+                const std::string& statusMessage = {});
 
     int64_t runId() const;
     // Transactions committed so far (for tests and measurements of the batching).

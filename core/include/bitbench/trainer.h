@@ -10,9 +10,17 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace bitbench {
+
+// Why training stopped on a NaN or infinite loss or weight.
+struct Divergence {
+    int64_t step = -1;   // global step (from 0) whose update or loss was not finite; -1 = none
+    int32_t epoch = 0;   // epoch of that step, from 0
+    std::string message; // one line for the user: what was not finite and what to try
+};
 
 class Trainer {
 public:
@@ -25,12 +33,18 @@ public:
     void addObserver(TrainObserver* o) { m_observers.push_back(o); }
 
     // Runs one training step; after an epoch's last step also evaluates on the test set and
-    // reports onEpoch. Returns false once every epoch is done (or a stop was requested).
+    // reports onEpoch. Returns false once every epoch is done (or a stop was requested, or
+    // training diverged).
+    // ensures: a step whose batch loss is not finite, or after which a weight is not finite, is
+    //          not reported to observers and ends training as diverged (see divergence());
+    //          likewise a non-finite test loss at an epoch end (that epoch is not reported).
     bool step();
     bool finished() const;
     // Thread-safe; step() and evaluation notice it within one batch.
     void requestStop() { m_stop.store(true); }
     bool stopRequested() const { return m_stop.load(); }
+    bool diverged() const { return m_divergence.step >= 0; }
+    const Divergence& divergence() const { return m_divergence; }
 
     int64_t globalStep() const { return m_step; }
     int32_t epoch() const { return int32_t(m_step / m_stepsPerEpoch); }
@@ -53,6 +67,7 @@ private:
     void shuffle(int32_t epoch);
     bool epochPending() const;
     void completeEpoch();
+    void diverge(int64_t step, const std::string& what);
     template <typename F> void inArena(F&& f);
 
     Experiment m_e;
@@ -77,6 +92,7 @@ private:
     double m_epochSeconds = 0;
     double m_rateEma = 0;
     std::vector<EpochMetrics> m_history;
+    Divergence m_divergence;
 };
 
 } // namespace bitbench
