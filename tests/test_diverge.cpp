@@ -1,9 +1,11 @@
 // Divergence: a NaN or infinite loss or weight stops training as "diverged" with its step, in the
 // trainer, the store, and bitbench-cli train, resume, runs show and sweep (exit code 5).
+#include "bitbench/analysis.h"
 #include "bitbench/dataset.h"
 #include "bitbench/engine.h"
 #include "bitbench/run_recording.h"
 #include "bitbench/store.h"
+#include "bitbench/error.h"
 #include "bitbench/trainer.h"
 
 #include <QJsonArray>
@@ -266,6 +268,35 @@ private Q_SLOTS:
         QVERIFY2(again.code == 0, again.err.constData());
         QCOMPARE(again.out.count("skipped"), 3);
         QVERIFY2(again.out.contains("diverged before (run 2)"), again.out.constData());
+    }
+
+    // The shipped pattern sweep gives its float trial (ffff) an lr_float that does not diverge
+    // (0.001, measured on MNIST) and leaves the other float-G trials (28f8, 28ff) at the default.
+    void shippedSweepGivesFfffItsOwnRate() {
+        const std::string dir = BITBENCH_SOURCE_DIR "/experiments";
+        const auto trials = sweep_expand(json_file_read(dir + "/sweep-wage-patterns.json", "sweep file"), dir);
+        QCOMPARE(int(trials.size()), 6);
+        for (const auto& t : trials) {
+            const double want = t.label == "f-f-f-f" ? 0.001 : 0.01;
+            QVERIFY2(t.experiment.lrFloat == want, t.label.c_str());
+        }
+        // A per-pattern "set" changes that trial only; unknown keys are named.
+        const auto two = sweep_expand(nlohmann::json::parse(R"({"base": {"model": "mlp"},
+            "patterns": ["ffff", {"bits": "28ff", "set": {"lr_float": 0.5, "epochs": 2}}]})"), ".");
+        QCOMPARE(int(two.size()), 2);
+        QCOMPARE(two[0].experiment.lrFloat, 0.01);
+        QCOMPARE(two[1].experiment.lrFloat, 0.5);
+        QCOMPARE(two[1].experiment.epochs, 2);
+        QCOMPARE(two[1].label, std::string("2-8-f-f"));
+        for (const char* bad : {R"({"bits": "ffff", "lr_float": 1})", R"({"set": {}})", R"({"bits": "ffff", "set": 3})"}) {
+            bool threw = false;
+            try {
+                sweep_expand({{"base", {{"model", "mlp"}}}, {"patterns", {nlohmann::json::parse(bad)}}}, ".");
+            } catch (const InputError& e) {
+                threw = QString::fromUtf8(e.what()).startsWith(QStringLiteral("sweep.patterns:"));
+            }
+            QVERIFY2(threw, bad);
+        }
     }
 };
 

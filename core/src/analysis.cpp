@@ -162,16 +162,35 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
         std::string pattern;
         nlohmann::json layerBits;
         std::string label;
+        nlohmann::json set = nullptr; // experiment keys of this variant only (patterns mode)
     };
     std::vector<Variant> variants;
     if (sweep.contains("patterns")) {
         if (!sweep["patterns"].is_array() || sweep["patterns"].empty())
             throw InputError("sweep.patterns: expected a non-empty list");
         for (const auto& p : sweep["patterns"]) {
-            if (!p.is_string())
+            // A pattern string, or {"bits": PATTERN, "set": {experiment keys}} for a pattern
+            // that needs its own settings (e.g. a float G class its own lr_float).
+            nlohmann::json set = nullptr;
+            const nlohmann::json* bits = &p;
+            if (p.is_object()) {
+                for (const auto& [k, v] : p.items())
+                    if (k != "bits" && k != "set")
+                        throw InputError("sweep.patterns: unknown key \"" + k + "\" in " + p.dump() +
+                                         " (expected bits, set)");
+                if (!p.contains("bits")) throw InputError("sweep.patterns: " + p.dump() + " has no \"bits\"");
+                bits = &p["bits"];
+                if (p.contains("set")) {
+                    if (!p["set"].is_object())
+                        throw InputError("sweep.patterns: \"set\" in " + p.dump() +
+                                         " is not an object of experiment keys");
+                    set = p["set"];
+                }
+            }
+            if (!bits->is_string())
                 throw InputError("sweep.patterns: " + p.dump() + " is not a pattern string");
-            const std::string d = quant_spec_parse(p.get<std::string>()).dashed();
-            variants.push_back({d, nullptr, d});
+            const std::string d = quant_spec_parse(bits->get<std::string>()).dashed();
+            variants.push_back({d, nullptr, d, set});
         }
     } else if (sweep.contains("grid")) {
         const auto& g = sweep["grid"];
@@ -244,6 +263,9 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
     std::vector<SweepTrialPlan> trials;
     for (const auto& v : variants) {
         nlohmann::json j = base;
+        if (v.set.is_object())
+            for (const auto& [k, value] : v.set.items())
+                j[k] = value;
         j["bits"] = v.pattern;
         if (!v.layerBits.is_null()) j["layer_bits"] = v.layerBits;
         j["name"] = base.value("name", std::string("experiment")) + "@" + v.label;

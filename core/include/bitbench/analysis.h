@@ -42,7 +42,8 @@ struct SweepTrialPlan {
 //   "name":     optional, default "sweep";
 //   "base":     the base experiment, a file path (relative to `dir`) or an inline experiment
 //   object; "set":      optional object of experiment keys replacing the base's (e.g. {"epochs":
-//   5}); and exactly one of "patterns": a list of W-A-G-E patterns, "grid":     per-class lists of
+//   5}); and exactly one of "patterns": a list of W-A-G-E patterns (each a string, or
+//   {"bits": PATTERN, "set": {keys}} whose keys apply to that trial only), "grid": per-class lists of
 //   bits over the base pattern, {"E": [2, 4, 8], "G": [8, "f"]}, "layers":   per-layer variations
 //   over the base, {"conv1": {"W": [2, 4]}, "fc2": {"A": [4, 8]}}:
 //               every combination of the listed values, each as a per-layer override.
