@@ -1,6 +1,7 @@
 // bitbench-cli and the data a run reads: the run keeps its data folder and the fingerprint of
 // each file; resume and replay use that folder and refuse changed data; data files that are not
 // regular files, overflowing IDX headers and out-of-range labels are data errors (exit 3).
+#include "test_cli_process.h"
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -20,31 +21,15 @@ class TestCliData : public QObject {
 
     QString path(const QString& name) const { return m_dir.filePath(name); }
 
-    struct Result {
-        int code = -1;
-        QByteArray out, err;
-        QJsonObject last() const {
-            const QList<QByteArray> lines = out.trimmed().split('\n');
-            return QJsonDocument::fromJson(lines.last()).object();
-        }
-    };
+    using Result = bitbench::test::CliResult;
 
+    // A process that does not finish in time is killed and counts as a failure (code -1).
     static Result cli(const QStringList& args, int timeoutMs = 60000) {
-        QProcess p;
-        p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-        if (!p.waitForFinished(timeoutMs)) {
-            p.kill();
-            p.waitForFinished();
-            return {-2, p.readAllStandardOutput(), p.readAllStandardError() + "\n(timed out)"};
-        }
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
-                p.readAllStandardOutput(), p.readAllStandardError()};
+        return bitbench::test::cliRun(args, timeoutMs);
     }
 
     static void writeBytes(const QString& file, const QByteArray& bytes) {
-        QFile f(file);
-        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(bytes);
+        bitbench::test::fileWrite(file, bytes);
     }
 
     static QByteArray idx(const QList<quint32>& dims, const QByteArray& body) {

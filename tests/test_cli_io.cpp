@@ -1,6 +1,7 @@
 // bitbench-cli (and the GUI's --autotrain) input and output edges: output files never replace a
 // database and are written whole, failed writes to stdout, empty option values, epoch numbering,
 // databases that must not be created, and the errno words for unwritable files.
+#include "test_cli_process.h"
 #include "bitbench/atomic_file.h"
 #include "bitbench/error.h"
 #include "bitbench/store.h"
@@ -25,29 +26,15 @@ using namespace bitbench::test;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    QByteArray out, err;
-};
+using Result = test::CliResult;
 
 Result run(const QString& program, const QStringList& args, const QString& stdoutFile = {},
            const QStringList& env = {}) {
-    QProcess p;
-    if (!stdoutFile.isEmpty()) p.setStandardOutputFile(stdoutFile);
-    if (!env.isEmpty()) {
-        QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
-        for (const QString& kv : env)
-            e.insert(kv.section(QLatin1Char('='), 0, 0), kv.section(QLatin1Char('='), 1));
-        p.setProcessEnvironment(e);
-    }
-    p.start(program, args);
-    p.waitForFinished(120000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
+    return test::processRun(program, args, 120000, stdoutFile, env);
 }
 
 Result cli(const QStringList& args, const QString& stdoutFile = {}) {
-    return run(QStringLiteral(BITBENCH_CLI_PATH), args, stdoutFile);
+    return test::cliRun(args, 120000, stdoutFile);
 }
 
 QByteArray readAll(const QString& path) {
@@ -55,11 +42,7 @@ QByteArray readAll(const QString& path) {
     return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
-void writeFile(const QString& path, const QByteArray& text) {
-    QFile f(path);
-    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-    f.write(text);
-}
+void writeFile(const QString& path, const QByteArray& text) { test::fileWrite(path, text); }
 
 QByteArray tinyExperiment() {
     return R"({"name": "io-tiny", "dataset": "synthetic", "bits": "2-8-8-8", "batch": 32,

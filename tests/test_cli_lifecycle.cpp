@@ -1,6 +1,7 @@
 // A run's life in the database through bitbench-cli: checkpoint retention and the file's size,
 // replay without checkpoints, atomic claims of sweep trials and resumed runs (two processes
 // started at once, repeated), and a data error inside a sweep trial.
+#include "test_cli_process.h"
 #include "bitbench/store.h"
 #include "store_process.h"
 
@@ -22,26 +23,11 @@ using namespace bitbench;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    QByteArray out, err;
-    QJsonObject last() const {
-        const QList<QByteArray> lines = out.trimmed().split('\n');
-        return QJsonDocument::fromJson(lines.last()).object();
-    }
-};
+using Result = test::CliResult;
 
-Result finish(QProcess& p, int timeoutMs = 180000) {
-    p.waitForFinished(timeoutMs);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
+Result finish(QProcess& p) { return test::processFinish(p, 180000); }
 
-Result cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-    return finish(p);
-}
+Result cli(const QStringList& args) { return test::cliRun(args, 180000); }
 
 // One fully connected layer of 784 x 512 weights: a checkpoint of about 1.6 MB, far more than
 // the metrics of a short epoch, so the file's size is mostly its checkpoints.
@@ -159,11 +145,7 @@ class TestCliLifecycle : public QObject {
 
     QString path(const QString& name) const { return m_dir.filePath(name); }
 
-    void writeFile(const QString& name, const QByteArray& text) {
-        QFile f(path(name));
-        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(text);
-    }
+    void writeFile(const QString& name, const QByteArray& text) { test::fileWrite(path(name), text); }
 
     // The steps at which each stored epoch of the run ended, ascending.
     static QList<qint64> epochSteps(const QString& db, int runId) {

@@ -1,5 +1,6 @@
 // bitbench-cli end to end: train into a database, replay (match and forced mismatch), a real
 // SIGKILL followed by resume, sweeps that skip finished trials, and rejected input.
+#include "test_cli_process.h"
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -17,28 +18,11 @@ class TestCliRuns : public QObject {
 
     QString path(const QString& name) const { return m_dir.filePath(name); }
 
-    void writeFile(const QString& name, const QByteArray& text) {
-        QFile f(path(name));
-        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(text);
-    }
+    void writeFile(const QString& name, const QByteArray& text) { bitbench::test::fileWrite(path(name), text); }
 
-    struct Result {
-        int code = -1;
-        QByteArray out, err;
-        QJsonObject last() const {
-            const QList<QByteArray> lines = out.trimmed().split('\n');
-            return QJsonDocument::fromJson(lines.last()).object();
-        }
-    };
+    using Result = bitbench::test::CliResult;
 
-    Result cli(const QStringList& args, int timeoutMs = 120000) {
-        QProcess p;
-        p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-        p.waitForFinished(timeoutMs);
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-                p.readAllStandardError()};
-    }
+    Result cli(const QStringList& args, int timeoutMs = 120000) { return bitbench::test::cliRun(args, timeoutMs); }
 
     static QByteArray experiment(int epochs) {
         return QByteArray(R"({"name": "cli-tiny", "dataset": "synthetic", "bits": "2-8-8-8", "batch": 32,

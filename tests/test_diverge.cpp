@@ -1,5 +1,6 @@
 // Divergence: a NaN or infinite loss or weight stops training as "diverged" with its step, in the
 // trainer, the store, and bitbench-cli train, resume, runs show and sweep (exit code 5).
+#include "test_cli_process.h"
 #include "bitbench/analysis.h"
 #include "bitbench/dataset.h"
 #include "bitbench/engine.h"
@@ -57,28 +58,11 @@ class TestDiverge : public QObject {
 
     QString path(const QString& name) const { return m_dir.filePath(name); }
 
-    void writeFile(const QString& name, const QByteArray& text) {
-        QFile f(path(name));
-        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(text);
-    }
+    void writeFile(const QString& name, const QByteArray& text) { test::fileWrite(path(name), text); }
 
-    struct Result {
-        int code = -1;
-        QByteArray out, err;
-        QJsonObject last() const {
-            const QList<QByteArray> lines = out.trimmed().split('\n');
-            return QJsonDocument::fromJson(lines.last()).object();
-        }
-    };
+    using Result = test::CliResult;
 
-    Result cli(const QStringList& args) {
-        QProcess p;
-        p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-        p.waitForFinished(120000);
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
-                p.readAllStandardOutput(), p.readAllStandardError()};
-    }
+    static Result cli(const QStringList& args) { return test::cliRun(args); }
 
     static void exec(const QString& db, const char* sql) {
         sqlite3* h = nullptr;

@@ -1,6 +1,7 @@
 // bitbench-cli on bad input: the seed range, integers and numbers in JSON that do not fit, values
 // of the wrong JSON type, experiment paths that are not regular files, models too large for memory.
 // Each case exits 2 with one line naming the file and the key, never "internal error" and never hangs.
+#include "test_cli_process.h"
 #include <QDir>
 #include <QFile>
 #include <QProcess>
@@ -17,29 +18,13 @@ class TestInputErrors : public QObject {
 
     QString path(const QString& name) const { return m_dir.filePath(name); }
 
-    void writeFile(const QString& name, const QByteArray& text) {
-        QFile f(path(name));
-        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(text);
-    }
+    void writeFile(const QString& name, const QByteArray& text) { bitbench::test::fileWrite(path(name), text); }
 
-    struct Result {
-        int code = -1;
-        QByteArray out, err;
-    };
+    using Result = bitbench::test::CliResult;
 
     // A process that does not finish in time counts as a failure (code -1): nothing may hang.
     static Result cli(const QStringList& args, int timeoutMs = 60000) {
-        QProcess p;
-        p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-        const bool done = p.waitForFinished(timeoutMs);
-        if (!done) {
-            p.kill();
-            p.waitForFinished();
-            return {};
-        }
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-                p.readAllStandardError()};
+        return bitbench::test::cliRun(args, timeoutMs);
     }
 
     // A tiny synthetic experiment; `extra` adds or replaces keys (later keys win in nlohmann).

@@ -1,4 +1,5 @@
 // bitbench-cli runs / export against real databases: output, JSON, exit codes 0, 2 and 4.
+#include "test_cli_process.h"
 #include "bitbench/store.h"
 #include "bitbench/store_export.h"
 #include "test_store_synthetic.h"
@@ -16,18 +17,9 @@ using namespace bitbench::test;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    QByteArray out, err;
-};
+using Result = CliResult;
 
-Result cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(BITBENCH_CLI_PATH), args);
-    p.waitForFinished(60000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
+Result cli(const QStringList& args) { return cliRun(args, 60000); }
 
 } // namespace
 
