@@ -13,7 +13,7 @@ BITBENCH_PACKAGES_FUZZ=(clang libclang-rt-dev)
 say() { printf 'bitbench: %s\n' "$*" >&2; }
 die() { printf 'bitbench: error: %s\n' "$*" >&2; exit 1; }
 
-# Default data directory, as the core resolves it (core/src/paths.cpp).
+# Default data directory, as the core resolves it (core/src/util/paths.cpp).
 bitbench_data_dir() {
   if [ -n "${BITBENCH_DATA_DIR:-}" ]; then printf '%s\n' "$BITBENCH_DATA_DIR"
   elif [ -n "${XDG_DATA_HOME:-}" ]; then printf '%s\n' "$XDG_DATA_HOME/bitbench"

@@ -3,7 +3,7 @@
 // started at once, repeated), and a data error inside a sweep trial.
 #include "test_cli_process.h"
 #include "bitbench/store.h"
-#include "store_process.h"
+#include "store/store_process.h"
 
 #include <QDir>
 #include <QFile>

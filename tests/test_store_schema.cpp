@@ -2,7 +2,7 @@
 // folders, missing ids, and run/sweep bookkeeping.
 #include "bitbench/error.h"
 #include "bitbench/store.h"
-#include "store_schema.h"
+#include "store/store_schema.h"
 
 #include <QProcess>
 #include <QTemporaryDir>

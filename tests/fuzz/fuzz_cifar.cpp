@@ -1,7 +1,7 @@
 // Fuzz target: decoding CIFAR-10 binary batch records (label byte, then R, G, B planes).
 // The first input byte chooses how many records (0..3) the rest must hold; real batch files hold
 // 10000, which the loader checks from the file size before it reads.
-#include "dataset_cifar_impl.h"
+#include "data/dataset_cifar_impl.h"
 #include "fuzz_common.h"
 
 using namespace bitbench;

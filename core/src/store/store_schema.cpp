@@ -1,5 +1,5 @@
 // Run database schema v1 and the user_version migrator.
-#include "store_schema.h"
+#include "store/store_schema.h"
 
 #include "bitbench/error.h"
 

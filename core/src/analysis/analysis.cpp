@@ -4,7 +4,7 @@
 #include "bitbench/error.h"
 #include "bitbench/observer.h"
 #include "bitbench/quant_spec.h"
-#include "json_read.h"
+#include "experiment/json_read.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 #include "bitbench/idx.h"
 
 #include "bitbench/error.h"
-#include "data_file.h"
+#include "data/data_file.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

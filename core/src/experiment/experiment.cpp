@@ -3,7 +3,7 @@
 
 #include "bitbench/error.h"
 #include "bitbench/observer.h"
-#include "json_read.h"
+#include "experiment/json_read.h"
 
 #include <xxhash.h>
 

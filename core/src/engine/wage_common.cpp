@@ -1,5 +1,5 @@
 // Shared WAGE helpers: initialisation, input quantization, tensor statistics, weight hashing.
-#include "wage_common.h"
+#include "engine/wage_common.h"
 
 #include "bitbench/error.h"
 #include "bitbench/fixed_point.h"

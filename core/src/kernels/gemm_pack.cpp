@@ -1,5 +1,5 @@
 // Packing of int8 GEMM operands into the tile and panel layouts of gemm_impl.h, and scratch buffers.
-#include "gemm_impl.h"
+#include "kernels/gemm_impl.h"
 
 #include <algorithm>
 #include <array>

@@ -1,11 +1,11 @@
 // The data a run reads: file fingerprints (cached by path, size and modification time), stored
 // with the run and checked again before the run resumes or replays.
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include "bitbench/dataset.h"
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
-#include "data_file.h"
+#include "data/data_file.h"
 
 #include <nlohmann/json.hpp>
 #include <xxhash.h>

@@ -1,7 +1,7 @@
 // Run database schema: the migration list, the ownership/version checks, and the migrator.
 #pragma once
 
-#include "sqlite_db.h"
+#include "store/sqlite_db.h"
 
 #include <cstdint>
 #include <span>

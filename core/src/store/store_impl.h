@@ -3,7 +3,7 @@
 
 #include "bitbench/atomic_file.h"
 #include "bitbench/store.h"
-#include "sqlite_db.h"
+#include "store/sqlite_db.h"
 
 #include <optional>
 #include <span>

@@ -3,7 +3,7 @@
 #include "bitbench/engine.h"
 
 #include "bitbench/error.h"
-#include "wage_common.h"
+#include "engine/wage_common.h"
 
 #include <Eigen/Core>
 

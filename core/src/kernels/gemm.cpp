@@ -2,7 +2,7 @@
 #include "bitbench/gemm.h"
 
 #include "bitbench/error.h"
-#include "gemm_impl.h"
+#include "kernels/gemm_impl.h"
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>

@@ -1,5 +1,5 @@
 // AVX-512 VNNI block kernel (vpdpbusd, u8 x s8 -> s32), built with its own -mavx512* flags.
-#include "gemm_impl.h"
+#include "kernels/gemm_impl.h"
 
 #if defined(__x86_64__)
 

@@ -2,8 +2,8 @@
 #include "bitbench/dataset.h"
 
 #include "bitbench/error.h"
-#include "data_file.h"
-#include "dataset_cifar_impl.h"
+#include "data/data_file.h"
+#include "data/dataset_cifar_impl.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // sqlite3 wrappers: error translation, statement cache, BEGIN IMMEDIATE with retry.
-#include "sqlite_db.h"
+#include "store/sqlite_db.h"
 
 #include "bitbench/error.h"
 

@@ -1,5 +1,5 @@
 // AVX2 block kernel (vpmaddubsw + vpmaddwd, no VNNI), built with its own -mavx2 -mfma flags.
-#include "gemm_impl.h"
+#include "kernels/gemm_impl.h"
 
 #if defined(__x86_64__)
 

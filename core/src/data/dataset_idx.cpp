@@ -3,7 +3,7 @@
 
 #include "bitbench/error.h"
 #include "bitbench/idx.h"
-#include "data_file.h"
+#include "data/data_file.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // RunStore: opening (checks, read-only fallback, migration, crash recovery) and queries.
-#include "store_impl.h"
-#include "store_process.h"
-#include "store_schema.h"
+#include "store/store_impl.h"
+#include "store/store_process.h"
+#include "store/store_schema.h"
 
 #include "bitbench/atomic_file.h"
 #include "bitbench/error.h"

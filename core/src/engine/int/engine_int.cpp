@@ -4,7 +4,7 @@
 #include "bitbench/error.h"
 #include "bitbench/fixed_point.h"
 #include "bitbench/gemm.h"
-#include "wage_common.h"
+#include "engine/wage_common.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

@@ -2,7 +2,7 @@
 #include "bitbench/trainer.h"
 
 #include "bitbench/error.h"
-#include "wage_common.h"
+#include "engine/wage_common.h"
 
 #include <tbb/task_arena.h>
 

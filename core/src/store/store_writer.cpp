@@ -1,5 +1,5 @@
 // RunWriter: queues trainer events and commits them in batches from its own thread.
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include "bitbench/error.h"
 

@@ -2,7 +2,7 @@
 #include "bitbench/model.h"
 
 #include "bitbench/error.h"
-#include "json_read.h"
+#include "experiment/json_read.h"
 
 #include <nlohmann/json.hpp>
 

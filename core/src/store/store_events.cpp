@@ -1,7 +1,7 @@
 // Row writers for trainer events (steps, tensor statistics, epochs, checkpoints) and the codec
 // of histogram counts.
-#include "store_impl.h"
-#include "store_process.h"
+#include "store/store_impl.h"
+#include "store/store_process.h"
 
 #include <cstdio>
 

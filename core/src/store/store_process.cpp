@@ -1,5 +1,5 @@
 // Process identity for crash detection: host name, pid, and a boot-and-start-time token.
-#include "store_process.h"
+#include "store/store_process.h"
 
 #include <csignal>
 #include <cerrno>

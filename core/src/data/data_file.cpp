@@ -1,6 +1,6 @@
 // Data files: regular files only, so a FIFO or a folder is named as such instead of hanging or
 // looking missing.
-#include "data_file.h"
+#include "data/data_file.h"
 
 #include "bitbench/error.h"
 
