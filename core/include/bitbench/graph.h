@@ -1,0 +1,104 @@
+// Models as graphs of named ops. The layer lists of model.h (`pool`, `relu`, `quantize_output`)
+// are shorthand that expands into these ops; see core/doc/graph.md.
+#pragma once
+
+#include "bitbench/model.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace bitbench {
+
+// Per-sample shape of a tensor, NHWC in memory (c innermost). Flat tensors have h = w = 1.
+struct TensorShape {
+    int32_t h = 1, w = 1, c = 1;
+    int64_t size() const { return int64_t(h) * w * c; }
+    bool operator==(const TensorShape&) const = default;
+};
+
+enum class OpKind {
+    Conv,           // square kernel, stride 1 or 2, SAME or VALID, no bias unless `bias`
+    Fc,             // fan-in in the input's (h, w, c) memory order
+    MaxPool,        // 2x2, stride 2 (odd trailing rows/columns are dropped, as VALID)
+    AvgPool,        // global average over h x w: output 1 x 1 x c
+    Relu,
+    BatchNorm,      // per channel (c), batch statistics in training, running ones in evaluation
+    RangeBatchNorm, // Banner et al. range BN (ALGORITHMS.md §2), per channel, `chunks` chunks
+    Add,            // element-wise sum of two inputs of equal shape (residual add)
+    Flatten,        // h x w x c -> 1 x 1 x (h*w*c), same memory
+    Quantize,       // quantizes activations (class A) in forward and errors (class E) in backward
+};
+
+// The op names in JSON: "conv", "fc", "maxpool", "avgpool", "relu", "batchnorm", "rangebn",
+// "add", "flatten", "quantize".
+const char* op_kind_name(OpKind k);
+
+struct OpDesc {
+    std::string name;
+    OpKind kind = OpKind::Relu;
+    // Names of the ops this one reads; "input" is the network input. Add has two, others one.
+    std::vector<std::string> inputs;
+
+    // Conv and fc.
+    int32_t out = 0;    // output channels (conv) or features (fc)
+    int32_t kernel = 1; // conv
+    int32_t stride = 1; // conv: 1 or 2
+    bool same = false;  // conv: SAME padding (TensorFlow's: out = ceil(in / stride), the extra
+                        // padding row/column at the bottom/right); VALID otherwise
+    bool bias = false;  // conv and fc: a per-output bias (float, trained by the solver)
+
+    // BatchNorm and RangeBatchNorm.
+    double momentum = 0.1; // running = (1 - momentum) * running + momentum * batch
+    double eps = 1e-5;
+    int32_t chunks = 16;   // RangeBatchNorm: the batch's b*h*w values per channel in this many chunks
+
+    // Filled by graph_infer_shapes.
+    std::vector<int32_t> in; // indices of the inputs in Graph::ops; -1 = the network input
+    TensorShape inShape;     // shape of the first input
+    TensorShape outShape;
+
+    bool hasWeights() const { return kind == OpKind::Conv || kind == OpKind::Fc; }
+    int64_t fanIn() const { return kind == OpKind::Conv ? int64_t(kernel) * kernel * inShape.c : inShape.size(); }
+    int64_t weightCount() const { return hasWeights() ? fanIn() * out : 0; }
+};
+
+struct Graph {
+    std::string name;
+    TensorShape input;
+    InputTransform transform = InputTransform::Unit;
+    // In an order where every op comes after its inputs. The last op's output is the logits.
+    std::vector<OpDesc> ops;
+
+    int32_t classes() const { return ops.empty() ? 0 : int32_t(ops.back().outShape.size()); }
+    int64_t parameterCount() const; // weights, biases and BN scales and shifts
+    // Index of the op named `name`, -1 if none.
+    int32_t find(const std::string& name) const;
+};
+
+// Parses a model object in either form: {"input": ..., "layers": [...]} (the shorthand of
+// model.h, expanded by graph_from_model) or {"input": ..., "ops": [{"name", "op", "inputs", ...}]}.
+// An op without "inputs" reads the op before it (the first op reads "input").
+// throws: InputError naming the key ("model.ops[3].stride: ...") or the op and its input.
+Graph graph_from_json(const nlohmann::json& j);
+// The canonical op form (every key written), readable by graph_from_json.
+nlohmann::json graph_to_json(const Graph& g);
+
+// Expands a layer list: per layer `conv|fc` -> [maxpool] -> [relu] -> [quantize]; a quantize op
+// on the network input first. Op names: the layer's name for its product, then
+// "<layer>.pool", "<layer>.relu", "<layer>.quant"; the input's quantize op is "input.quant".
+Graph graph_from_model(const ModelDesc& m);
+
+// Resolves input names and fills every op's shapes from the input size.
+// throws: InputError naming the op and the input that does not fit
+// ("model 'm': op 'add1' input 'conv3': shape 7x7x32 differs from 'pool2' 14x14x32").
+void graph_infer_shapes(Graph& g);
+
+// Built-in graph models besides model.h's: "lenet5-bn" (LeNet-5 with batch norm after each conv
+// and fc, TWN's MNIST net) and "resnet8" (28x28 inputs; 3 stages of 16/32/64 channels, one basic
+// block each). model_builtin_json also knows these names.
+std::vector<std::string> graph_builtin_names();
+
+} // namespace bitbench
