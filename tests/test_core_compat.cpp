@@ -1,0 +1,93 @@
+// What the rebuilt core must keep from the release before it: every shipped experiment's config
+// hash (sweeps de-duplicate by it), and a run database of that release (tests/golden/store-v2)
+// that opens, replays bit for bit, and resumes to the uninterrupted run's weights.
+#include "bitbench/experiment.h"
+
+#include "test_cli_process.h"
+
+#include <QJsonArray>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using bitbench::test::cliRun;
+using bitbench::test::CliResult;
+
+class TestCoreCompat : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString m_db;
+
+    QJsonObject show(int id) {
+        const CliResult r = cliRun({QStringLiteral("runs"), QStringLiteral("show"), QString::number(id),
+                                    QStringLiteral("--db"), m_db, QStringLiteral("--json")});
+        if (r.code != 0) qWarning("%s", r.err.constData());
+        return QJsonDocument::fromJson(r.out).object();
+    }
+    static QString lastHash(const QJsonObject& run) {
+        return run.value(QStringLiteral("epochs_detail")).toArray().last().toObject().value(QStringLiteral("weights_hash")).toString();
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY(m_dir.isValid());
+        m_db = m_dir.filePath(QStringLiteral("runs.db"));
+        QVERIFY(QFile::copy(QStringLiteral(BITBENCH_SOURCE_DIR "/tests/golden/store-v2/runs.db"), m_db));
+        QFile(m_db).setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+    }
+
+    // Config hashes of the shipped experiments as the release before the core redesign computed
+    // them; a change would make sweeps re-run finished trials.
+    void shippedExperimentsKeepTheirConfigHash_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("hash");
+        QTest::newRow("wage-lenet5-mnist-2888") << "wage-lenet5-mnist-2888.json" << "15f21bb4bf67580a";
+        QTest::newRow("wage-vgg7-cifar10-2888") << "wage-vgg7-cifar10-2888.json" << "a622bc427648589e";
+        QTest::newRow("float-lenet5-mnist") << "float-lenet5-mnist.json" << "73222083cb962864";
+        QTest::newRow("store-v2 wage") << "../tests/golden/store-v2/wage.json" << "0fb25e28f02d2dc2";
+        QTest::newRow("store-v2 float") << "../tests/golden/store-v2/float.json" << "185c26ec06c03610";
+    }
+    void shippedExperimentsKeepTheirConfigHash() {
+        QFETCH(QString, file);
+        QFETCH(QString, hash);
+        const auto e = bitbench::experiment_load(BITBENCH_SOURCE_DIR "/experiments/" + file.toStdString());
+        QCOMPARE(QString::fromStdString(e.configHash()), hash);
+    }
+
+    void storedRunsKeepTheirConfigHash() {
+        QCOMPARE(show(1).value(QStringLiteral("config_hash")).toString(), QStringLiteral("0fb25e28f02d2dc2"));
+        QCOMPARE(show(2).value(QStringLiteral("config_hash")).toString(), QStringLiteral("185c26ec06c03610"));
+        QCOMPARE(show(3).value(QStringLiteral("config_hash")).toString(), QStringLiteral("185c26ec06c03610"));
+    }
+
+    void finishedRunsReplayBitForBit_data() {
+        QTest::addColumn<int>("id");
+        QTest::newRow("integer engine") << 1;
+        QTest::newRow("float engine") << 2;
+    }
+    void finishedRunsReplayBitForBit() {
+        QFETCH(int, id);
+        const CliResult r = cliRun({QStringLiteral("replay"), QString::number(id), QStringLiteral("--db"), m_db});
+        QVERIFY2(r.code == 0, r.out.constData());
+        QVERIFY2(r.out.contains("MATCH: 3 epochs bit-identical"), r.out.constData());
+    }
+
+    void interruptedRunResumesToTheUninterruptedWeights() {
+        const QJsonObject before = show(3);
+        QCOMPARE(before.value(QStringLiteral("status")).toString(), QStringLiteral("interrupted"));
+        QCOMPARE(before.value(QStringLiteral("epochs_detail")).toArray().size(), 1);
+        const CliResult r = cliRun({QStringLiteral("resume"), QStringLiteral("3"), QStringLiteral("--db"), m_db,
+                                    QStringLiteral("--quiet")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QJsonObject after = show(3);
+        QCOMPARE(after.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(after.value(QStringLiteral("epochs_detail")).toArray().size(), 3);
+        QCOMPARE(lastHash(show(2)), QStringLiteral("75a6a98d8459e74f")); // as the release stored it
+        QCOMPARE(lastHash(after), lastHash(show(2)));
+        const CliResult replay = cliRun({QStringLiteral("replay"), QStringLiteral("3"), QStringLiteral("--db"), m_db});
+        QVERIFY2(replay.code == 0 && replay.out.contains("MATCH"), replay.out.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCoreCompat)
+#include "test_core_compat.moc"
