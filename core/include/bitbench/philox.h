@@ -7,7 +7,17 @@
 namespace bitbench {
 
 // What a draw is for; part of the counter so streams never overlap. Values are stable on disk.
-enum class RandomPurpose : uint32_t { Init = 1, Shuffle = 2, StochasticRound = 3, Augment = 4 };
+// 5-7 are the quantizer families' draws (quant.h): rounding noise U(-0.5, 0.5) of pow2, affine
+// and dorefa; TernGrad's Bernoulli; stochastic sign.
+enum class RandomPurpose : uint32_t {
+    Init = 1,
+    Shuffle = 2,
+    StochasticRound = 3,
+    Augment = 4,
+    QuantNoise = 5,
+    TernGrad = 6,
+    StochasticSign = 7,
+};
 
 using PhiloxBlock = std::array<uint32_t, 4>;
 

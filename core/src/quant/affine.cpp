@@ -1,0 +1,117 @@
+// Family `affine`: min/max uniform quantization (ALGORITHMS.md §2, Banner et al. 2018, read from
+// the authors' code), with Banner's float zero point `min` or gemmlowp's integer zero point.
+// See core/doc/quant/affine.md.
+//
+//   scale = max((max - min) / (2^M - 1), 1e-8)          (float, as the authors' float32 code)
+//   v = (x - offset) / scale + zero                     (float)
+//   stochastic: v += U(-0.5, 0.5)                       (double, RandomPurpose::QuantNoise)
+//   code = rne(clamp(v, 0, 2^M - 1))                    (clamp before round)
+//   x_hat = float(code - zero) * scale + offset
+// Banner: offset = min, zero = 0. Integer zero point: [min, max] widened to contain 0, offset 0,
+// zero = clamp(rne(-min / scale), 0, 2^M - 1), so 0 is exactly a code (u8 codes at M = 8).
+// Running ranges (Banner's activations): min and max are the means over samples (rows) of each
+// sample's min and max; training updates r = (1 - param) r + param * batch, evaluation uses r.
+// Backward: straight-through, no clip mask.
+#include "quant/quant_impl.h"
+
+namespace bitbench::quant {
+
+namespace {
+
+template <class Out>
+void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, Out out) {
+    const double qmax = double((int64_t(1) << q.bits) - 1);
+    auto v = [&](int64_t i, int64_t g) {
+        const QuantGroup& G = plan.groups[size_t(g)];
+        return (x.data[i] - G.offset) / G.scale + float(G.zero);
+    };
+    if (q.rounding == Rounding::Stochastic) {
+        for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
+            out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)) + noise_of(w), 0.0, qmax))));
+        });
+        return;
+    }
+    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)), 0.0, qmax)))); });
+}
+
+// Banner's activation range: the mean over rows (samples) of each row's min and max.
+void sample_mean_range(const TensorView& x, float& lo, float& hi) {
+    double sumLo = 0, sumHi = 0;
+    for (int64_t r = 0; r < x.rows; ++r) {
+        const float* row = x.data + r * x.cols;
+        float mn = row[0], mx = row[0];
+        for (int64_t c = 1; c < x.cols; ++c) {
+            mn = std::min(mn, row[c]);
+            mx = std::max(mx, row[c]);
+        }
+        sumLo += mn;
+        sumHi += mx;
+    }
+    lo = float(sumLo / double(x.rows));
+    hi = float(sumHi / double(x.rows));
+}
+
+} // namespace
+
+void affine_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const QuantObserveArgs& args,
+                    QuantPlan& plan) {
+    plan_reset(plan, q, cls, x);
+    std::vector<float> lo, hi;
+    if (q.range == RangeSource::Running) {
+        float bLo = 0, bHi = 0;
+        QuantRunning& r = *args.running;
+        if (args.training) {
+            sample_mean_range(x, bLo, bHi);
+            r.lo = float((1.0 - q.param) * double(r.lo) + q.param * double(bLo));
+            r.hi = float((1.0 - q.param) * double(r.hi) + q.param * double(bHi));
+        } else {
+            bLo = r.lo;
+            bHi = r.hi;
+        }
+        lo.assign(1, bLo);
+        hi.assign(1, bHi);
+    } else {
+        group_min_max(x, lo, hi);
+    }
+    const int32_t qmax = int32_t((int64_t(1) << q.bits) - 1);
+    for (size_t g = 0; g < plan.groups.size(); ++g) {
+        QuantGroup& G = plan.groups[g];
+        float mn = lo[g], mx = hi[g];
+        if (q.integerZero) {
+            mn = std::min(mn, 0.0f);
+            mx = std::max(mx, 0.0f);
+        }
+        G.scale = std::max((mx - mn) / float(qmax), 1e-8f);
+        if (q.integerZero) {
+            G.zero = int32_t(std::clamp(std::nearbyint(double(-mn) / double(G.scale)), 0.0, double(qmax)));
+            G.offset = 0;
+        } else {
+            G.zero = 0;
+            G.offset = mn;
+        }
+        G.stat = double(mx) - double(mn);
+        G.codeLo = 0;
+        G.codeHi = qmax;
+        G.clipLo = float(0 - G.zero) * G.scale + G.offset;
+        G.clipHi = float(qmax - G.zero) * G.scale + G.offset;
+    }
+}
+
+void affine_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+    affine_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
+        const QuantGroup& G = plan.groups[size_t(g)];
+        out[i] = float(code - G.zero) * G.scale + G.offset;
+    });
+}
+
+void affine_apply_codes(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d,
+                        int32_t* codes) {
+    affine_each(q, x, plan, d, [&](int64_t i, int64_t, int32_t code) { codes[i] = code; });
+}
+
+void affine_backward(const Quantizer&, const TensorView& x, const QuantPlan&, const float* dq, float* dx,
+                     QuantParamGrads*) {
+    copy_floats(dq, dx, x.size());
+}
+
+} // namespace bitbench::quant
