@@ -91,12 +91,17 @@ void dorefa_observe(const Quantizer& q, QuantClass cls, const TensorView& x, con
 void dorefa_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
     const double n = double((int64_t(1) << q.bits) - 1);
     const QuantClass cls = plan.cls;
-    dorefa_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
-        const double s = plan.groups[size_t(g)].stat;
-        if (cls == QuantClass::W && q.bits == 1) out[i] = float(double(code) * s);
-        else if (cls == QuantClass::W || cls == QuantClass::A) out[i] = float(double(code) / n);
-        else out[i] = float(double(code) * s / n);
-    });
+    // The output formula is chosen once per tensor, outside the element loop.
+    if (cls == QuantClass::W && q.bits == 1)
+        dorefa_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
+            out[i] = float(double(code) * plan.groups[size_t(g)].stat);
+        });
+    else if (cls == QuantClass::W || cls == QuantClass::A)
+        dorefa_each(q, x, plan, d, [&](int64_t i, int64_t, int32_t code) { out[i] = float(double(code) / n); });
+    else
+        dorefa_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
+            out[i] = float(double(code) * plan.groups[size_t(g)].stat / n);
+        });
 }
 
 void dorefa_apply_codes(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d,
