@@ -1,7 +1,9 @@
 // Experiments: a model, a dataset, bitwidths, a schedule and a seed, read from strict JSON.
 #pragma once
 
+#include "bitbench/loss.h"
 #include "bitbench/model.h"
+#include "bitbench/optim.h"
 #include "bitbench/quant_spec.h"
 
 #include <nlohmann/json.hpp>
@@ -11,13 +13,6 @@
 #include <vector>
 
 namespace bitbench {
-
-struct LrStep {
-    int32_t epoch = 0; // first epoch (from 0) this rate applies to
-    double lr = 1;
-};
-
-enum class LossKind { Sse, SoftmaxCrossEntropy };
 
 // Seeds are 0..2^63-1 everywhere (command line, experiment JSON, GUI, run database): the store
 // keeps them as SQLite's signed 64-bit integer and JSON readers as int64, so all round-trip.
