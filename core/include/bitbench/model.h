@@ -43,13 +43,15 @@ struct ModelDesc {
     int32_t classes() const { return layers.empty() ? 0 : layers.back().out; }
 };
 
-// Parses a model object. throws InputError naming the key ("layers[2].kernel: ...").
+// Parses a model object. throws InputError naming the key ("layers[2].kernel: ..."), and for an
+// op graph ("ops", graph.h) naming the model.
 ModelDesc model_from_json(const nlohmann::json& j);
 nlohmann::json model_to_json(const ModelDesc& m);
 
-// Names of the built-in models: "lenet5", "vgg7", "mlp".
+// Names of the built-in layer-list models: "lenet5", "vgg7", "mlp" (the ones the engines run).
 std::vector<std::string> model_builtin_names();
-// A built-in model's JSON; throws InputError for an unknown name, listing the known ones.
+// A built-in model's JSON: one of model_builtin_names() or of graph_builtin_names() (graph.h; op
+// graphs, which model_from_json refuses). throws InputError for an unknown name, listing both.
 nlohmann::json model_builtin_json(const std::string& name);
 
 // Fills every layer's shapes from the input size. throws InputError when a layer does not fit

@@ -2,7 +2,9 @@
 #include "bitbench/model.h"
 
 #include "bitbench/error.h"
+#include "bitbench/graph.h"
 #include "experiment/json_read.h"
+#include "graph/graph_builtin.h"
 
 #include <nlohmann/json.hpp>
 
@@ -62,12 +64,23 @@ nlohmann::json model_builtin_json(const std::string& name) {
     if (name == "lenet5") return nlohmann::json::parse(kLenet5);
     if (name == "vgg7") return nlohmann::json::parse(kVgg7);
     if (name == "mlp") return nlohmann::json::parse(kMlp);
-    throw InputError("unknown model '" + name + "'; built-in models are lenet5, vgg7, mlp (or give a "
-                     "model object with \"input\" and \"layers\")");
+    if (const char* text = graph_builtin_text(name)) return nlohmann::json::parse(text);
+    std::string known;
+    for (const auto& n : model_builtin_names()) known += n + ", ";
+    for (const auto& n : graph_builtin_names()) known += n + ", ";
+    known.resize(known.size() - 2);
+    throw InputError("unknown model '" + name + "'; built-in models are " + known +
+                     " (or give a model object with \"input\" and \"layers\")");
 }
 
 ModelDesc model_from_json(const nlohmann::json& j) {
     JsonReader r(j, "model");
+    // Op graphs (graph.h) have no engine yet: say so rather than "unknown key \"ops\"".
+    if (r.has("ops")) {
+        const std::string name = j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : "";
+        throw InputError("model '" + name + "' is an op graph (\"ops\"); the training engines run layer lists "
+                         "(\"layers\") only so far: use lenet5, vgg7, mlp or a model with \"layers\"");
+    }
     ModelDesc m;
     m.name = r.string("name");
     {
