@@ -58,13 +58,13 @@ double loadAverage() {
 int benchRun(const BenchOptions& opt) {
     const Experiment e = experiment_from_json(
         {{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch}, {"dataset", "synthetic"}});
-    const auto& m = e.model;
+    const Graph& m = e.graph;
     const int32_t threads = opt.threads > 0 ? opt.threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
     tbb::task_arena arena(threads);
     const int32_t B = e.batch;
     // A few distinct batches, so evaluation and training do not see one cached image only.
     const int64_t batches = 4;
-    const Dataset d = dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), B * batches, B * batches, e.seed);
+    const Dataset d = dataset_generate_synthetic(m.input.h, m.input.w, m.input.c, m.classes(), B * batches, B * batches, e.seed);
     const int64_t isz = d.imageSize();
     std::unique_ptr<Engine> engine;
     arena.execute([&] { engine = engine_create(e); });

@@ -152,7 +152,12 @@ int32_t keep_checkpoints_of(const std::string& text) {
 
 Experiment train_experiment(const TrainOptions& opt) {
     Experiment e = experiment_load(opt.experimentPath);
-    if (!opt.bits.empty()) e.bits.base = quant_spec_parse(opt.bits);
+    if (!opt.bits.empty()) {
+        if (e.quantGiven)
+            throw InputError("--bits: experiment '" + e.name + "' gives quantizer families (\"quant\"); --bits "
+                             "overrides the WAGE shorthand \"bits\" only");
+        e.bits.base = quant_spec_parse(opt.bits);
+    }
     if (opt.epochs > 0) e.epochs = opt.epochs;
     if (opt.seed) e.seed = seed_parse(*opt.seed, "--seed");
     if (opt.trainLimit > 0) e.trainLimit = opt.trainLimit;
@@ -165,7 +170,7 @@ Experiment train_experiment(const TrainOptions& opt) {
 void train_print_layers(std::FILE* out, const Trainer& t) {
     const auto& e = t.experiment();
     std::fprintf(out, "%s: model %s (%lld parameters), bits %s, %s engine, batch %d, %lld steps/epoch\n", e.name.c_str(),
-                 e.model.name.c_str(), (long long)e.model.parameterCount(), e.bits.base.dashed().c_str(),
+                 e.model.name.c_str(), (long long)e.graph.parameterCount(), e.bits.base.dashed().c_str(),
                  t.engine().kind(), e.batch, (long long)t.stepsPerEpoch());
     for (const auto& l : t.engine().layers())
         std::fprintf(out, "  %-8s bits %-10s fan-in %6lld  weights %8lld  alpha %3d  max |int32 sum| %lld\n",

@@ -65,9 +65,11 @@ public:
     virtual void timingsReset() {}
 };
 
-// Builds the engine that fits the experiment: integer when every class of every layer is
-// quantized, float otherwise. Weights are initialised from the experiment's seed.
-enum class EngineKind { Auto, Integer, Float };
+// Builds the engine that fits the experiment: the graph executor when the experiment needs it
+// (Experiment::needsGraphExecutor), else integer when every class of every layer is quantized,
+// float otherwise. Graph forces the graph executor (any experiment; WAGE runs there bit-identical
+// to the integer engine). Weights are initialised from the experiment's seed.
+enum class EngineKind { Auto, Integer, Float, Graph };
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
 // Bytes an engine for `e` allocates: weights with their codes, gradients and a checkpoint copy,

@@ -1,14 +1,17 @@
 // Experiments: a model, a dataset, bitwidths, a schedule and a seed, read from strict JSON.
 #pragma once
 
+#include "bitbench/graph.h"
 #include "bitbench/loss.h"
 #include "bitbench/model.h"
 #include "bitbench/optim.h"
+#include "bitbench/quant.h"
 #include "bitbench/quant_spec.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,10 +30,16 @@ uint64_t seed_parse(const std::string& text, const std::string& what);
 struct Experiment {
     std::string name;
     nlohmann::json source;       // the experiment JSON as given
-    ModelDesc model;
+    ModelDesc model;             // a layer list; for an op-form model only its name and input
+    Graph graph;                 // the model as ops (a layer list expanded); always filled
+    bool graphModel = false;     // the model was given as ops ("ops"), not as a layer list
     std::string datasetKind = "mnist";
     std::string datasetDir;      // empty: the default data directory for the kind
-    QuantSpec bits;
+    QuantSpec bits;              // the WAGE shorthand ("bits", "layer_bits")
+    // Quantizers given as families ("quant", "layer_quant"); unset: derived from `bits`.
+    std::optional<QuantConfig> quantGiven;
+    OptimizerConfig optimizer;   // "optimizer"; the WAGE solver unless given
+    std::string method;          // the preset named by "method" ("" = none); already expanded
     int32_t batch = 128;
     int32_t epochs = 1;
     std::vector<LrStep> lr{{0, 8}};
@@ -45,6 +54,11 @@ struct Experiment {
 
     // Learning rate of an epoch (the schedule's last step at or before it).
     double lrAt(int32_t epoch) const;
+    // The quantizers of every class and op: quantGiven, else the `bits` shorthand as wage families.
+    QuantConfig quantConfig() const;
+    // True when only the graph executor can run it: an op-form model, quantizer families, or a
+    // solver other than WAGE's. Experiments written for the integer and float engines stay there.
+    bool needsGraphExecutor() const;
     // Everything that determines the result, canonical (sorted keys), without the name.
     nlohmann::json resolved() const;
     // XXH3-64 of resolved().dump(), as 16 hex digits.
@@ -64,6 +78,13 @@ nlohmann::json json_file_read(const std::string& path, const std::string& what);
 
 // Reads an experiment file. throws InputError (unreadable, not JSON, invalid; names the file).
 Experiment experiment_load(const std::string& path);
+
+// Method presets: the keys a method's recipe sets, used as defaults under the experiment's own
+// keys when it says "method": NAME. Known: "wage" (WAGE 2-8-8-8, SSE, its lr schedule) and
+// "float-sgd" (float32 everywhere, softmax cross-entropy, SGD momentum 0.9, weight decay 1e-4).
+// throws: InputError for an unknown name, listing the known ones.
+nlohmann::json experiment_method_json(const std::string& name);
+std::vector<std::string> experiment_method_names();
 
 // Checks that integer training can represent the learning rates (multiples of 2^-16 below 2^15).
 void experiment_validate(const Experiment& e);

@@ -3,6 +3,7 @@
 
 #include "bitbench/error.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -41,6 +42,19 @@ double engine_memory_estimate(const Experiment& e) {
     // Bytes per element of each buffer kind, from the engines' layer buffers (engine_int.cpp,
     // engine_float.cpp): weights with their codes, gradient and update; products; outputs and
     // errors. In doubles, because a model that is far too large overflows 64-bit products.
+    if (e.needsGraphExecutor()) {
+        // Graph executor: per op its output and gradient in float; per parameter its value,
+        // gradient, up to two solver moments and a checkpoint copy; forward weights; scratch.
+        const double B = e.batch;
+        double bytes = B * e.graph.input.size() * 4, largest = 0;
+        for (const auto& op : e.graph.ops) {
+            const double out = B * double(op.outShape.size());
+            bytes += out * (2 * 4 + (op.kind == OpKind::MaxPool ? 1 : 0));
+            bytes += double(op.weightCount()) * 6 * 4;
+            largest = std::max(largest, B * double(op.inShape.size()) * 4);
+        }
+        return bytes + largest;
+    }
     const bool integer = engine_integer_supported(e);
     const double perWeight = integer ? 4 + 1 + 1 + 4 + 2 : 5 * 4;
     const double perColumn = integer ? 1 : 2 * 4;     // im2col rows x fan-in (conv)
@@ -70,9 +84,14 @@ void engine_memory_check(const Experiment& e) {
 
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e);
 
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
     engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
+    if (kind == EngineKind::Graph || (kind == EngineKind::Auto && e.needsGraphExecutor())) return engine_create_graph(e);
+    if (e.needsGraphExecutor())
+        throw InputError("experiment '" + e.name + "' needs the graph executor (an op-form model, quantizer families "
+                         "or a solver other than wage)");
     std::string why;
     const bool integer = engine_integer_supported(e, &why);
     if (kind == EngineKind::Integer && !integer) throw InputError("the integer engine cannot run this experiment: " + why);

@@ -23,24 +23,38 @@ double Experiment::lrAt(int32_t epoch) const {
     return v;
 }
 
+QuantConfig Experiment::quantConfig() const { return quantGiven ? *quantGiven : quant_config_from_bits(bits); }
+
+bool Experiment::needsGraphExecutor() const {
+    return graphModel || quantGiven.has_value() || optimizer.kind != SolverKind::Wage;
+}
+
+// Keys appear only when used, so an experiment written before op graphs, quantizer families
+// and solvers existed keeps its configuration hash.
 nlohmann::json Experiment::resolved() const {
     nlohmann::json sched = nlohmann::json::array();
     for (const auto& s : lr) sched.push_back({s.epoch, s.lr});
     nlohmann::json overrides = nlohmann::json::object();
     for (const auto& [layer, b] : bits.overrides) overrides[layer] = b.dashed();
-    return {{"model", model_to_json(model)},
-            {"dataset", {{"kind", datasetKind}}},
-            {"bits", bits.base.dashed()},
-            {"layer_bits", overrides},
-            {"batch", batch},
-            {"epochs", epochs},
-            {"lr", sched},
-            {"lr_float", lrFloat},
-            {"loss", loss == LossKind::Sse ? "sse" : "softmax_ce"},
-            {"seed", seed},
-            {"augment", augment},
-            {"train_limit", trainLimit},
-            {"test_limit", testLimit}};
+    nlohmann::json j = {{"model", graphModel ? graph_to_json(graph) : model_to_json(model)},
+                        {"dataset", {{"kind", datasetKind}}},
+                        {"batch", batch},
+                        {"epochs", epochs},
+                        {"lr", sched},
+                        {"lr_float", lrFloat},
+                        {"loss", loss_kind_name(loss)},
+                        {"seed", seed},
+                        {"augment", augment},
+                        {"train_limit", trainLimit},
+                        {"test_limit", testLimit}};
+    if (quantGiven) {
+        for (const auto& [k, v] : quant_config_to_json(*quantGiven).items()) j[k] = v;
+    } else {
+        j["bits"] = bits.base.dashed();
+        j["layer_bits"] = overrides;
+    }
+    if (optimizer.kind != SolverKind::Wage) j["optimizer"] = optimizer_to_json(optimizer);
+    return j;
 }
 
 nlohmann::json Experiment::stored() const {
@@ -151,25 +165,54 @@ nlohmann::json json_file_read(const std::string& path, const std::string& what) 
     }
 }
 
-Experiment experiment_from_json(const nlohmann::json& j, const std::string& baseDir) {
+Experiment experiment_from_json(const nlohmann::json& given, const std::string& baseDir) {
+    // A "method" preset supplies defaults for the keys the experiment does not set.
+    nlohmann::json j = given;
+    std::string method;
+    if (given.is_object() && given.contains("method")) {
+        if (!given["method"].is_string()) throw InputError("experiment.method: expected a method name such as \"wage\"");
+        method = given["method"].get<std::string>();
+        nlohmann::json merged = experiment_method_json(method);
+        const bool userBits = given.contains("bits") || given.contains("layer_bits");
+        const bool userQuant = given.contains("quant") || given.contains("layer_quant");
+        if (userQuant) merged.erase("bits"), merged.erase("layer_bits");
+        if (userBits) merged.erase("quant"), merged.erase("layer_quant");
+        for (const auto& [k, v] : given.items())
+            if (k != "method") merged[k] = v;
+        j = merged;
+    }
     JsonReader r(j, "experiment");
     Experiment e;
-    e.source = j;
+    e.source = given;
+    e.method = method;
     e.name = r.stringOr("name", "experiment");
     {
         const auto& m = r.raw("model");
+        nlohmann::json mj;
         if (m.is_string()) {
             const std::string name = m.get<std::string>();
             if (name.find('/') != std::string::npos || name.ends_with(".json")) {
                 const std::string path = (name.front() == '/' || baseDir.empty()) ? name : baseDir + "/" + name;
-                e.model = model_from_json(json_file_read(path, "model file"));
+                mj = json_file_read(path, "model file");
             } else {
-                e.model = model_from_json(model_builtin_json(name));
+                mj = model_builtin_json(name);
             }
         } else if (m.is_object()) {
-            e.model = model_from_json(m);
+            mj = m;
         } else {
             r.fail("model", "expected a built-in model name, a model file path or a model object");
+        }
+        if (mj.is_object() && mj.contains("ops")) {
+            e.graph = graph_from_json(mj);
+            e.graphModel = true;
+            e.model.name = e.graph.name;
+            e.model.inH = e.graph.input.h;
+            e.model.inW = e.graph.input.w;
+            e.model.inC = e.graph.input.c;
+            e.model.transform = e.graph.transform;
+        } else {
+            e.model = model_from_json(mj);
+            e.graph = graph_from_model(e.model);
         }
     }
     if (r.has("dataset")) {
@@ -186,24 +229,45 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
             e.datasetKind != "synthetic")
             r.fail("dataset", "unknown kind \"" + e.datasetKind + "\", expected mnist, idx, cifar10 or synthetic");
     }
-    const std::string bits = r.stringOr("bits", "2-8-8-8"); // names the key itself when not a string
-    try {
-        e.bits.base = quant_spec_parse(bits);
-    } catch (const InputError& err) {
-        throw InputError(std::string("experiment.bits: ") + err.what());
-    }
-    if (r.has("layer_bits")) {
-        try {
-            quant_spec_read_overrides(e.bits, r.raw("layer_bits"));
-        } catch (const InputError& err) {
-            throw InputError(std::string("experiment.") + err.what());
+    auto weightOp = [&](const std::string& name) {
+        const int32_t i = e.graph.find(name);
+        return i >= 0 && e.graph.ops[size_t(i)].hasWeights();
+    };
+    if (r.has("quant") || r.has("layer_quant")) {
+        if (r.has("bits") || r.has("layer_bits"))
+            throw InputError("experiment: give either \"bits\"/\"layer_bits\" (the WAGE shorthand) or "
+                             "\"quant\"/\"layer_quant\" (quantizer families), not both");
+        if (!r.has("quant")) r.fail("layer_quant", "needs \"quant\" beside it");
+        const nlohmann::json* layerQuant = r.has("layer_quant") ? &r.raw("layer_quant") : nullptr;
+        QuantConfig q = quant_config_parse(r.raw("quant"), layerQuant, "experiment");
+        for (const auto& [op, set] : q.ops)
+            if (e.graph.find(op) < 0)
+                throw InputError("experiment.layer_quant: model '" + e.graph.name + "' has no op \"" + op + "\"");
+        // What users see as the run's bits: each class's bit count, 0 for float.
+        for (int32_t c = 0; c < 4; ++c) {
+            const Quantizer k = q.forOp("", QuantClass(c));
+            e.bits.base.bits[size_t(c)] = k.family == QuantFamily::Float ? 0 : k.bits;
         }
+        e.quantGiven = std::move(q);
+    } else {
+        const std::string bits = r.stringOr("bits", "2-8-8-8"); // names the key itself when not a string
+        try {
+            e.bits.base = quant_spec_parse(bits);
+        } catch (const InputError& err) {
+            throw InputError(std::string("experiment.bits: ") + err.what());
+        }
+        if (r.has("layer_bits")) {
+            try {
+                quant_spec_read_overrides(e.bits, r.raw("layer_bits"));
+            } catch (const InputError& err) {
+                throw InputError(std::string("experiment.") + err.what());
+            }
+        }
+        for (const auto& [layer, b] : e.bits.overrides)
+            if (!weightOp(layer))
+                throw InputError("experiment.layer_bits: model '" + e.model.name + "' has no layer \"" + layer + "\"");
     }
-    for (const auto& [layer, b] : e.bits.overrides) {
-        bool found = false;
-        for (const auto& l : e.model.layers) found |= l.name == layer;
-        if (!found) throw InputError("experiment.layer_bits: model '" + e.model.name + "' has no layer \"" + layer + "\"");
-    }
+    if (r.has("optimizer")) e.optimizer = optimizer_parse(r.raw("optimizer"), "experiment.optimizer");
     e.batch = int32_t(r.integerOr("batch", 1, 65536, 128));
     e.epochs = int32_t(r.integerOr("epochs", 1, kEpochsMax, 1));
     if (r.has("lr")) {
@@ -231,10 +295,7 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
     }
     e.lrFloat = r.numberOr("lr_float", 0.01);
     if (!(e.lrFloat > 0)) r.fail("lr_float", "must be positive");
-    const std::string loss = r.stringOr("loss", "sse");
-    if (loss == "sse") e.loss = LossKind::Sse;
-    else if (loss == "softmax_ce") e.loss = LossKind::SoftmaxCrossEntropy;
-    else r.fail("loss", "expected \"sse\" or \"softmax_ce\", got \"" + loss + "\"");
+    e.loss = loss_kind_parse(r.stringOr("loss", "sse"), "experiment.loss");
     e.seed = uint64_t(r.integerOr("seed", 0, int64_t(kSeedMax), 1));
     e.augment = r.booleanOr("augment", false);
     e.statsInterval = int32_t(r.integerOr("stats_interval", 0, 1000000, 50));
@@ -247,14 +308,20 @@ Experiment experiment_from_json(const nlohmann::json& j, const std::string& base
 }
 
 void experiment_validate(const Experiment& e) {
-    for (const auto& s : e.lr) {
-        const double scaled = s.lr * 65536.0;
-        if (scaled != std::floor(scaled) || s.lr >= 32768.0)
-            throw InputError("experiment.lr: rate " + std::to_string(s.lr) +
-                             " is not a multiple of 2^-16 below 2^15, which integer Q_G needs (e.g. 8, 1, 0.125)");
-    }
-    if (e.loss == LossKind::SoftmaxCrossEntropy && e.bits.allInteger())
-        throw InputError("experiment.loss: softmax_ce needs float errors (E = f); WAGE integer training uses \"sse\"");
+    // The 2^-16 rule belongs to the WAGE solver (integer Q_G); sgd and adam take any rate.
+    if (e.optimizer.kind == SolverKind::Wage)
+        for (const auto& s : e.lr) {
+            const double scaled = s.lr * 65536.0;
+            if (scaled != std::floor(scaled) || s.lr >= 32768.0)
+                throw InputError("experiment.lr: rate " + std::to_string(s.lr) +
+                                 " is not a multiple of 2^-16 below 2^15, which integer Q_G needs (e.g. 8, 1, 0.125)");
+        }
+    if (!e.needsGraphExecutor() && e.loss != LossKind::Sse && e.bits.allInteger())
+        throw InputError(std::string("experiment.loss: ") + loss_kind_name(e.loss) +
+                         " needs float errors (E = f); WAGE integer training uses \"sse\"");
+    if (!e.needsGraphExecutor() && e.loss == LossKind::SquaredHinge)
+        throw InputError("experiment.loss: squared_hinge runs on the graph executor: give \"quant\" or an "
+                         "\"optimizer\"");
 }
 
 Experiment experiment_load(const std::string& path) {

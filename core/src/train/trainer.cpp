@@ -25,12 +25,12 @@ struct Trainer::Arena {
 };
 
 Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_e(e), m_data(data) {
-    const auto& m = e.model;
-    if (data.height != m.inH || data.width != m.inW || data.channels != m.inC)
+    const Graph& m = e.graph;
+    if (data.height != m.input.h || data.width != m.input.w || data.channels != m.input.c)
         throw InputError("dataset '" + data.name + "' has " + std::to_string(data.height) + "x" +
                          std::to_string(data.width) + "x" + std::to_string(data.channels) + " images but model '" +
-                         m.name + "' expects " + std::to_string(m.inH) + "x" + std::to_string(m.inW) + "x" +
-                         std::to_string(m.inC));
+                         m.name + "' expects " + std::to_string(m.input.h) + "x" + std::to_string(m.input.w) + "x" +
+                         std::to_string(m.input.c));
     // A label the model cannot output is bad data: name the file and the item.
     if (!data.maxLabel.file.empty() && data.maxLabel.label >= m.classes())
         throw DataError(error_message_file(
@@ -134,7 +134,7 @@ bool Trainer::step() {
             std::memcpy(img, m_augmented.data(), size_t(isz));
         }
     }
-    const double lr = m_e.lrAt(ep);
+    const double lr = schedule_lr(m_e.lr, m_e.optimizer.warmupEpochs, m_step, m_stepsPerEpoch);
     BatchResult r;
     const auto t0 = Clock::now();
     inArena([&] { m_engine->trainStep(m_batchImages.data(), m_batchLabels.data(), B, m_step, lr, r); });

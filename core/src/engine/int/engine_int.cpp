@@ -1272,6 +1272,10 @@ void IntEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorStats
 }
 
 bool engine_integer_supported(const Experiment& e, std::string* why) {
+    if (e.needsGraphExecutor()) {
+        if (why) *why = "it needs the graph executor (an op-form model, quantizer families or a solver other than wage)";
+        return false;
+    }
     for (const auto& l : e.model.layers) {
         const ClassBits b = e.bits.forLayer(l.name);
         if (!b.allInteger()) {

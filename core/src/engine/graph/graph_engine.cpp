@@ -1,0 +1,316 @@
+// The graph executor's set-up: nodes, parameters and their initialisation, checkpoint blobs,
+// hashes, the layer table and tensor statistics. Training and evaluation: graph_engine_run.cpp.
+#include "engine/graph/graph_engine.h"
+
+#include "bitbench/error.h"
+#include "engine/wage_common.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace bitbench {
+
+namespace graph_exec {
+
+namespace {
+
+constexpr uint64_t kBlobMagic = 0x3148505247424242ull; // "BBBGRPH1"
+
+bool isFloat(const Quantizer& q) { return q.family == QuantFamily::Float; }
+
+// The weight op whose block ends at op `i`: back through single-input ops that are not weight
+// ops (pool, relu, BN, flatten, quantize). -1 when the walk reaches the network input first.
+int32_t ownerOf(const Graph& g, int32_t i) {
+    while (i >= 0) {
+        const OpDesc& op = g.ops[size_t(i)];
+        if (op.hasWeights()) return i;
+        if (op.kind == OpKind::Add || op.in.empty()) return -1;
+        i = op.in[0];
+    }
+    return -1;
+}
+
+} // namespace
+
+GraphEngine::GraphEngine(const Experiment& e) : m_e(e), m_graph(e.graph), m_quant(e.quantConfig()), m_rng(e.seed) {
+    m_batch = e.batch;
+    build();
+    initParams();
+}
+
+GraphEngine::~GraphEngine() = default;
+
+void GraphEngine::build() {
+    const Graph& g = m_graph;
+    const int64_t B = m_batch;
+    m_nodes.resize(g.ops.size());
+    int32_t ordinal = 0;
+    const bool wage = m_e.optimizer.kind == SolverKind::Wage;
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+        Node& n = m_nodes[i];
+        const OpDesc& op = g.ops[i];
+        n.op = &op;
+        n.index = int32_t(i);
+        n.y.resize(size_t(B * op.outShape.size()));
+        n.dy.resize(n.y.size());
+        for (int32_t in : op.in)
+            if (in >= 0) ++m_nodes[size_t(in)].consumers;
+        const std::string where = "op '" + op.name + "'";
+        switch (op.kind) {
+        case OpKind::Conv:
+        case OpKind::Fc: {
+            n.ordinal = ordinal++;
+            if (op.kind == OpKind::Conv) n.geom = ref::conv_geometry(op);
+            n.qW = m_quant.forOp(op.name, QuantClass::W);
+            n.qG = m_quant.forOp(op.name, QuantClass::G);
+            n.qE = m_quant.forOp(op.name, QuantClass::E);
+            if (!(m_quant.forOp(op.name, QuantClass::EGrad) == n.qE))
+                throw InputError(where + ": an E_grad quantizer different from E is not supported by the graph "
+                                 "executor yet");
+            if (wage && !(isFloat(n.qG) || n.qG.family == QuantFamily::Wage))
+                throw InputError(where + ": the wage optimizer needs a wage or float G quantizer, not " + n.qG.text());
+            if (wage && op.bias) throw InputError(where + ": the wage optimizer trains no biases; use sgd or adam");
+            auto p = std::make_unique<Param>();
+            p->name = op.name + ".w";
+            p->tensor = uint32_t(n.ordinal);
+            p->value.resize(size_t(op.weightCount()));
+            n.w = p.get();
+            m_params.push_back(std::move(p));
+            if (op.bias) {
+                auto b = std::make_unique<Param>();
+                b->name = op.name + ".b";
+                b->tensor = kBiasTensor + uint32_t(n.ordinal);
+                b->value.resize(size_t(op.out));
+                n.b = b.get();
+                m_params.push_back(std::move(b));
+            }
+            n.wq.resize(size_t(op.weightCount()));
+            if (n.qW.family == QuantFamily::Wage) n.log2Alpha = wage_init(op.fanIn(), n.qW.bits).log2Alpha;
+            break;
+        }
+        case OpKind::MaxPool:
+            n.argmax.resize(n.y.size());
+            break;
+        case OpKind::BatchNorm:
+        case OpKind::RangeBatchNorm: {
+            if (wage) throw InputError(where + ": batch norm needs an sgd or adam optimizer (the wage optimizer "
+                                               "trains integer weight codes only)");
+            const int32_t c = op.outShape.c;
+            if (op.kind == OpKind::RangeBatchNorm && B * op.outShape.h * op.outShape.w < 2 * int64_t(op.chunks))
+                throw InputError(where + ": range batch norm needs at least " + std::to_string(2 * op.chunks) +
+                                 " values per channel in a batch (batch x height x width)");
+            for (int k = 0; k < 2; ++k) {
+                auto p = std::make_unique<Param>();
+                p->name = op.name + (k ? ".beta" : ".gamma");
+                p->value.assign(size_t(c), k ? 0.0f : 1.0f);
+                (k ? n.beta : n.gamma) = p.get();
+                m_params.push_back(std::move(p));
+            }
+            n.runMean.assign(size_t(c), 0.0);
+            n.runVar.assign(size_t(c), 1.0);
+            break;
+        }
+        case OpKind::Quantize:
+            n.owner = ownerOf(g, op.in[0]);
+            {
+                const std::string& key = n.owner >= 0 ? g.ops[size_t(n.owner)].name : op.name;
+                n.qA = m_quant.ops.count(op.name) ? m_quant.forOp(op.name, QuantClass::A)
+                                                    : m_quant.forOp(key, QuantClass::A);
+                n.qErr = m_quant.ops.count(op.name) ? m_quant.forOp(op.name, QuantClass::E)
+                                                      : m_quant.forOp(key, QuantClass::E);
+            }
+            break;
+        default:
+            break;
+        }
+        for (auto& p : m_params)
+            if (!p->solver) {
+                SolverTensor t;
+                t.id = p->tensor;
+                t.seed = m_e.seed;
+                if (op.hasWeights() && p.get() == n.w) {
+                    t.bitsW = n.qW.family == QuantFamily::Wage ? n.qW.bits : 0;
+                    t.bitsG = n.qG.family == QuantFamily::Wage ? n.qG.bits : 0;
+                }
+                p->solver = solver_create(m_e.optimizer, int64_t(p->value.size()), t);
+                p->grad.resize(p->value.size());
+            }
+    }
+    if (!g.ops.empty()) m_nodes.back().last = true;
+    m_input.resize(size_t(B * g.input.size()));
+    // The first quantize op reading the input is applied per byte value, like the legacy engines'
+    // input tables; here the table holds only the transform and the op runs as any other.
+    m_inputTable.resize(256);
+    for (int x = 0; x < 256; ++x) m_inputTable[size_t(x)] = float(wage_input_value(g.transform, uint8_t(x)));
+}
+
+void GraphEngine::initParams() {
+    for (Node& n : m_nodes) {
+        if (!n.op->hasWeights()) continue;
+        const int64_t K = n.op->fanIn();
+        if (m_e.optimizer.kind == SolverKind::Wage) {
+            // WAGE's init (the legacy engines' exactly): U(-L, L), then Q(W, kW) once.
+            const int32_t kW = n.qW.family == QuantFamily::Wage ? n.qW.bits : 0;
+            const WageInit init = wage_init(K, kW);
+            for (size_t j = 0; j < n.w->value.size(); ++j) {
+                const double v = wage_uniform(m_rng, n.w->tensor, uint64_t(j), init.limit);
+                if (!kW) {
+                    n.w->value[j] = float(v);
+                } else {
+                    const float s = std::ldexp(1.0f, kW - 1);
+                    n.w->value[j] = std::nearbyint(float(v) * s) / s;
+                }
+            }
+        } else {
+            // PyTorch's default for conv and linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+            // weights and biases (kaiming_uniform with a = sqrt(5)).
+            const double bound = 1.0 / std::sqrt(double(K));
+            for (size_t j = 0; j < n.w->value.size(); ++j)
+                n.w->value[j] = float(wage_uniform(m_rng, n.w->tensor, uint64_t(j), bound));
+            if (n.b)
+                for (size_t j = 0; j < n.b->value.size(); ++j)
+                    n.b->value[j] = float(wage_uniform(m_rng, n.b->tensor, uint64_t(j), bound));
+        }
+        refreshForwardWeights(n);
+    }
+}
+
+void GraphEngine::refreshForwardWeights(Node& n) {
+    const OpDesc& op = *n.op;
+    if (isFloat(n.qW)) {
+        n.wq = n.w->value;
+        return;
+    }
+    const TensorView v{n.w->value.data(), op.out, op.fanIn(),
+                       n.qW.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
+    QuantPlan plan;
+    quant_observe(n.qW, QuantClass::W, v, {}, plan);
+    quant_apply(n.qW, v, plan, {&m_rng, 0, n.w->tensor}, n.wq.data());
+    if (n.log2Alpha)
+        for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);
+}
+
+std::vector<LayerReport> GraphEngine::layers() const {
+    std::vector<LayerReport> r;
+    for (const Node& n : m_nodes) {
+        if (!n.op->hasWeights()) continue;
+        LayerReport l;
+        l.name = n.op->name;
+        auto bitsOf = [](const Quantizer& q) { return q.family == QuantFamily::Float ? 0 : q.bits; };
+        const Quantizer qA = m_quant.forOp(n.op->name, QuantClass::A);
+        l.bits.bits = {bitsOf(n.qW), bitsOf(qA), bitsOf(n.qG), bitsOf(n.qE)};
+        l.fanIn = n.op->fanIn();
+        l.weights = n.op->weightCount();
+        l.alpha = int32_t(1) << n.log2Alpha;
+        r.push_back(l);
+    }
+    return r;
+}
+
+uint64_t GraphEngine::weightsHash() const {
+    WeightsHasher h;
+    for (const auto& p : m_params) h.add(p->value.data(), p->value.size() * sizeof(float));
+    for (const Node& n : m_nodes)
+        if (!n.runMean.empty()) {
+            h.add(n.runMean.data(), n.runMean.size() * sizeof(double));
+            h.add(n.runVar.data(), n.runVar.size() * sizeof(double));
+        }
+    return h.digest();
+}
+
+std::string GraphEngine::weightsNonFinite() const {
+    for (const auto& p : m_params)
+        for (float x : p->value)
+            if (!std::isfinite(x)) return p->name;
+    return {};
+}
+
+// Blob: magic, parameter count, per parameter (count, float32 values), then per parameter its
+// solver state record, then per batch-norm op its running statistics and per quantize op its
+// running range (core/doc/executors.md).
+std::vector<uint8_t> GraphEngine::weightsSave() const {
+    std::vector<uint8_t> b;
+    blob_put_u64(b, kBlobMagic);
+    blob_put_u64(b, m_params.size());
+    for (const auto& p : m_params) {
+        blob_put_u64(b, p->value.size());
+        const auto* raw = reinterpret_cast<const uint8_t*>(p->value.data());
+        b.insert(b.end(), raw, raw + p->value.size() * sizeof(float));
+    }
+    for (const auto& p : m_params) p->solver->stateSave(b);
+    for (const Node& n : m_nodes) {
+        if (!n.runMean.empty()) {
+            const auto* m = reinterpret_cast<const uint8_t*>(n.runMean.data());
+            const auto* v = reinterpret_cast<const uint8_t*>(n.runVar.data());
+            b.insert(b.end(), m, m + n.runMean.size() * sizeof(double));
+            b.insert(b.end(), v, v + n.runVar.size() * sizeof(double));
+        }
+        if (n.op->kind == OpKind::Quantize) {
+            const auto* r = reinterpret_cast<const uint8_t*>(&n.runA);
+            b.insert(b.end(), r, r + sizeof(QuantRunning));
+        }
+    }
+    return b;
+}
+
+void GraphEngine::weightsLoad(const std::vector<uint8_t>& b) {
+    size_t pos = 0;
+    if (blob_get_u64(b, pos) != kBlobMagic) throw DataError("weights blob is not from the graph executor");
+    if (blob_get_u64(b, pos) != m_params.size()) throw DataError("weights blob has a different parameter count");
+    for (auto& p : m_params) {
+        if (blob_get_u64(b, pos) != p->value.size())
+            throw DataError("weights blob does not fit parameter '" + p->name + "'");
+        const size_t bytes = p->value.size() * sizeof(float);
+        if (pos + bytes > b.size()) throw DataError("weights blob is truncated");
+        std::memcpy(p->value.data(), b.data() + pos, bytes);
+        pos += bytes;
+    }
+    for (auto& p : m_params) pos = p->solver->stateLoad(b, pos);
+    auto take = [&](void* dst, size_t bytes) {
+        if (pos + bytes > b.size()) throw DataError("weights blob is truncated");
+        std::memcpy(dst, b.data() + pos, bytes);
+        pos += bytes;
+    };
+    for (Node& n : m_nodes) {
+        if (!n.runMean.empty()) {
+            take(n.runMean.data(), n.runMean.size() * sizeof(double));
+            take(n.runVar.data(), n.runVar.size() * sizeof(double));
+        }
+        if (n.op->kind == OpKind::Quantize) take(&n.runA, sizeof(QuantRunning));
+    }
+    if (pos != b.size()) throw DataError("weights blob has trailing bytes");
+    for (Node& n : m_nodes)
+        if (n.op->hasWeights()) refreshForwardWeights(n);
+}
+
+void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const {
+    // Per weight op: W (latent against forward weights) and G (the gradient of the last step);
+    // A and E of the quantize op that ends its block.
+    for (const Node& n : m_nodes) {
+        if (!n.op->hasWeights()) continue;
+        const int32_t kW = isFloat(n.qW) ? 0 : n.qW.bits;
+        StatsBuilder w(bins, -INFINITY, INFINITY, 0);
+        for (size_t j = 0; j < n.w->value.size(); ++j)
+            w.add(n.w->value[j], std::ldexp(double(n.wq[j]), n.log2Alpha));
+        out.push_back(w.finish(step, n.ordinal, n.op->name, TensorClass::W, kW));
+        StatsBuilder gsb(bins, -INFINITY, INFINITY, 0);
+        for (float x : n.w->grad) gsb.add(x, x);
+        out.push_back(gsb.finish(step, n.ordinal, n.op->name, TensorClass::G, isFloat(n.qG) ? 0 : n.qG.bits));
+        for (const Node& q : m_nodes) {
+            if (q.op->kind != OpKind::Quantize || q.owner != n.index) continue;
+            const float* x = inputOf(q, 0);
+            StatsBuilder a(bins, -INFINITY, INFINITY, 0);
+            for (size_t j = 0; j < q.y.size(); ++j) a.add(x[j], q.y[j]);
+            out.push_back(a.finish(step, n.ordinal, n.op->name, TensorClass::A, isFloat(q.qA) ? 0 : q.qA.bits));
+            break;
+        }
+    }
+}
+
+} // namespace graph_exec
+
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e) {
+    return std::make_unique<graph_exec::GraphEngine>(e);
+}
+
+} // namespace bitbench

@@ -1,0 +1,113 @@
+// The graph executor: trains any op graph (graph.h) with the experiment's quantizer families
+// (quant.h) and solvers (optim.h), in float32 tensors with the reference ops. A WAGE experiment
+// run here equals the integer engine bit for bit (its values are exact dyadic rationals and every
+// sum is exact). core/doc/executors.md describes it.
+#pragma once
+
+#include "bitbench/engine.h"
+#include "bitbench/graph.h"
+#include "bitbench/optim.h"
+#include "bitbench/philox.h"
+#include "bitbench/quant.h"
+#include "engine/reference/ref_ops.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bitbench::graph_exec {
+
+// Tensor ids of the random draws. Weights keep the legacy engines' ids (the weight-op ordinal),
+// so a WAGE experiment draws exactly what the integer engine draws.
+constexpr uint32_t kBiasTensor = 0x10000;   // + weight-op ordinal
+constexpr uint32_t kQuantATensor = 0x20000; // + op index: stochastic A quantizers
+constexpr uint32_t kQuantETensor = 0x30000; // + op index: stochastic E quantizers (and the loss gradient)
+// Stochastic quantizers in evaluation draw from this step, the same for every test batch.
+constexpr uint64_t kEvalStep = 0xFFFFFFFFFFull;
+
+// One trained tensor (conv/fc weights and bias, BN gamma and beta) with its solver.
+struct Param {
+    std::string name;   // "<op>.w", "<op>.b", "<op>.gamma", "<op>.beta"
+    uint32_t tensor = 0; // id of its random draws (init, stochastic rounding)
+    std::vector<float> value, grad;
+    std::unique_ptr<Solver> solver;
+};
+
+// An op at run time: its output and gradient, and what its kind needs.
+struct Node {
+    const OpDesc* op = nullptr;
+    int32_t index = 0;
+    int32_t consumers = 0; // ops reading this output (a residual branch point has two)
+    int32_t owner = -1;    // the weight op whose block this op ends (quantize ops), -1 = input
+    std::vector<float> y, dy;
+
+    // Conv and fc: parameters, forward weights Q_W(w) / alpha, weight-op ordinal.
+    int32_t ordinal = -1;
+    ref::ConvGeometry geom;
+    Param* w = nullptr;
+    Param* b = nullptr;
+    std::vector<float> wq;
+    int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
+    Quantizer qW, qG, qE;
+
+    // Pooling.
+    std::vector<uint8_t> argmax;
+
+    // Batch norm.
+    Param* gamma = nullptr;
+    Param* beta = nullptr;
+    std::vector<double> runMean, runVar; // runVar: range BN's running scale
+    ref::BatchNormCache bn;
+
+    // Quantize: class A forward, class E backward (of the owner's quantizers).
+    Quantizer qA, qErr;
+    QuantPlan planA, planE;
+    QuantRunning runA;
+    bool last = false; // the graph's output: Q_E is applied to the loss gradient instead
+};
+
+class GraphEngine final : public Engine {
+public:
+    explicit GraphEngine(const Experiment& e);
+    ~GraphEngine() override;
+
+    const char* kind() const override { return "graph"; }
+    void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
+                   BatchResult& out) override;
+    void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
+    void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
+    std::vector<LayerReport> layers() const override;
+    uint64_t weightsHash() const override;
+    std::vector<uint8_t> weightsSave() const override;
+    std::string weightsNonFinite() const override;
+    void weightsLoad(const std::vector<uint8_t>& blob) override;
+
+    // For tests: the parameters in order, and the gradients of the last step.
+    const std::vector<std::unique_ptr<Param>>& params() const { return m_params; }
+
+private:
+    void build();
+    void initParams();
+    void refreshForwardWeights(Node& n);
+    void forward(const uint8_t* images, int32_t n, bool training, int64_t step);
+    void backward(const uint8_t* labels, int32_t n, int64_t step, BatchResult& out);
+    void update(int64_t step, double lr);
+    void score(const uint8_t* labels, int32_t n, BatchResult& out, float* dlogits) const;
+    const float* inputOf(const Node& node, size_t which) const;
+    std::vector<float>& gradOf(int32_t opIndex);
+    void quantizeError(const Quantizer& q, uint32_t tensor, int64_t step, int32_t n, const TensorShape& s,
+                       std::vector<float>& e, QuantPlan& plan);
+    TensorView viewOf(const float* data, int32_t n, const TensorShape& s, Granularity g) const;
+
+    Experiment m_e;
+    Graph m_graph;
+    QuantConfig m_quant;
+    Random m_rng;
+    std::vector<Node> m_nodes;
+    std::vector<std::unique_ptr<Param>> m_params;
+    std::vector<float> m_input, m_inputTable;
+    std::vector<float> m_scratch;
+    int32_t m_batch = 0;
+};
+
+} // namespace bitbench::graph_exec

@@ -1,0 +1,248 @@
+// The graph executor's training step and evaluation: forward through the ops in order, the loss,
+// backward in reverse order (gradients of a branch point summed), then one solver step per
+// parameter. core/doc/executors.md gives the order of the quantizers.
+#include "engine/graph/graph_engine.h"
+
+#include "bitbench/error.h"
+#include "bitbench/loss.h"
+#include "engine/wage_common.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace bitbench::graph_exec {
+
+namespace {
+
+bool isFloat(const Quantizer& q) { return q.family == QuantFamily::Float; }
+
+} // namespace
+
+TensorView GraphEngine::viewOf(const float* data, int32_t n, const TensorShape& s, Granularity g) const {
+    switch (g) {
+    case Granularity::Sample: return {data, n, s.size(), GroupAxis::Rows};
+    case Granularity::Channel: return {data, int64_t(n) * s.h * s.w, s.c, GroupAxis::Cols};
+    default: return {data, n, s.size(), GroupAxis::None};
+    }
+}
+
+const float* GraphEngine::inputOf(const Node& node, size_t which) const {
+    const int32_t i = node.op->in[which];
+    return i < 0 ? m_input.data() : m_nodes[size_t(i)].y.data();
+}
+
+std::vector<float>& GraphEngine::gradOf(int32_t opIndex) { return m_nodes[size_t(opIndex)].dy; }
+
+void GraphEngine::quantizeError(const Quantizer& q, uint32_t tensor, int64_t step, int32_t n, const TensorShape& s,
+                                std::vector<float>& e, QuantPlan& plan) {
+    if (isFloat(q)) return;
+    const TensorView v = viewOf(e.data(), n, s, q.granularity);
+    quant_observe(q, QuantClass::E, v, {}, plan);
+    quant_apply(q, v, plan, {&m_rng, uint64_t(step), tensor}, e.data());
+}
+
+void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64_t step) {
+    const int64_t pixels = int64_t(n) * m_graph.input.size();
+    for (int64_t i = 0; i < pixels; ++i) m_input[size_t(i)] = m_inputTable[images[i]];
+    const uint64_t drawStep = training ? uint64_t(step) : kEvalStep;
+    for (Node& node : m_nodes) {
+        const OpDesc& op = *node.op;
+        const float* x = inputOf(node, 0);
+        float* y = node.y.data();
+        const int64_t count = int64_t(n) * op.outShape.size();
+        const int64_t rows = int64_t(n) * op.outShape.h * op.outShape.w;
+        switch (op.kind) {
+        case OpKind::Conv:
+            ref::conv_forward(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            break;
+        case OpKind::Fc:
+            ref::fc_forward(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            break;
+        case OpKind::MaxPool: ref::maxpool_forward(op.inShape, n, x, y, node.argmax.data()); break;
+        case OpKind::AvgPool: ref::avgpool_forward(op.inShape, n, x, y); break;
+        case OpKind::Relu: ref::relu_forward(count, x, y); break;
+        case OpKind::Add: ref::add_forward(count, x, inputOf(node, 1), y); break;
+        case OpKind::Flatten: std::copy(x, x + count, y); break;
+        case OpKind::BatchNorm:
+            if (training)
+                ref::batchnorm_forward_train(rows, op.outShape.c, x, node.gamma->value.data(), node.beta->value.data(),
+                                             op.eps, op.momentum, y, node.bn, node.runMean, node.runVar);
+            else
+                ref::batchnorm_forward_eval(rows, op.outShape.c, x, node.gamma->value.data(), node.beta->value.data(),
+                                            op.eps, node.runMean, node.runVar, y);
+            break;
+        case OpKind::RangeBatchNorm:
+            if (training)
+                ref::rangebn_forward_train(rows, op.outShape.c, op.chunks, x, node.gamma->value.data(),
+                                           node.beta->value.data(), op.eps, op.momentum, y, node.bn, node.runMean,
+                                           node.runVar);
+            else
+                ref::rangebn_forward_eval(rows, op.outShape.c, x, node.gamma->value.data(), node.beta->value.data(),
+                                          node.runMean, node.runVar, y);
+            break;
+        case OpKind::Quantize: {
+            if (isFloat(node.qA)) {
+                std::copy(x, x + count, y);
+                break;
+            }
+            const TensorView v = viewOf(x, n, op.outShape, node.qA.granularity);
+            QuantObserveArgs args;
+            args.training = training;
+            args.running = &node.runA;
+            quant_observe(node.qA, QuantClass::A, v, args, node.planA);
+            quant_apply(node.qA, v, node.planA, {&m_rng, drawStep, kQuantATensor + uint32_t(node.index)}, y);
+            break;
+        }
+        }
+    }
+}
+
+void GraphEngine::score(const uint8_t* labels, int32_t n, BatchResult& out, float* dlogits) const {
+    const Node& last = m_nodes.back();
+    const int32_t C = m_graph.classes();
+    out = {};
+    for (int32_t s = 0; s < n; ++s)
+        if (wage_argmax(last.y.data() + int64_t(s) * C, C) != labels[s]) ++out.errors;
+    // WAGE minimises the summed loss; sgd and adam the batch mean (PyTorch's losses), and the
+    // squared hinge the mean over batch and classes (BinaryConnect's code).
+    double scale = 1;
+    if (m_e.optimizer.kind != SolverKind::Wage)
+        scale = m_e.loss == LossKind::SquaredHinge ? 1.0 / (double(n) * C) : 1.0 / double(n);
+    out.loss = loss_forward_backward(m_e.loss, last.y.data(), labels, n, C, scale, dlogits);
+}
+
+void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, BatchResult& out) {
+    for (Node& node : m_nodes) std::fill(node.dy.begin(), node.dy.begin() + int64_t(n) * node.op->outShape.size(), 0.0f);
+    Node& last = m_nodes.back();
+    score(labels, n, out, last.dy.data());
+    // The loss gradient is quantized by the E quantizer of the block it ends (WAGE: Q_E before
+    // the logits' clip mask).
+    {
+        const Quantizer qE = last.op->kind == OpKind::Quantize ? last.qErr
+                             : last.op->hasWeights()            ? last.qE
+                                                                : Quantizer{};
+        quantizeError(qE, kQuantETensor + uint32_t(last.index), step, n, last.op->outShape, last.dy, last.planE);
+    }
+    for (int64_t i = int64_t(m_nodes.size()) - 1; i >= 0; --i) {
+        Node& node = m_nodes[size_t(i)];
+        const OpDesc& op = *node.op;
+        const int32_t src = op.in[0];
+        const int64_t inCount = int64_t(n) * op.inShape.size();
+        const int64_t count = int64_t(n) * op.outShape.size();
+        const int64_t rows = int64_t(n) * op.outShape.h * op.outShape.w;
+        const float* x = inputOf(node, 0);
+        const float* dy = node.dy.data();
+        // The input's gradient: written directly when this op is its only reader, else summed.
+        const bool wantDx = src >= 0;
+        const bool shared = wantDx && m_nodes[size_t(src)].consumers > 1;
+        if (m_scratch.size() < size_t(inCount)) m_scratch.resize(size_t(inCount));
+        float* dx = !wantDx ? nullptr : shared ? m_scratch.data() : gradOf(src).data();
+        switch (op.kind) {
+        case OpKind::Conv:
+            ref::conv_backward(node.geom, n, x, node.wq.data(), dy, dx, node.w->grad.data(),
+                               node.b ? node.b->grad.data() : nullptr);
+            break;
+        case OpKind::Fc:
+            ref::fc_backward(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
+                             node.b ? node.b->grad.data() : nullptr);
+            break;
+        case OpKind::MaxPool:
+            if (dx) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);
+            break;
+        case OpKind::AvgPool:
+            if (dx) ref::avgpool_backward(op.inShape, n, dy, dx);
+            break;
+        case OpKind::Relu:
+            if (dx) ref::relu_backward(count, x, dy, dx);
+            break;
+        case OpKind::Flatten:
+            if (dx) std::copy(dy, dy + count, dx);
+            break;
+        case OpKind::Add: {
+            for (size_t k = 0; k < 2; ++k) {
+                const int32_t in = op.in[k];
+                if (in < 0) continue;
+                auto& g = gradOf(in);
+                if (m_nodes[size_t(in)].consumers > 1)
+                    for (int64_t j = 0; j < count; ++j) g[size_t(j)] += dy[j];
+                else
+                    std::copy(dy, dy + count, g.begin());
+            }
+            continue; // both inputs done
+        }
+        case OpKind::BatchNorm:
+            ref::batchnorm_backward(rows, op.outShape.c, x, node.gamma->value.data(), dy, node.bn, dx,
+                                    node.gamma->grad.data(), node.beta->grad.data());
+            break;
+        case OpKind::RangeBatchNorm:
+            ref::rangebn_backward(rows, op.outShape.c, op.chunks, x, node.gamma->value.data(), dy, node.bn, dx,
+                                  node.gamma->grad.data(), node.beta->grad.data());
+            break;
+        case OpKind::Quantize: {
+            if (!dx) break;
+            if (isFloat(node.qA)) std::copy(dy, dy + count, dx);
+            else quant_backward(node.qA, viewOf(x, n, op.outShape, node.qA.granularity), node.planA, dy, dx);
+            if (!node.last && !isFloat(node.qErr)) {
+                // WAGE's order: the clip mask, then Q_E, then (in the ops below) relu and pooling.
+                std::vector<float>& e = shared ? m_scratch : gradOf(src);
+                quantizeError(node.qErr, kQuantETensor + uint32_t(node.index), step, n, op.outShape, e, node.planE);
+            }
+            break;
+        }
+        }
+        if (shared) {
+            auto& g = gradOf(src);
+            for (int64_t j = 0; j < inCount; ++j) g[size_t(j)] += dx[j];
+        }
+    }
+}
+
+void GraphEngine::update(int64_t step, double lr) {
+    for (Node& node : m_nodes) {
+        const OpDesc& op = *node.op;
+        if (op.hasWeights()) {
+            Param& w = *node.w;
+            // Straight-through: the gradient of the forward weights is the latent weights' one,
+            // except for families whose backward says otherwise (TTQ, DoReFa).
+            if (!isFloat(node.qW) && node.qW.family != QuantFamily::Wage) {
+                const TensorView v{w.value.data(), op.out, op.fanIn(),
+                                   node.qW.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
+                QuantPlan plan;
+                quant_observe(node.qW, QuantClass::W, v, {}, plan);
+                quant_backward(node.qW, v, plan, w.grad.data(), w.grad.data());
+            }
+            double rate = lr;
+            if (m_e.optimizer.kind == SolverKind::Wage) {
+                // A float G: plain SGD at lr_float, scaled by the schedule (lr / lr(0)).
+                if (isFloat(node.qG)) rate = m_e.lrFloat * lr / m_e.lr.front().lr;
+            } else if (!isFloat(node.qG)) {
+                const TensorView v{w.grad.data(), op.out, op.fanIn(),
+                                   node.qG.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
+                QuantPlan plan;
+                quant_observe(node.qG, QuantClass::G, v, {}, plan);
+                quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data());
+            }
+            w.solver->update(w.value.data(), w.grad.data(), int64_t(w.value.size()), rate, {step});
+            if (node.b) node.b->solver->update(node.b->value.data(), node.b->grad.data(),
+                                               int64_t(node.b->value.size()), rate, {step});
+            refreshForwardWeights(node);
+        } else if (node.gamma) {
+            for (Param* p : {node.gamma, node.beta})
+                p->solver->update(p->value.data(), p->grad.data(), int64_t(p->value.size()), lr, {step});
+        }
+    }
+}
+
+void GraphEngine::trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
+                            BatchResult& out) {
+    forward(images, n, true, step);
+    backward(labels, n, step, out);
+    update(step, lr);
+}
+
+void GraphEngine::evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) {
+    forward(images, n, false, 0);
+    score(labels, n, out, nullptr);
+}
+
+} // namespace bitbench::graph_exec

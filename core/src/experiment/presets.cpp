@@ -1,0 +1,41 @@
+// Method presets: each method's recipe as the experiment keys it sets (core/doc/methods.md).
+#include "bitbench/experiment.h"
+
+#include "bitbench/error.h"
+
+namespace bitbench {
+
+namespace {
+
+struct Preset {
+    const char* name;
+    const char* json;
+};
+
+// WAGE (ALGORITHMS.md §1.4): 2-8-8-8, SSE, batch 128, lr 8 -> 1 at epoch 200 -> 1/8 at 250.
+// float-sgd: the float baseline of the batch-norm nets (TWN's LeNet recipe with PyTorch's mean
+// cross-entropy): SGD momentum 0.9, weight decay 1e-4, lr 0.01.
+constexpr Preset kPresets[] = {
+    {"wage", R"({"bits": "2-8-8-8", "loss": "sse", "batch": 128, "lr": [[0, 8], [200, 1], [250, 0.125]]})"},
+    {"float-sgd", R"({"quant": {"W": "float", "A": "float", "G": "float", "E": "float"}, "loss": "softmax_ce",
+                      "batch": 128, "lr": 0.01,
+                      "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
+};
+
+} // namespace
+
+std::vector<std::string> experiment_method_names() {
+    std::vector<std::string> names;
+    for (const Preset& p : kPresets) names.emplace_back(p.name);
+    return names;
+}
+
+nlohmann::json experiment_method_json(const std::string& name) {
+    for (const Preset& p : kPresets)
+        if (name == p.name) return nlohmann::json::parse(p.json);
+    std::string known;
+    for (const Preset& p : kPresets) known += (known.empty() ? "" : ", ") + std::string(p.name);
+    throw InputError("experiment.method: unknown method \"" + name + "\"; known methods are " + known);
+}
+
+} // namespace bitbench

@@ -1,0 +1,213 @@
+// The graph executor: WAGE as data equals the integer engine bit for bit; op-form models with
+// batch norm and residual adds train with SGD momentum and Adam; solver state and running
+// statistics survive a checkpoint (stop + resume equals uninterrupted).
+#include "bitbench/dataset.h"
+#include "bitbench/engine.h"
+#include "bitbench/experiment.h"
+#include "engine/graph/graph_engine.h"
+#include "engine/wage_common.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+
+using namespace bitbench;
+using nlohmann::json;
+
+namespace {
+
+// A small WAGE net covering conv with and without pooling, SAME padding, relu and the logits'
+// quantizer.
+json wageModel() {
+    return json::parse(R"({"name": "small", "input": {"height": 12, "width": 12, "channels": 1},
+        "layers": [{"name": "conv1", "type": "conv", "out": 8, "kernel": 3, "padding": "same", "relu": true},
+                   {"name": "conv2", "type": "conv", "out": 8, "kernel": 5, "pool": true, "relu": true},
+                   {"name": "fc1", "type": "fc", "out": 16, "relu": true},
+                   {"name": "fc2", "type": "fc", "out": 10}]})");
+}
+
+Experiment experimentOf(json j) {
+    j["dataset"] = "synthetic";
+    if (!j.contains("name")) j["name"] = "graph-test";
+    return experiment_from_json(j);
+}
+
+struct Batches {
+    Dataset data;
+    int32_t batch;
+    const uint8_t* images(int64_t step) const {
+        return data.trainImages.data() + (step % 4) * batch * data.imageSize();
+    }
+    const uint8_t* labels(int64_t step) const { return data.trainLabels.data() + (step % 4) * batch; }
+};
+
+Batches batchesFor(const Experiment& e) {
+    const Graph& g = e.graph;
+    return {dataset_generate_synthetic(g.input.h, g.input.w, g.input.c, g.classes(), 4 * e.batch, e.batch, e.seed),
+            e.batch};
+}
+
+// Latent weights of the integer engine's blob, as values: codes times 2^(1 - kL), kL = 8 here.
+std::vector<std::vector<double>> integerLatent(const std::vector<uint8_t>& blob) {
+    size_t pos = 0;
+    blob_get_u64(blob, pos);
+    const uint64_t layers = blob_get_u64(blob, pos);
+    std::vector<std::vector<double>> out;
+    for (uint64_t l = 0; l < layers; ++l) {
+        const uint64_t n = blob_get_u64(blob, pos);
+        std::vector<double> v(n);
+        for (uint64_t i = 0; i < n; ++i) {
+            int32_t c;
+            std::memcpy(&c, blob.data() + pos + i * 4, 4);
+            v[i] = std::ldexp(double(c), -7);
+        }
+        pos += n * 4;
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+} // namespace
+
+class TestGraphEngine : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void wageRunsBitIdenticalToTheIntegerEngine() {
+        const Experiment e = experimentOf({{"model", wageModel()}, {"bits", "2-8-8-8"}, {"batch", 16}, {"lr", 8}});
+        QVERIFY(!e.needsGraphExecutor());
+        const Batches b = batchesFor(e);
+        auto integer = engine_create(e, EngineKind::Integer);
+        auto graph = engine_create(e, EngineKind::Graph);
+        QCOMPARE(QString(graph->kind()), QStringLiteral("graph"));
+        for (int64_t step = 0; step < 6; ++step) {
+            BatchResult ri, rg;
+            integer->trainStep(b.images(step), b.labels(step), 16, step, 8, ri);
+            graph->trainStep(b.images(step), b.labels(step), 16, step, 8, rg);
+            QCOMPARE(rg.errors, ri.errors);
+            QCOMPARE(rg.loss, ri.loss);
+        }
+        const auto latent = integerLatent(integer->weightsSave());
+        const auto& params = static_cast<graph_exec::GraphEngine&>(*graph).params();
+        QCOMPARE(params.size(), latent.size());
+        for (size_t l = 0; l < latent.size(); ++l)
+            for (size_t i = 0; i < latent[l].size(); ++i)
+                if (double(params[l]->value[i]) != latent[l][i])
+                    QFAIL(qPrintable(QStringLiteral("%1[%2]: graph %3, integer %4")
+                                         .arg(QString::fromStdString(params[l]->name))
+                                         .arg(i)
+                                         .arg(double(params[l]->value[i]))
+                                         .arg(latent[l][i])));
+        BatchResult ei, eg;
+        integer->evaluate(b.images(1), b.labels(1), 16, ei);
+        graph->evaluate(b.images(1), b.labels(1), 16, eg);
+        QCOMPARE(eg.errors, ei.errors);
+        QCOMPARE(eg.loss, ei.loss);
+    }
+
+    void floatGWageEqualsTheFloatEngine() {
+        // 2-8-f-f: float errors and plain SGD at lr_float on the latent weights, as the float engine.
+        const Experiment e =
+            experimentOf({{"model", wageModel()}, {"bits", "2-8-f-f"}, {"batch", 8}, {"lr", 1}, {"lr_float", 0.01}});
+        const Batches b = batchesFor(e);
+        auto legacy = engine_create(e, EngineKind::Float);
+        auto graph = engine_create(e, EngineKind::Graph);
+        for (int64_t step = 0; step < 4; ++step) {
+            BatchResult rl, rg;
+            legacy->trainStep(b.images(step), b.labels(step), 8, step, 1, rl);
+            graph->trainStep(b.images(step), b.labels(step), 8, step, 1, rg);
+            QCOMPARE(rg.errors, rl.errors);
+            QVERIFY2(std::abs(rg.loss - rl.loss) <= 1e-4 * std::abs(rl.loss),
+                     qPrintable(QStringLiteral("step %1: %2 vs %3").arg(step).arg(rg.loss).arg(rl.loss)));
+        }
+    }
+
+    void opFormModelsNeedTheGraphExecutor() {
+        const Experiment e = experimentOf({{"model", "lenet5-bn"}, {"method", "float-sgd"}, {"batch", 8}});
+        QVERIFY(e.needsGraphExecutor());
+        QVERIFY(!engine_integer_supported(e));
+        QVERIFY_THROWS_EXCEPTION(InputError, engine_create(e, EngineKind::Integer));
+        QCOMPARE(QString(engine_create(e)->kind()), QStringLiteral("graph"));
+    }
+
+    void batchNormNetsLearn_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("optimizer");
+        QTest::newRow("lenet5-bn sgd") << "lenet5-bn" << R"({"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001})";
+        QTest::newRow("resnet8 adam") << "resnet8" << R"({"kind": "adam"})";
+    }
+    void batchNormNetsLearn() {
+        QFETCH(QString, model);
+        QFETCH(QString, optimizer);
+        const Experiment e = experimentOf({{"model", model.toStdString()},
+                                           {"method", "float-sgd"},
+                                           {"optimizer", json::parse(optimizer.toStdString())},
+                                           {"lr", 0.01},
+                                           {"batch", 16}});
+        const Batches b = batchesFor(e);
+        auto engine = engine_create(e);
+        double first = 0, last = 0;
+        for (int64_t step = 0; step < 12; ++step) {
+            BatchResult r;
+            engine->trainStep(b.images(step), b.labels(step), 16, step, 0.01, r);
+            QVERIFY(std::isfinite(r.loss));
+            if (step < 4) first += r.loss;
+            if (step >= 8) last += r.loss;
+        }
+        // The same four batches again and again: the loss must fall.
+        QVERIFY2(last < 0.8 * first, qPrintable(QStringLiteral("loss %1 -> %2").arg(first).arg(last)));
+        QVERIFY(engine->weightsNonFinite().empty());
+    }
+
+    void checkpointResumesBitForBit_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("optimizer");
+        QTest::newRow("sgd momentum, batch norm") << "lenet5-bn" << R"({"kind": "sgd", "momentum": 0.9})";
+        QTest::newRow("adam, residual") << "resnet8" << R"({"kind": "adam", "weight_decay": 0.001})";
+        QTest::newRow("wage") << "" << "";
+    }
+    void checkpointResumesBitForBit() {
+        QFETCH(QString, model);
+        QFETCH(QString, optimizer);
+        json j = model.isEmpty() ? json{{"model", wageModel()}, {"bits", "2-8-8-8"}, {"lr", 8}}
+                                 : json{{"model", model.toStdString()},
+                                        {"method", "float-sgd"},
+                                        {"optimizer", json::parse(optimizer.toStdString())}};
+        j["batch"] = 16;
+        const Experiment e = experimentOf(j);
+        const double lr = e.lr.front().lr;
+        const Batches b = batchesFor(e);
+        auto straight = engine_create(e, EngineKind::Graph);
+        auto first = engine_create(e, EngineKind::Graph);
+        BatchResult r;
+        for (int64_t step = 0; step < 6; ++step) straight->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+        for (int64_t step = 0; step < 3; ++step) first->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+        const std::vector<uint8_t> blob = first->weightsSave();
+        auto resumed = engine_create(e, EngineKind::Graph);
+        resumed->weightsLoad(blob);
+        QCOMPARE(resumed->weightsHash(), first->weightsHash());
+        for (int64_t step = 3; step < 6; ++step) resumed->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+        QCOMPARE(resumed->weightsHash(), straight->weightsHash());
+        // A blob cut short is refused, not half loaded.
+        std::vector<uint8_t> cut(blob.begin(), blob.end() - 5);
+        QVERIFY_THROWS_EXCEPTION(DataError, resumed->weightsLoad(cut));
+    }
+
+    void evaluationUsesRunningStatistics() {
+        // Two evaluations of one batch agree, and differ from what batch statistics would give
+        // after a single training step (running means start at 0 and move by 10 %).
+        const Experiment e = experimentOf({{"model", "lenet5-bn"}, {"method", "float-sgd"}, {"batch", 16}});
+        const Batches b = batchesFor(e);
+        auto engine = engine_create(e);
+        BatchResult r, a, c;
+        engine->trainStep(b.images(0), b.labels(0), 16, 0, 0.01, r);
+        engine->evaluate(b.images(0), b.labels(0), 16, a);
+        engine->evaluate(b.images(0), b.labels(0), 16, c);
+        QCOMPARE(a.loss, c.loss);
+        QVERIFY(a.loss != r.loss);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGraphEngine)
+#include "test_graph_engine.moc"
