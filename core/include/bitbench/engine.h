@@ -68,8 +68,10 @@ public:
 // Builds the engine that fits the experiment: the graph executor when the experiment needs it
 // (Experiment::needsGraphExecutor), else integer when every class of every layer is quantized,
 // float otherwise. Graph forces the graph executor (any experiment; WAGE runs there bit-identical
-// to the integer engine). Weights are initialised from the experiment's seed.
-enum class EngineKind { Auto, Integer, Float, Graph };
+// to the integer engine), Reference the same executor on the reference loops of every op (the
+// definition the fast kernels are checked against; slow). Weights are initialised from the
+// experiment's seed.
+enum class EngineKind { Auto, Integer, Float, Graph, Reference };
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
 // Bytes an engine for `e` allocates: weights with their codes, gradients and a checkpoint copy,

@@ -84,11 +84,13 @@ void engine_memory_check(const Experiment& e) {
 
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference);
 
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
     engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
-    if (kind == EngineKind::Graph || (kind == EngineKind::Auto && e.needsGraphExecutor())) return engine_create_graph(e);
+    if (kind == EngineKind::Reference) return engine_create_graph(e, true);
+    if (kind == EngineKind::Graph || (kind == EngineKind::Auto && e.needsGraphExecutor()))
+        return engine_create_graph(e, false);
     if (e.needsGraphExecutor())
         throw InputError("experiment '" + e.name + "' needs the graph executor (an op-form model, quantizer families "
                          "or a solver other than wage)");

@@ -4,8 +4,7 @@
 
 #include "bitbench/error.h"
 #include "engine/wage_common.h"
-
-#include <Eigen/Core>
+#include "kernels/gemm_float.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -17,47 +16,6 @@
 namespace bitbench {
 
 namespace {
-
-// Fixed-size row blocks: each output element is always computed by the same loop, whatever the
-// thread count, so float sums keep one order and results stay bit-identical.
-constexpr int64_t kRowBlock = 64;
-
-template <typename F> void rowBlocks(int64_t rows, F&& f) {
-    tbb::parallel_for(int64_t(0), (rows + kRowBlock - 1) / kRowBlock, [&](int64_t blk) {
-        f(blk * kRowBlock, std::min(rows, (blk + 1) * kRowBlock));
-    });
-}
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMatrix>;
-using Map = Eigen::Map<RowMatrix>;
-
-// Eigen products on fixed row blocks. Eigen is used single-threaded inside each block, and a
-// block's shape never depends on the thread count, so neither does its summation order.
-
-// C[i][j] = sum_k A[i][k] B[j][k]
-void gemmNt(int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
-    const ConstMap b(B, N, K);
-    rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        Map(C + lo * N, hi - lo, N).noalias() = ConstMap(A + lo * K, hi - lo, K) * b.transpose();
-    });
-}
-
-// C[i][j] = sum_r A[r][i] B[r][j]  (A is R x M, B is R x N)
-void gemmTn(int64_t M, int64_t N, int64_t R, const float* A, const float* B, float* C) {
-    const ConstMap a(A, R, M), b(B, R, N);
-    rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        Map(C + lo * N, hi - lo, N).noalias() = a.middleCols(lo, hi - lo).transpose() * b;
-    });
-}
-
-// C[i][j] = sum_n A[i][n] B[n][j]  (A is M x Nn, B is Nn x K)
-void gemmNn(int64_t M, int64_t K, int64_t Nn, const float* A, const float* B, float* C) {
-    const ConstMap b(B, Nn, K);
-    rowBlocks(M, [&](int64_t lo, int64_t hi) {
-        Map(C + lo * K, hi - lo, K).noalias() = ConstMap(A + lo * Nn, hi - lo, Nn) * b;
-    });
-}
 
 // Q(x, k) = sigma(k) round(x / sigma(k)), ties to even; C(x, k) = clip to +-(1 - sigma(k)).
 inline float quantize(float x, int32_t k) {
@@ -186,7 +144,7 @@ public:
             FloatLayer& L = m_layers[size_t(i)];
             quantizeError(L, n);
             const float* a = L.d.type == LayerType::Conv ? L.col.data() : inputOf(L);
-            gemmTn(L.N, L.K, L.rows(n), L.eq.data(), a, L.g.data());
+            gemm_f32_tn(L.N, L.K, L.rows(n), L.eq.data(), a, L.g.data());
             if (i > 0) propagateError(L, m_layers[size_t(i - 1)], n);
         }
     }
@@ -282,7 +240,7 @@ private:
             });
             a = L.col.data();
         }
-        gemmNt(L.rows(n), L.N, L.K, a, L.wq.data(), L.acc.data());
+        gemm_f32_nt(L.rows(n), L.N, L.K, a, L.wq.data(), L.acc.data());
         if (d.pool) {
             const int64_t N = L.N;
             for (int64_t b = 0; b < n; ++b)
@@ -377,10 +335,10 @@ private:
     void propagateError(FloatLayer& L, FloatLayer& prev, int32_t n) {
         const int64_t rows = L.rows(n);
         if (L.d.type == LayerType::Fc) {
-            gemmNn(rows, L.K, L.N, L.eq.data(), L.wq.data(), prev.eIn.data());
+            gemm_f32_nn(rows, L.K, L.N, L.eq.data(), L.wq.data(), prev.eIn.data());
             return;
         }
-        gemmNn(rows, L.K, L.N, L.eq.data(), L.wq.data(), L.ecol.data());
+        gemm_f32_nn(rows, L.K, L.N, L.eq.data(), L.wq.data(), L.ecol.data());
         const auto& d = L.d;
         const int32_t pad = d.same ? d.kernel / 2 : 0;
         const int64_t imageSize = int64_t(d.inH) * d.inW * d.inC;

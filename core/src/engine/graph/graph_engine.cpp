@@ -32,8 +32,10 @@ int32_t ownerOf(const Graph& g, int32_t i) {
 
 } // namespace
 
-GraphEngine::GraphEngine(const Experiment& e) : m_e(e), m_graph(e.graph), m_quant(e.quantConfig()), m_rng(e.seed) {
+GraphEngine::GraphEngine(const Experiment& e, bool reference)
+    : m_e(e), m_graph(e.graph), m_quant(e.quantConfig()), m_rng(e.seed) {
     m_batch = e.batch;
+    m_reference = reference;
     build();
     initParams();
 }
@@ -85,6 +87,10 @@ void GraphEngine::build() {
                 m_params.push_back(std::move(b));
             }
             n.wq.resize(size_t(op.weightCount()));
+            if (op.kind == OpKind::Conv && !m_reference) {
+                n.col.resize(size_t(B * op.outShape.h * op.outShape.w * op.fanIn()));
+                n.dcol.resize(n.col.size());
+            }
             if (n.qW.family == QuantFamily::Wage) n.log2Alpha = wage_init(op.fanIn(), n.qW.bits).log2Alpha;
             break;
         }
@@ -309,8 +315,8 @@ void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorSta
 
 } // namespace graph_exec
 
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e) {
-    return std::make_unique<graph_exec::GraphEngine>(e);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference) {
+    return std::make_unique<graph_exec::GraphEngine>(e, reference);
 }
 
 } // namespace bitbench

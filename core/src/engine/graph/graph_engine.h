@@ -47,6 +47,7 @@ struct Node {
     Param* w = nullptr;
     Param* b = nullptr;
     std::vector<float> wq;
+    std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient
     int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
     Quantizer qW, qG, qE;
 
@@ -68,10 +69,12 @@ struct Node {
 
 class GraphEngine final : public Engine {
 public:
-    explicit GraphEngine(const Experiment& e);
+    // reference: every op on the reference loops (the definition); else conv and fc run on
+    // im2col and fixed-block float32 products (graph_kernels.h).
+    GraphEngine(const Experiment& e, bool reference);
     ~GraphEngine() override;
 
-    const char* kind() const override { return "graph"; }
+    const char* kind() const override { return m_reference ? "reference" : "graph"; }
     void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
                    BatchResult& out) override;
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
@@ -108,6 +111,7 @@ private:
     std::vector<float> m_input, m_inputTable;
     std::vector<float> m_scratch;
     int32_t m_batch = 0;
+    bool m_reference = false;
 };
 
 } // namespace bitbench::graph_exec

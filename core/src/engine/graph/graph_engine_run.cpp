@@ -5,6 +5,7 @@
 
 #include "bitbench/error.h"
 #include "bitbench/loss.h"
+#include "engine/graph/graph_kernels.h"
 #include "engine/wage_common.h"
 
 #include <algorithm>
@@ -53,10 +54,17 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
         const int64_t rows = int64_t(n) * op.outShape.h * op.outShape.w;
         switch (op.kind) {
         case OpKind::Conv:
-            ref::conv_forward(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            if (m_reference)
+                ref::conv_forward(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            else
+                conv_forward_fast(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr,
+                                  node.col.data(), y);
             break;
         case OpKind::Fc:
-            ref::fc_forward(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            if (m_reference)
+                ref::fc_forward(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
+            else
+                fc_forward_fast(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
             break;
         case OpKind::MaxPool: ref::maxpool_forward(op.inShape, n, x, y, node.argmax.data()); break;
         case OpKind::AvgPool: ref::avgpool_forward(op.inShape, n, x, y); break;
@@ -139,12 +147,20 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
         float* dx = !wantDx ? nullptr : shared ? m_scratch.data() : gradOf(src).data();
         switch (op.kind) {
         case OpKind::Conv:
-            ref::conv_backward(node.geom, n, x, node.wq.data(), dy, dx, node.w->grad.data(),
-                               node.b ? node.b->grad.data() : nullptr);
+            if (m_reference)
+                ref::conv_backward(node.geom, n, x, node.wq.data(), dy, dx, node.w->grad.data(),
+                                   node.b ? node.b->grad.data() : nullptr);
+            else
+                conv_backward_fast(node.geom, n, node.col.data(), node.wq.data(), dy, node.dcol.data(), dx,
+                                   node.w->grad.data(), node.b ? node.b->grad.data() : nullptr);
             break;
         case OpKind::Fc:
-            ref::fc_backward(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
-                             node.b ? node.b->grad.data() : nullptr);
+            if (m_reference)
+                ref::fc_backward(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
+                                 node.b ? node.b->grad.data() : nullptr);
+            else
+                fc_backward_fast(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
+                                 node.b ? node.b->grad.data() : nullptr);
             break;
         case OpKind::MaxPool:
             if (dx) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);

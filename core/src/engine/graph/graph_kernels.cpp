@@ -1,0 +1,110 @@
+// The float executor's conv and fc on im2col and fixed-block float32 products; see graph_kernels.h.
+#include "engine/graph/graph_kernels.h"
+
+#include "kernels/gemm_float.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace bitbench::graph_exec {
+
+void im2col(const ref::ConvGeometry& g, int32_t n, const float* x, float* col) {
+    const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
+    tbb::parallel_for(int64_t(0), int64_t(n) * g.outH, [&](int64_t by) {
+        const int64_t b = by / g.outH, oy = by % g.outH;
+        for (int64_t ox = 0; ox < g.outW; ++ox) {
+            float* dst = col + ((b * g.outH + oy) * g.outW + ox) * K;
+            for (int32_t ky = 0; ky < g.kernel; ++ky) {
+                const int64_t iy = oy * g.stride + ky - g.padTop;
+                for (int32_t kx = 0; kx < g.kernel; ++kx) {
+                    const int64_t ix = ox * g.stride + kx - g.padLeft;
+                    float* t = dst + (int64_t(ky) * g.kernel + kx) * g.inC;
+                    if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) std::fill(t, t + g.inC, 0.0f);
+                    else std::memcpy(t, x + ((b * g.inH + iy) * g.inW + ix) * g.inC, size_t(g.inC) * sizeof(float));
+                }
+            }
+        }
+    });
+}
+
+void col2im(const ref::ConvGeometry& g, int32_t n, const float* col, float* dx) {
+    const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
+    const int64_t image = int64_t(g.inH) * g.inW * g.inC;
+    // One image per task, its columns summed in one fixed order.
+    tbb::parallel_for(int64_t(0), int64_t(n), [&](int64_t b) {
+        float* dst = dx + b * image;
+        std::fill(dst, dst + image, 0.0f);
+        for (int64_t oy = 0; oy < g.outH; ++oy)
+            for (int64_t ox = 0; ox < g.outW; ++ox) {
+                const float* src = col + ((b * g.outH + oy) * g.outW + ox) * K;
+                for (int32_t ky = 0; ky < g.kernel; ++ky) {
+                    const int64_t iy = oy * g.stride + ky - g.padTop;
+                    if (iy < 0 || iy >= g.inH) continue;
+                    for (int32_t kx = 0; kx < g.kernel; ++kx) {
+                        const int64_t ix = ox * g.stride + kx - g.padLeft;
+                        if (ix < 0 || ix >= g.inW) continue;
+                        float* t = dst + (iy * g.inW + ix) * g.inC;
+                        const float* s = src + (int64_t(ky) * g.kernel + kx) * g.inC;
+                        for (int32_t c = 0; c < g.inC; ++c) t[c] += s[c];
+                    }
+                }
+            }
+    });
+}
+
+namespace {
+
+void addBias(int64_t rows, int32_t out, const float* bias, float* y) {
+    if (!bias) return;
+    tbb::parallel_for(int64_t(0), rows, [&](int64_t r) {
+        for (int32_t o = 0; o < out; ++o) y[r * out + o] += bias[o];
+    });
+}
+
+// dbias[o] = sum over rows of dy[r][o], in row order with a double accumulator per output.
+void biasGradient(int64_t rows, int32_t out, const float* dy, float* dbias) {
+    if (!dbias) return;
+    tbb::parallel_for(int32_t(0), out, [&](int32_t o) {
+        double s = 0;
+        for (int64_t r = 0; r < rows; ++r) s += double(dy[r * out + o]);
+        dbias[o] = float(s);
+    });
+}
+
+} // namespace
+
+void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, const float* w, const float* bias,
+                       float* col, float* y) {
+    const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
+    const int64_t rows = int64_t(n) * g.outH * g.outW;
+    im2col(g, n, x, col);
+    gemm_f32_nt(rows, g.outC, K, col, w, y);
+    addBias(rows, g.outC, bias, y);
+}
+
+void conv_backward_fast(const ref::ConvGeometry& g, int32_t n, const float* col, const float* w, const float* dy,
+                        float* dcol, float* dx, float* dw, float* dbias) {
+    const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
+    const int64_t rows = int64_t(n) * g.outH * g.outW;
+    gemm_f32_tn(g.outC, K, rows, dy, col, dw);
+    biasGradient(rows, g.outC, dy, dbias);
+    if (!dx) return;
+    gemm_f32_nn(rows, K, g.outC, dy, w, dcol);
+    col2im(g, n, dcol, dx);
+}
+
+void fc_forward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* bias, float* y) {
+    gemm_f32_nt(n, out, K, x, w, y);
+    addBias(n, out, bias, y);
+}
+
+void fc_backward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* dy, float* dx,
+                      float* dw, float* dbias) {
+    gemm_f32_tn(out, K, n, dy, x, dw);
+    biasGradient(n, out, dy, dbias);
+    if (dx) gemm_f32_nn(n, K, out, dy, w, dx);
+}
+
+} // namespace bitbench::graph_exec

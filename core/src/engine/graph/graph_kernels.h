@@ -1,0 +1,30 @@
+// The float executor's conv and fc: im2col and float32 products on fixed row blocks
+// (kernels/gemm_float.h), so results never depend on the thread count. They compute what the
+// reference ops (engine/reference/ref_ops.h) define, with float sums in another order: equal to
+// the reference exactly when every product and sum is representable (WAGE's dyadic codes with
+// sums below 2^24), within float rounding otherwise (tests/test_graph_engine.cpp checks both).
+#pragma once
+
+#include "engine/reference/ref_ops.h"
+
+#include <cstdint>
+
+namespace bitbench::graph_exec {
+
+// col[(b * outH + oy) * outW + ox][(ky * kernel + kx) * inC + c] = x at that tap (0 in padding).
+void im2col(const ref::ConvGeometry& g, int32_t n, const float* x, float* col);
+// dx = the sum of every column entry into the input position it was copied from.
+void col2im(const ref::ConvGeometry& g, int32_t n, const float* col, float* dx);
+
+// y = im2col(x) * w^T (+ bias); leaves the columns in `col` for the backward pass.
+void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, const float* w, const float* bias,
+                       float* col, float* y);
+// From the forward pass's columns: dw, dbias (may be null) and dx (may be null; uses dcol).
+void conv_backward_fast(const ref::ConvGeometry& g, int32_t n, const float* col, const float* w, const float* dy,
+                        float* dcol, float* dx, float* dw, float* dbias);
+
+void fc_forward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* bias, float* y);
+void fc_backward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* dy, float* dx,
+                      float* dw, float* dbias);
+
+} // namespace bitbench::graph_exec
