@@ -120,7 +120,10 @@ void GraphEngine::score(const uint8_t* labels, int32_t n, BatchResult& out, floa
 }
 
 void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, BatchResult& out) {
-    for (Node& node : m_nodes) std::fill(node.dy.begin(), node.dy.begin() + int64_t(n) * node.op->outShape.size(), 0.0f);
+    // An op read by one op gets its gradient written whole by that op; a branch point's is summed.
+    for (Node& node : m_nodes)
+        if (node.consumers > 1)
+            std::fill(node.dy.begin(), node.dy.begin() + int64_t(n) * node.op->outShape.size(), 0.0f);
     Node& last = m_nodes.back();
     score(labels, n, out, last.dy.data());
     // The loss gradient is quantized by the E quantizer of the block it ends (WAGE: Q_E before

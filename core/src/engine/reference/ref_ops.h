@@ -57,8 +57,8 @@ template <typename T> void add_forward(int64_t count, const T* a, const T* b, T*
 // Batch norm over [rows][c] (rows = n*h*w). What the backward pass needs from the forward.
 struct BatchNormCache {
     std::vector<double> mean, invStd; // standard BN: per channel; range BN: invStd is the scale
-    std::vector<int64_t> maxIndex, minIndex; // range BN: per channel and chunk, the row of the
-                                             // chunk's first max / min
+    std::vector<int64_t> maxIndex, minIndex; // range BN: per chunk and channel ([chunk][c]), the
+                                             // row of the chunk's first max / min
     double fix = 0;                           // range BN's constant for this batch size
 };
 

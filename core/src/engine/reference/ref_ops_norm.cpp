@@ -8,144 +8,159 @@ namespace bitbench::ref {
 
 namespace {
 
-template <typename T> double channelMean(int64_t rows, int32_t c, const T* x, int32_t ch) {
-    double s = 0;
-    for (int64_t r = 0; r < rows; ++r) s += double(x[r * c + ch]);
-    return s / double(rows);
+// y = (x - mean) * scale * gamma + beta per element, in double, rounded once.
+template <typename T>
+void normalize(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta, const double* mean,
+               const double* scale, T* y) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch)
+            y[r * c + ch] = T((double(x[r * c + ch]) - mean[ch]) * scale[ch] * double(gamma[ch]) + double(beta[ch]));
+}
+
+// Loops run row by row with one accumulator per channel: each channel's sum still adds its rows in
+// ascending order (the definition), and the inner loop over channels vectorizes.
+template <typename T> std::vector<double> channelMeans(int64_t rows, int32_t c, const T* x) {
+    std::vector<double> s(static_cast<size_t>(c), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) s[size_t(ch)] += double(x[r * c + ch]);
+    for (double& v : s) v /= double(rows);
+    return s;
 }
 
 } // namespace
+
 
 template <typename T>
 void batchnorm_forward_train(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta, double eps,
                              double momentum, T* y, BatchNormCache& cache, std::vector<double>& runMean,
                              std::vector<double>& runVar) {
-    cache.mean.assign(size_t(c), 0);
-    cache.invStd.assign(size_t(c), 0);
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double mean = channelMean(rows, c, x, ch);
-        double ss = 0;
-        for (int64_t r = 0; r < rows; ++r) {
-            const double d = double(x[r * c + ch]) - mean;
-            ss += d * d;
+    cache.mean = channelMeans(rows, c, x);
+    std::vector<double> ss(static_cast<size_t>(c), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const double d = double(x[r * c + ch]) - cache.mean[size_t(ch)];
+            ss[size_t(ch)] += d * d;
         }
-        const double var = ss / double(rows);
-        const double inv = 1.0 / std::sqrt(var + eps);
-        cache.mean[size_t(ch)] = mean;
-        cache.invStd[size_t(ch)] = inv;
-        const double g = double(gamma[ch]), b = double(beta[ch]);
-        for (int64_t r = 0; r < rows; ++r) y[r * c + ch] = T((double(x[r * c + ch]) - mean) * inv * g + b);
-        const double unbiased = rows > 1 ? ss / double(rows - 1) : var;
-        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * mean;
+    cache.invStd.assign(static_cast<size_t>(c), 0);
+    for (int32_t ch = 0; ch < c; ++ch) {
+        const double var = ss[size_t(ch)] / double(rows);
+        cache.invStd[size_t(ch)] = 1.0 / std::sqrt(var + eps);
+        const double unbiased = rows > 1 ? ss[size_t(ch)] / double(rows - 1) : var;
+        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
         runVar[size_t(ch)] = (1 - momentum) * runVar[size_t(ch)] + momentum * unbiased;
     }
+    normalize(rows, c, x, gamma, beta, cache.mean.data(), cache.invStd.data(), y);
 }
 
 template <typename T>
 void batchnorm_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta, double eps,
                             const std::vector<double>& runMean, const std::vector<double>& runVar, T* y) {
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double inv = 1.0 / std::sqrt(runVar[size_t(ch)] + eps), m = runMean[size_t(ch)];
-        const double g = double(gamma[ch]), b = double(beta[ch]);
-        for (int64_t r = 0; r < rows; ++r) y[r * c + ch] = T((double(x[r * c + ch]) - m) * inv * g + b);
-    }
+    std::vector<double> inv(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) inv[size_t(ch)] = 1.0 / std::sqrt(runVar[size_t(ch)] + eps);
+    normalize(rows, c, x, gamma, beta, runMean.data(), inv.data(), y);
 }
 
 template <typename T>
 void batchnorm_backward(int64_t rows, int32_t c, const T* x, const T* gamma, const T* dy, const BatchNormCache& cache,
                         T* dx, T* dgamma, T* dbeta) {
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double mean = cache.mean[size_t(ch)], inv = cache.invStd[size_t(ch)];
-        double sdy = 0, sdyx = 0;
-        for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> sdy(static_cast<size_t>(c), 0.0), sdyx(static_cast<size_t>(c), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) {
             const double d = double(dy[r * c + ch]);
-            sdy += d;
-            sdyx += d * (double(x[r * c + ch]) - mean) * inv;
+            sdy[size_t(ch)] += d;
+            sdyx[size_t(ch)] += d * (double(x[r * c + ch]) - cache.mean[size_t(ch)]) * cache.invStd[size_t(ch)];
         }
-        dbeta[ch] = T(sdy);
-        dgamma[ch] = T(sdyx);
-        if (!dx) continue;
-        // dx = gamma inv / M (M dy - sum dy - xhat sum dy xhat)
-        const double k = double(gamma[ch]) * inv / double(rows);
-        for (int64_t r = 0; r < rows; ++r) {
-            const double xhat = (double(x[r * c + ch]) - mean) * inv;
-            dx[r * c + ch] = T(k * (double(rows) * double(dy[r * c + ch]) - sdy - xhat * sdyx));
-        }
+    std::vector<double> k(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) {
+        dbeta[ch] = T(sdy[size_t(ch)]);
+        dgamma[ch] = T(sdyx[size_t(ch)]);
+        k[size_t(ch)] = double(gamma[ch]) * cache.invStd[size_t(ch)] / double(rows);
     }
+    if (!dx) return;
+    // dx = gamma inv / M (M dy - sum dy - xhat sum dy xhat)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const double xhat = (double(x[r * c + ch]) - cache.mean[size_t(ch)]) * cache.invStd[size_t(ch)];
+            dx[r * c + ch] = T(k[size_t(ch)] * (double(rows) * double(dy[r * c + ch]) - sdy[size_t(ch)] - xhat * sdyx[size_t(ch)]));
+        }
 }
 
 template <typename T>
 void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* beta,
                            double eps, double momentum, T* y, BatchNormCache& cache, std::vector<double>& runMean,
                            std::vector<double>& runScale) {
-    cache.mean.assign(size_t(c), 0);
-    cache.invStd.assign(size_t(c), 0);
+    cache.mean = channelMeans(rows, c, x);
+    cache.invStd.assign(static_cast<size_t>(c), 0);
     cache.maxIndex.assign(size_t(c) * size_t(chunks), 0);
     cache.minIndex.assign(size_t(c) * size_t(chunks), 0);
     const double n = double(rows) / double(chunks);
     cache.fix = 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double mean = channelMean(rows, c, x, ch);
-        double sumMax = 0, sumMin = 0;
-        for (int32_t j = 0; j < chunks; ++j) {
-            const int64_t lo = j * rows / chunks, hi = (j + 1) * rows / chunks;
-            int64_t iMax = lo, iMin = lo;
-            for (int64_t r = lo + 1; r < hi; ++r) {
-                if (x[r * c + ch] > x[iMax * c + ch]) iMax = r;
-                if (x[r * c + ch] < x[iMin * c + ch]) iMin = r;
+    std::vector<double> sumMax(static_cast<size_t>(c), 0.0), sumMin(static_cast<size_t>(c), 0.0);
+    for (int32_t j = 0; j < chunks; ++j) {
+        const int64_t lo = j * rows / chunks, hi = (j + 1) * rows / chunks;
+        int64_t* iMax = cache.maxIndex.data() + size_t(j) * size_t(c); // [chunk][channel] while scanning
+        int64_t* iMin = cache.minIndex.data() + size_t(j) * size_t(c);
+        for (int32_t ch = 0; ch < c; ++ch) iMax[ch] = iMin[ch] = lo;
+        for (int64_t r = lo + 1; r < hi; ++r)
+            for (int32_t ch = 0; ch < c; ++ch) {
+                const T v = x[r * c + ch];
+                if (v > x[iMax[ch] * c + ch]) iMax[ch] = r;
+                if (v < x[iMin[ch] * c + ch]) iMin[ch] = r;
             }
-            cache.maxIndex[size_t(ch) * size_t(chunks) + size_t(j)] = iMax;
-            cache.minIndex[size_t(ch) * size_t(chunks) + size_t(j)] = iMin;
-            sumMax += double(x[iMax * c + ch]);
-            sumMin += double(x[iMin * c + ch]);
+        for (int32_t ch = 0; ch < c; ++ch) {
+            sumMax[size_t(ch)] += double(x[iMax[ch] * c + ch]);
+            sumMin[size_t(ch)] += double(x[iMin[ch] * c + ch]);
         }
-        const double range = (sumMax - sumMin) / double(chunks);
+    }
+    for (int32_t ch = 0; ch < c; ++ch) {
+        const double range = (sumMax[size_t(ch)] - sumMin[size_t(ch)]) / double(chunks);
         const double scale = 1.0 / (range * cache.fix + eps);
-        cache.mean[size_t(ch)] = mean;
         cache.invStd[size_t(ch)] = scale;
-        const double g = double(gamma[ch]), b = double(beta[ch]);
-        for (int64_t r = 0; r < rows; ++r) y[r * c + ch] = T((double(x[r * c + ch]) - mean) * scale * g + b);
-        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * mean;
+        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
         runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
     }
+    normalize(rows, c, x, gamma, beta, cache.mean.data(), cache.invStd.data(), y);
 }
 
 template <typename T>
 void rangebn_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta,
                           const std::vector<double>& runMean, const std::vector<double>& runScale, T* y) {
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double m = runMean[size_t(ch)], s = runScale[size_t(ch)], g = double(gamma[ch]), b = double(beta[ch]);
-        for (int64_t r = 0; r < rows; ++r) y[r * c + ch] = T((double(x[r * c + ch]) - m) * s * g + b);
-    }
+    normalize(rows, c, x, gamma, beta, runMean.data(), runScale.data(), y);
 }
 
 template <typename T>
 void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* dy,
                       const BatchNormCache& cache, T* dx, T* dgamma, T* dbeta) {
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double mean = cache.mean[size_t(ch)], s = cache.invStd[size_t(ch)], g = double(gamma[ch]);
-        double sdy = 0, sdyc = 0; // sum dy, sum dy (x - mean)
-        for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> sdy(static_cast<size_t>(c), 0.0), sdyc(static_cast<size_t>(c), 0.0); // sum dy, sum dy (x - mean)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) {
             const double d = double(dy[r * c + ch]);
-            sdy += d;
-            sdyc += d * (double(x[r * c + ch]) - mean);
+            sdy[size_t(ch)] += d;
+            sdyc[size_t(ch)] += d * (double(x[r * c + ch]) - cache.mean[size_t(ch)]);
         }
-        dbeta[ch] = T(sdy);
-        dgamma[ch] = T(sdyc * s);
-        if (!dx) continue;
+    std::vector<double> direct(static_cast<size_t>(c)), viaMean(static_cast<size_t>(c)), perChunk(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) {
+        const double s = cache.invStd[size_t(ch)], g = double(gamma[ch]);
+        dbeta[ch] = T(sdy[size_t(ch)]);
+        dgamma[ch] = T(sdyc[size_t(ch)] * s);
         // y = (x - mean) s g + b, s = 1 / (range fix + eps), range = mean_j max_j - mean_j min_j.
-        const double dScale = sdyc * g;                  // dL/ds
-        const double dRange = dScale * -s * s * cache.fix; // dL/drange
-        const double direct = g * s, viaMean = -g * s * sdy / double(rows);
-        for (int64_t r = 0; r < rows; ++r) dx[r * c + ch] = T(direct * double(dy[r * c + ch]) + viaMean);
-        const double perChunk = dRange / double(chunks);
-        for (int32_t j = 0; j < chunks; ++j) {
-            const int64_t iMax = cache.maxIndex[size_t(ch) * size_t(chunks) + size_t(j)];
-            const int64_t iMin = cache.minIndex[size_t(ch) * size_t(chunks) + size_t(j)];
-            dx[iMax * c + ch] = T(double(dx[iMax * c + ch]) + perChunk);
-            dx[iMin * c + ch] = T(double(dx[iMin * c + ch]) - perChunk);
-        }
+        const double dScale = sdyc[size_t(ch)] * g;          // dL/ds
+        const double dRange = dScale * -s * s * cache.fix;   // dL/drange
+        direct[size_t(ch)] = g * s;
+        viaMean[size_t(ch)] = -g * s * sdy[size_t(ch)] / double(rows);
+        perChunk[size_t(ch)] = dRange / double(chunks);
     }
+    if (!dx) return;
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch)
+            dx[r * c + ch] = T(direct[size_t(ch)] * double(dy[r * c + ch]) + viaMean[size_t(ch)]);
+    for (int32_t j = 0; j < chunks; ++j)
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const int64_t iMax = cache.maxIndex[size_t(j) * size_t(c) + size_t(ch)];
+            const int64_t iMin = cache.minIndex[size_t(j) * size_t(c) + size_t(ch)];
+            dx[iMax * c + ch] = T(double(dx[iMax * c + ch]) + perChunk[size_t(ch)]);
+            dx[iMin * c + ch] = T(double(dx[iMin * c + ch]) - perChunk[size_t(ch)]);
+        }
 }
 
 #define BITBENCH_REF_NORM(T)                                                                                         \
