@@ -44,8 +44,10 @@ GemmIsa detectCpu() {
     const uint64_t xcr = xcr0();
     const bool osYmm = (xcr & 0x6) == 0x6;          // SSE and AVX state
     const bool osZmm = osYmm && (xcr & 0xE0) == 0xE0; // opmask, upper zmm0-15, zmm16-31
+    // DQ for the integer engine's passes (wage_kernels_avx512vnni.cpp); every VNNI CPU has it.
     if (osZmm && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vnni"))
         return GemmIsa::Avx512Vnni;
     if (osYmm && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GemmIsa::Avx2;
 #endif
