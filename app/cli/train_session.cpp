@@ -172,10 +172,16 @@ void train_print_layers(std::FILE* out, const Trainer& t) {
     std::fprintf(out, "%s: model %s (%lld parameters), bits %s, %s engine, batch %d, %lld steps/epoch\n", e.name.c_str(),
                  e.model.name.c_str(), (long long)e.graph.parameterCount(), e.bits.base.dashed().c_str(),
                  t.engine().kind(), e.batch, (long long)t.stepsPerEpoch());
-    for (const auto& l : t.engine().layers())
+    for (const auto& l : t.engine().layers()) {
         std::fprintf(out, "  %-8s bits %-10s fan-in %6lld  weights %8lld  alpha %3d  max |int32 sum| %lld\n",
                      l.name.c_str(), l.bits.dashed().c_str(), (long long)l.fanIn, (long long)l.weights, l.alpha,
                      (long long)l.accumulatorBound);
+        // The engine plan: per class its quantizer, integer or float, and why.
+        for (size_t c = 0; c < 4; ++c)
+            if (!l.plan[c].quantizer.empty())
+                std::fprintf(out, "      %s %-9s %-7s %s\n", kTensorClassNames[c], l.plan[c].quantizer.c_str(),
+                             l.plan[c].integer ? "integer" : "float", l.plan[c].why.c_str());
+    }
 }
 
 nlohmann::json train_summary(const Trainer& t) {

@@ -4,6 +4,7 @@
 #include "bitbench/experiment.h"
 #include "bitbench/observer.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,7 +17,15 @@ struct BatchResult {
     int32_t errors = 0;    // misclassified samples in the batch
 };
 
-// What a user sees about a layer at start: shapes, bits, the WAGE scale alpha.
+// How one tensor class of a layer is computed: its quantizer, and integer or float arithmetic
+// with the reason (the engine plan, shown by the CLI layer table).
+struct ClassPlan {
+    std::string quantizer; // e.g. "wage8", "affine8s", "float"
+    bool integer = false;  // integer codes and integer sums
+    std::string why;
+};
+
+// What a user sees about a layer at start: shapes, bits, the WAGE scale alpha, the plan.
 struct LayerReport {
     std::string name;
     ClassBits bits;
@@ -24,6 +33,7 @@ struct LayerReport {
     int64_t weights = 0;
     int32_t alpha = 1;
     int64_t accumulatorBound = 0; // largest possible |int32 sum| in this layer's products
+    std::array<ClassPlan, 4> plan{}; // W, A, G, E; quantizer empty when the engine does not say
 };
 
 // Wall time one layer spent in each part of the training steps and evaluations since the last

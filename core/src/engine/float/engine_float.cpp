@@ -125,7 +125,15 @@ public:
 
     std::vector<LayerReport> layers() const override {
         std::vector<LayerReport> r;
-        for (const auto& L : m_layers) r.push_back({L.d.name, L.b, L.K, L.N * L.K, int32_t(L.alpha), 0});
+        for (const auto& L : m_layers) {
+            r.push_back({L.d.name, L.b, L.K, L.N * L.K, int32_t(L.alpha), 0});
+            for (size_t c = 0; c < 4; ++c) {
+                const int32_t k = L.b.bits[c];
+                r.back().plan[c] = {k ? "wage" + std::to_string(k) : "float", false,
+                                    k ? "float engine: power-of-two roundings of float32 values (exact)"
+                                      : "float class: float32"};
+            }
+        }
         return r;
     }
 

@@ -208,6 +208,12 @@ std::vector<LayerReport> GraphEngine::layers() const {
         l.fanIn = n.op->fanIn();
         l.weights = n.op->weightCount();
         l.alpha = int32_t(1) << n.log2Alpha;
+        const Quantizer q[4] = {n.qW, qA, n.qG, n.qE};
+        for (size_t c = 0; c < 4; ++c)
+            l.plan[c] = {q[c].text(), false,
+                         isFloat(q[c]) ? "float class: float32"
+                                       : "graph executor: float32 tensors holding the quantized values (the integer "
+                                         "executor does not run op graphs yet)"};
         r.push_back(l);
     }
     return r;
