@@ -108,8 +108,14 @@ IntEngine::IntEngine(const Experiment& e)
 
 std::vector<LayerReport> IntEngine::layers() const {
     std::vector<LayerReport> r;
-    for (const auto& L : m_layers)
+    static const char* const why[4] = {"int8 codes (scale 2^(1-kW)/alpha), int32 sums",
+                                       "int8 codes from int32 sums by a rounding shift",
+                                       "integer Q_G: Shift(max) and stochastic rounding onto the latent int codes",
+                                       "int8 codes from int32 sums by Shift(max|e|)"};
+    for (const auto& L : m_layers) {
         r.push_back({L.d.name, L.b, L.K, L.N * L.K, 1 << L.log2Alpha, accumulatorBound(L, m_e.batch)});
+        for (size_t c = 0; c < 4; ++c) r.back().plan[c] = {"wage" + std::to_string(L.b.bits[c]), true, why[c]};
+    }
     return r;
 }
 
