@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `bitbench-cli bench`: the same LeNet-5 training steps, timed as images/s.
+
+Cases (--case, repeatable; all three by default), batch 128 on synthetic MNIST-shaped data
+(28 x 28 x 1 bytes, 10 classes, 4 distinct batches used in turn, as `bench` does):
+
+  lenet5:ffff     WAGE's LeNet-5 in float: conv 5x5 32 VALID, max-pool 2, relu, conv 5x5 64 VALID,
+                  max-pool 2, relu, fc 512, relu, fc 10, no biases; input X/256; SSE loss
+                  0.5 * sum((logits - onehot)^2) summed over the batch; plain SGD (lr 0.01, as
+                  bitbench's lr_float).
+  lenet5:28f8     the same net with WAGE's quantizers (ALGORITHMS.md 1.2) as custom autograd
+                  Functions: Q_W ternary / alpha with a straight-through backward, Q_A 8 bits with
+                  the clip mask, Q_E 8 bits through Shift(max|e|) in the backward only; the input
+                  goes through Q_A; float G: W <- C(W, 2) - lr * g.
+  lenet5-bn:ffff  the op graph lenet5-bn in float: batch norm after conv1, conv2 and fc1, fc2 with
+                  a bias; softmax cross-entropy; SGD with momentum 0.9 and weight decay 1e-4.
+
+What is timed matches `bitbench-cli bench`: `--steps` training steps after `--warmup` untimed
+ones (bytes to float input, forward, loss, backward, update, and the NaN / infinity check of the
+loss and every weight), then, separately, as many evaluation batches (forward, loss, error
+count). Each is repeated `--reps` times; the median is reported. Evaluation is not part of the
+training figure.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BATCHES = 4
+CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5-bn:ffff")
+LR_FLOAT = 0.01  # bitbench's default lr_float; --lr changes it
+
+
+# --- WAGE primitives (ALGORITHMS.md 1.1) --------------------------------------------------------
+
+def q(x, bits):
+    """Q(x, k) = sigma(k) round(x / sigma(k)); torch.round rounds half to even."""
+    s = 2.0 ** (bits - 1)
+    return torch.round(x * s) / s
+
+
+def clip(x, bits):
+    """C(x, k): clip to +-(1 - sigma(k))."""
+    lim = 1.0 - 2.0 ** (1 - bits)
+    return x.clamp(-lim, lim)
+
+
+def shift(m):
+    """Shift(m) = 2^round(log2 m) for a positive scalar tensor."""
+    return torch.pow(2.0, torch.round(torch.log2(m)))
+
+
+class QuantW(torch.autograd.Function):
+    """Forward weights Q(C(W, k), k) / alpha; straight-through backward, no clip mask."""
+
+    @staticmethod
+    def forward(ctx, w, bits, alpha):
+        return q(clip(w, bits), bits) / alpha
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, None
+
+
+class QuantA(torch.autograd.Function):
+    """Activations Q(C(x, k), k); the backward passes the rounding but keeps the clip mask."""
+
+    @staticmethod
+    def forward(ctx, x, bits):
+        lim = 1.0 - 2.0 ** (1 - bits)
+        ctx.save_for_backward((x >= -lim) & (x <= lim))
+        return q(x.clamp(-lim, lim), bits)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None
+
+
+class QuantE(torch.autograd.Function):
+    """Identity forward; the backward quantizes the error: Q(C(e / Shift(max|e|), k), k)."""
+
+    @staticmethod
+    def forward(ctx, x, bits):
+        ctx.bits = bits
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, e):
+        m = e.abs().max()
+        if m.item() == 0:
+            return torch.zeros_like(e), None
+        return q(clip(e / shift(m), ctx.bits), ctx.bits), None
+
+
+# --- Models -------------------------------------------------------------------------------------
+
+class Lenet5(nn.Module):
+    """WAGE's LeNet-5 without biases; `quant` selects the 28f8 quantizers (W 2, A 8, E 8 bits)."""
+
+    SHAPES = ((32, 1, 5, 5), (64, 32, 5, 5), (512, 1024), (10, 512))
+
+    def __init__(self, quant, generator):
+        super().__init__()
+        self.quant = quant
+        self.alphas = []
+        weights = []
+        for shape in self.SHAPES:
+            fan_in = math.prod(shape[1:])
+            l_msra = math.sqrt(3.0 / fan_in)
+            limit, alpha = l_msra, 1.0
+            if quant:  # ALGORITHMS.md 1.2: W_m = 1.5 sigma(2), L = max(W_m, L_msra)
+                w_m = 1.5 * 0.5
+                limit = max(w_m, l_msra)
+                alpha = max(1.0, 2.0 ** round(math.log2(w_m / l_msra)))
+            w = (torch.rand(shape, generator=generator) * 2 - 1) * limit
+            weights.append(nn.Parameter(q(w, 2) if quant else w))
+            self.alphas.append(alpha)
+        self.weights = nn.ParameterList(weights)
+
+    def prepare(self, images):
+        x = images.float() / 256.0
+        return q(clip(x, 8), 8) if self.quant else x
+
+    def act(self, x):
+        x = F.relu(x)
+        # Forward relu -> Q_E -> Q_A, so the backward runs clip mask -> Q_E -> relu mask -> routing.
+        return QuantA.apply(QuantE.apply(x, 8), 8) if self.quant else x
+
+    def forward(self, x):
+        w = [QuantW.apply(p, 2, a) for p, a in zip(self.weights, self.alphas)] if self.quant else list(self.weights)
+        x = self.act(F.max_pool2d(F.conv2d(x, w[0]), 2))
+        x = self.act(F.max_pool2d(F.conv2d(x, w[1]), 2))
+        x = self.act(F.linear(x.flatten(1), w[2]))
+        x = F.linear(x, w[3])
+        # The logits: Q_A, then Q_E, whose backward comes before the clip mask (the reference order).
+        return QuantE.apply(QuantA.apply(x, 8), 8) if self.quant else x
+
+    def loss(self, logits, labels):
+        return 0.5 * (logits - F.one_hot(labels, 10).float()).pow(2).sum()
+
+    def optimizer(self, lr):
+        return torch.optim.SGD(self.parameters(), lr=lr)
+
+    def before_step(self):
+        if self.quant:  # W <- C(W, kW) - lr g
+            with torch.no_grad():
+                for p in self.weights:
+                    p.clamp_(-0.5, 0.5)
+
+
+class Lenet5Bn(nn.Module):
+    """The op graph lenet5-bn (core/src/graph/graph_builtin.cpp) in float."""
+
+    def __init__(self, generator):
+        super().__init__()
+        del generator  # PyTorch's default initialization, as a researcher would leave it
+        self.conv1 = nn.Conv2d(1, 32, 5, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 5, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.fc1 = nn.Linear(1024, 512, bias=False)
+        self.bn3 = nn.BatchNorm1d(512)
+        self.fc2 = nn.Linear(512, 10)
+
+    def prepare(self, images):
+        return images.float() / 256.0
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.bn1(self.conv1(x)), 2))
+        x = F.relu(F.max_pool2d(self.bn2(self.conv2(x)), 2))
+        x = F.relu(self.bn3(self.fc1(x.flatten(1))))
+        return self.fc2(x)
+
+    def loss(self, logits, labels):
+        return F.cross_entropy(logits, labels)
+
+    def optimizer(self, lr):
+        return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+
+    def before_step(self):
+        pass
+
+
+def make_model(case, generator):
+    if case == "lenet5:ffff":
+        return Lenet5(False, generator)
+    if case == "lenet5:28f8":
+        return Lenet5(True, generator)
+    if case == "lenet5-bn:ffff":
+        return Lenet5Bn(generator)
+    raise SystemExit(f"torch_peer: unknown case '{case}'; cases are {', '.join(CASES)}")
+
+
+# --- Timing -------------------------------------------------------------------------------------
+
+def blas_libraries():
+    """The BLAS and LAPACK libraries this process has mapped (real paths), from /proc/self/maps."""
+    found = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                name = os.path.basename(path)
+                if "blas" in name or "lapack" in name:
+                    found.add(os.path.realpath(path))
+    except OSError:
+        pass
+    return sorted(found)
+
+
+def matmul_gflops(n=2048, reps=3):
+    """GFLOP/s of an n x n float32 matmul, best of `reps`, per wall and per CPU second: tells a
+    tuned BLAS from the reference one."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    wall = cpu = math.inf
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        torch.mm(a, b)
+        wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+    return 2.0 * n ** 3 / wall / 1e9, 2.0 * n ** 3 / cpu / 1e9
+
+
+def run_case(case, args):
+    gen = torch.Generator().manual_seed(args.seed)
+    model = make_model(case, gen)
+    opt = model.optimizer(args.lr)
+    B = args.batch
+    images = torch.randint(0, 256, (BATCHES * B, 1, 28, 28), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (BATCHES * B,), dtype=torch.int64, generator=gen)
+    test_images = torch.randint(0, 256, (BATCHES * B, 1, 28, 28), dtype=torch.uint8, generator=gen)
+    test_labels = torch.randint(0, 10, (BATCHES * B,), dtype=torch.int64, generator=gen)
+    params = list(model.parameters())
+    state = {"step": 0, "non_finite": 0}
+
+    def train(count):
+        model.train()
+        for _ in range(count):
+            b = state["step"] % BATCHES
+            x = model.prepare(images[b * B:(b + 1) * B])
+            y = labels[b * B:(b + 1) * B]
+            loss = model.loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            model.before_step()
+            opt.step()
+            # The divergence check bitbench makes after every step.
+            if not math.isfinite(loss.item()) or not all(bool(torch.isfinite(p).all()) for p in params):
+                state["non_finite"] += 1
+            state["step"] += 1
+
+    def evaluate(count):
+        model.eval()
+        errors = 0
+        with torch.no_grad():
+            for i in range(count):
+                b = i % BATCHES
+                y = test_labels[b * B:(b + 1) * B]
+                logits = model(model.prepare(test_images[b * B:(b + 1) * B]))
+                loss = model.loss(logits, y).item()
+                errors += int((logits.argmax(1) != y).sum())
+        return loss, errors
+
+    def timed(fn):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn(args.steps)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        images_done = args.steps * B
+        return images_done / wall, images_done / cpu
+
+    train(args.warmup)
+    evaluate(args.warmup)
+    train_runs = [timed(train) for _ in range(args.reps)]
+    eval_runs = [timed(evaluate) for _ in range(args.reps)]
+    model_name, bits = case.split(":")
+    return {
+        "model": model_name,
+        "bits": bits,
+        "threads": torch.get_num_threads(),
+        "batch": B,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "reps": args.reps,
+        "train_images_per_s": statistics.median(r[0] for r in train_runs),
+        "train_images_per_cpu_s": statistics.median(r[1] for r in train_runs),
+        "eval_images_per_s": statistics.median(r[0] for r in eval_runs),
+        "eval_images_per_cpu_s": statistics.median(r[1] for r in eval_runs),
+        "train_runs_images_per_s": [round(r[0], 1) for r in train_runs],
+        "non_finite_steps": state["non_finite"],
+        "lr": args.lr,
+        "torch": torch.__version__,
+        "blas": blas_libraries(),
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--case", action="append", choices=CASES, help="model:pattern (repeatable; default all)")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=50, help="timed steps per repetition (default 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing (default 5)")
+    p.add_argument("--reps", type=int, default=3, help="timed repetitions; the median is reported (default 3)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lr", type=float, default=LR_FLOAT,
+                   help="SGD learning rate (default 0.01, bitbench's lr_float; with the summed SSE of lenet5 ffff "
+                        "on random data it diverges within a few steps, as bitbench's float engine does)")
+    p.add_argument("--matmul", action="store_true", help="only time a 2048 x 2048 matmul and name the BLAS")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    args = p.parse_args()
+    if min(args.threads, args.batch, args.steps, args.reps) < 1 or args.warmup < 0:
+        p.error("--threads, --batch, --steps and --reps must be positive, --warmup not negative")
+    torch.set_num_threads(args.threads)
+
+    if args.matmul:
+        wall, cpu = matmul_gflops()
+        r = {"matmul_2048_gflops": wall, "matmul_2048_gflops_per_cpu_s": cpu, "threads": torch.get_num_threads(),
+             "blas": blas_libraries()}
+        print(json.dumps(r) if args.json else
+              f"2048 x 2048 float32 matmul, {r['threads']} threads: {wall:.1f} GFLOP/s ({cpu:.1f} per CPU s); "
+              f"BLAS mapped: {', '.join(r['blas']) or 'none'}")
+        return 0
+
+    for case in args.case or CASES:
+        r = run_case(case, args)
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"{r['model']:<10} {r['bits']}  train {r['train_images_per_s']:8.0f} img/s "
+                  f"({r['train_images_per_cpu_s']:.0f} per CPU s)  eval {r['eval_images_per_s']:8.0f} img/s  "
+                  f"non-finite steps {r['non_finite_steps']}", flush=True)
+    if not args.json:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS mapped: "
+              f"{', '.join(blas_libraries()) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
