@@ -12,6 +12,9 @@ Cases (--case, repeatable; all three by default), batch 128 on synthetic MNIST-s
                   Functions: Q_W ternary / alpha with a straight-through backward, Q_A 8 bits with
                   the clip mask, Q_E 8 bits through Shift(max|e|) in the backward only; the input
                   goes through Q_A; float G: W <- C(W, 2) - lr * g.
+  lenet5:2888     the same with Q_G as well (an optimizer: Shift(max|g|), the 16-bit grid, stochastic
+                  rounding to multiples of 1/128, W <- C(W, 2) - dW, lr 8 as bitbench's default),
+                  the PyTorch counterpart of bitbench's integer engine.
   lenet5-bn:ffff  the op graph lenet5-bn in float: batch norm after conv1, conv2 and fc1, fc2 with
                   a bias; softmax cross-entropy; SGD with momentum 0.9 and weight decay 1e-4.
 
@@ -34,8 +37,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 BATCHES = 4
-CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5-bn:ffff")
+CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5:2888", "lenet5-bn:ffff")
 LR_FLOAT = 0.01  # bitbench's default lr_float; --lr changes it
+LR_WAGE = 8.0    # bitbench's default lr (epoch 0), in units of Q_G's steps
 
 
 # --- WAGE primitives (ALGORITHMS.md 1.1) --------------------------------------------------------
@@ -100,16 +104,38 @@ class QuantE(torch.autograd.Function):
         return q(clip(e / shift(m), ctx.bits), ctx.bits), None
 
 
+class WageUpdate(torch.optim.Optimizer):
+    """Q_G and the WAGE step: W <- C(W, kW) - dW, dW = sigma(kG) * SR(Q(lr * g / Shift(max|g|), 16))."""
+
+    def __init__(self, params, lr, bits_g=8, bits_w=2):
+        super().__init__(params, dict(lr=lr, bits_g=bits_g, bits_w=bits_w))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                m = p.grad.abs().max()
+                if m.item() == 0:  # no update, but the clip still applies
+                    p.copy_(clip(p, group["bits_w"]))
+                    continue
+                v = q(group["lr"] * p.grad / shift(m), 16)
+                mag = v.abs()
+                whole = mag.floor()
+                n = torch.sign(v) * (whole + (torch.rand_like(mag) < mag - whole).float())
+                p.copy_(clip(p, group["bits_w"]) - n * 2.0 ** (1 - group["bits_g"]))
+
+
 # --- Models -------------------------------------------------------------------------------------
 
 class Lenet5(nn.Module):
-    """WAGE's LeNet-5 without biases; `quant` selects the 28f8 quantizers (W 2, A 8, E 8 bits)."""
+    """WAGE's LeNet-5 without biases; `bits` is ffff, 28f8 (W 2, A 8, E 8 bits) or 2888 (and G 8 bits)."""
 
     SHAPES = ((32, 1, 5, 5), (64, 32, 5, 5), (512, 1024), (10, 512))
 
-    def __init__(self, quant, generator):
+    def __init__(self, bits, generator):
         super().__init__()
-        self.quant = quant
+        self.bits = bits
+        self.quant = quant = bits != "ffff"
         self.alphas = []
         weights = []
         for shape in self.SHAPES:
@@ -147,10 +173,12 @@ class Lenet5(nn.Module):
         return 0.5 * (logits - F.one_hot(labels, 10).float()).pow(2).sum()
 
     def optimizer(self, lr):
+        if self.bits == "2888":
+            return WageUpdate(self.parameters(), LR_WAGE)
         return torch.optim.SGD(self.parameters(), lr=lr)
 
     def before_step(self):
-        if self.quant:  # W <- C(W, kW) - lr g
+        if self.bits == "28f8":  # W <- C(W, kW) - lr g
             with torch.no_grad():
                 for p in self.weights:
                     p.clamp_(-0.5, 0.5)
@@ -190,10 +218,8 @@ class Lenet5Bn(nn.Module):
 
 
 def make_model(case, generator):
-    if case == "lenet5:ffff":
-        return Lenet5(False, generator)
-    if case == "lenet5:28f8":
-        return Lenet5(True, generator)
+    if case in ("lenet5:ffff", "lenet5:28f8", "lenet5:2888"):
+        return Lenet5(case.split(":")[1], generator)
     if case == "lenet5-bn:ffff":
         return Lenet5Bn(generator)
     raise SystemExit(f"torch_peer: unknown case '{case}'; cases are {', '.join(CASES)}")
@@ -295,7 +321,7 @@ def run_case(case, args):
         "eval_images_per_cpu_s": statistics.median(r[1] for r in eval_runs),
         "train_runs_images_per_s": [round(r[0], 1) for r in train_runs],
         "non_finite_steps": state["non_finite"],
-        "lr": args.lr,
+        "lr": LR_WAGE if case == "lenet5:2888" else args.lr,
         "torch": torch.__version__,
         "blas": blas_libraries(),
     }
