@@ -29,6 +29,7 @@ namespace {
 struct BenchOptions {
     std::string model = "lenet5";
     std::string bits = "2-8-8-8";
+    std::string method; // a method preset (e.g. float-sgd); replaces the bits pattern
     int32_t threads = 0;
     int32_t steps = 30;
     int32_t warmup = 3;
@@ -57,7 +58,11 @@ double loadAverage() {
 
 int benchRun(const BenchOptions& opt) {
     const Experiment e = experiment_from_json(
-        {{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch}, {"dataset", "synthetic"}});
+        opt.method.empty()
+            ? nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch},
+                             {"dataset", "synthetic"}}
+            : nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"method", opt.method}, {"batch", opt.batch},
+                             {"dataset", "synthetic"}});
     const Graph& m = e.graph;
     const int32_t threads = opt.threads > 0 ? opt.threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
     tbb::task_arena arena(threads);
@@ -187,8 +192,11 @@ int benchRun(const BenchOptions& opt) {
 Command cli_add_bench(CLI::App& app) {
     auto opt = std::make_shared<BenchOptions>();
     auto* sub = app.add_subcommand("bench", "Measure training and evaluation speed on synthetic data of the model's input shape");
-    sub->add_option("--model", opt->model, "Built-in model (lenet5, vgg7, mlp) or a model JSON file")->capture_default_str();
-    sub->add_option("--bits", opt->bits, "W-A-G-E pattern (e.g. 2-8-8-8, 2888, 28ff)")->capture_default_str();
+    sub->add_option("--model", opt->model, "Built-in model (lenet5, vgg7, mlp, lenet5-bn, resnet8) or a model JSON file")->capture_default_str();
+    auto* bits = sub->add_option("--bits", opt->bits, "W-A-G-E pattern (e.g. 2-8-8-8, 2888, 28ff)")->capture_default_str();
+    sub->add_option("--method", opt->method, "Method preset instead of --bits (wage, float-sgd): op-graph models such as "
+                                             "lenet5-bn and resnet8 train with float-sgd")
+        ->excludes(bits);
     sub->add_option("--threads", opt->threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     sub->add_option("--steps", opt->steps, "Timed training steps (and evaluation batches)")
         ->check(CLI::Range(1, 1000000))
