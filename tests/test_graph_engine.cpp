@@ -112,11 +112,23 @@ private Q_SLOTS:
         QCOMPARE(eg.loss, ei.loss);
     }
 
+    void floatGWageEqualsTheFloatEngine_data() {
+        QTest::addColumn<QString>("bits");
+        QTest::addColumn<bool>("exact");
+        QTest::newRow("2-8-f-f") << "2-8-f-f" << true;
+        QTest::newRow("f-f-f-f") << "f-f-f-f" << false;
+    }
     void floatGWageEqualsTheFloatEngine() {
-        // 2-8-f-f: float errors and plain SGD at lr_float on the latent weights, as the float
-        // engine. The fast kernels sum in the float engine's order: bit for bit.
-        const Experiment e =
-            experimentOf({{"model", wageModel()}, {"bits", "2-8-f-f"}, {"batch", 8}, {"lr", 1}, {"lr_float", 0.01}});
+        // Float errors and plain SGD at lr_float on the latent weights, as the float engine.
+        // The graph executor's products are one fused chain per element (kernels/sgemm.h), the
+        // float engine's are Eigen's (unfused, its own order). With 2-bit weights and 8-bit
+        // activations every forward product and sum is a short dyadic number, and so are the
+        // errors of this small net: every sum is exact in any order, so the runs agree bit for
+        // bit. With float weights sums round differently; see the tolerance below.
+        QFETCH(QString, bits);
+        QFETCH(bool, exact);
+        const Experiment e = experimentOf(
+            {{"model", wageModel()}, {"bits", bits.toStdString()}, {"batch", 8}, {"lr", 1}, {"lr_float", 0.01}});
         const Batches b = batchesFor(e);
         auto legacy = engine_create(e, EngineKind::Float);
         auto graph = engine_create(e, EngineKind::Graph);
@@ -124,15 +136,40 @@ private Q_SLOTS:
             BatchResult rl, rg;
             legacy->trainStep(b.images(step), b.labels(step), 8, step, 1, rl);
             graph->trainStep(b.images(step), b.labels(step), 8, step, 1, rg);
-            QCOMPARE(rg.errors, rl.errors);
-            QCOMPARE(rg.loss, rl.loss);
+            if (exact) {
+                QCOMPARE(rg.errors, rl.errors);
+                QCOMPARE(rg.loss, rl.loss);
+            } else {
+                QVERIFY2(std::abs(rg.loss - rl.loss) <= 1e-5 * rl.loss,
+                         qPrintable(QStringLiteral("loss %1 vs %2").arg(rg.loss, 0, 'g', 17).arg(rl.loss, 0, 'g', 17)));
+            }
         }
         const auto& params = static_cast<graph_exec::GraphEngine&>(*graph).params();
         std::vector<uint8_t> blob = legacy->weightsSave();
         size_t pos = 16;
         for (const auto& p : params) {
             QCOMPARE(blob_get_u64(blob, pos), uint64_t(p->value.size()));
-            QVERIFY(std::memcmp(blob.data() + pos, p->value.data(), p->value.size() * 4) == 0);
+            if (exact) {
+                QVERIFY(std::memcmp(blob.data() + pos, p->value.data(), p->value.size() * 4) == 0);
+            } else {
+                // Gradients that differ in their last bits (two orders of a sum of n terms differ
+                // by at most 2 n 2^-24 sum |terms|, n <= 1,152 here) move a weight, once lr_float
+                // scales them and the update is rounded, by about one unit in its last place per
+                // step: 4 steps, a few ulps. 1e-6 of the layer's largest weight is 8 to 16 ulps
+                // of it (measured: at most 1 ulp); a wrong product is off by whole updates
+                // (lr_float x gradient, ~1e-3).
+                float scale = 0, worst = 0;
+                for (size_t i = 0; i < p->value.size(); ++i) {
+                    float l;
+                    std::memcpy(&l, blob.data() + pos + i * 4, 4);
+                    scale = std::max(scale, std::abs(l));
+                    worst = std::max(worst, std::abs(l - p->value[i]));
+                }
+                QVERIFY2(worst <= 1e-6f * scale, qPrintable(QStringLiteral("%1: %2 of %3")
+                                                                 .arg(QString::fromStdString(p->name))
+                                                                 .arg(double(worst))
+                                                                 .arg(double(scale))));
+            }
             pos += p->value.size() * 4;
         }
     }

@@ -109,8 +109,8 @@ private:
     bool m_owned = false;
 };
 
-// Scratch slots, one buffer each per thread.
+// Scratch slots, one buffer each per thread (the last two for the float32 products, sgemm.cpp).
 enum ScratchUse { kSlotPackA = 0, kSlotPackB = 1, kSlotTaskA = 2, kSlotTaskB = 3, kSlotSums = 4,
-                   kSlotPartial = 5, kSlotCount = 6 };
+                   kSlotPartial = 5, kSlotFloatA = 6, kSlotFloatB = 7, kSlotCount = 8 };
 
 } // namespace bitbench::gemm_detail

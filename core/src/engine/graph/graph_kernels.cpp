@@ -1,7 +1,7 @@
-// The float executor's conv and fc on im2col and fixed-block float32 products; see graph_kernels.h.
+// The float executor's conv and fc on im2col and exact-chain float32 products; see graph_kernels.h.
 #include "engine/graph/graph_kernels.h"
 
-#include "kernels/gemm_float.h"
+#include "kernels/sgemm.h"
 
 #include <tbb/parallel_for.h>
 
@@ -80,7 +80,7 @@ void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, co
     const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
     const int64_t rows = int64_t(n) * g.outH * g.outW;
     im2col(g, n, x, col);
-    gemm_f32_nt(rows, g.outC, K, col, w, y);
+    sgemm_nt(rows, g.outC, K, col, w, y);
     addBias(rows, g.outC, bias, y);
 }
 
@@ -88,23 +88,23 @@ void conv_backward_fast(const ref::ConvGeometry& g, int32_t n, const float* col,
                         float* dcol, float* dx, float* dw, float* dbias) {
     const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
     const int64_t rows = int64_t(n) * g.outH * g.outW;
-    gemm_f32_tn(g.outC, K, rows, dy, col, dw);
+    sgemm_tn(g.outC, K, rows, dy, col, dw);
     biasGradient(rows, g.outC, dy, dbias);
     if (!dx) return;
-    gemm_f32_nn(rows, K, g.outC, dy, w, dcol);
+    sgemm_nn(rows, K, g.outC, dy, w, dcol);
     col2im(g, n, dcol, dx);
 }
 
 void fc_forward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* bias, float* y) {
-    gemm_f32_nt(n, out, K, x, w, y);
+    sgemm_nt(n, out, K, x, w, y);
     addBias(n, out, bias, y);
 }
 
 void fc_backward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* dy, float* dx,
                       float* dw, float* dbias) {
-    gemm_f32_tn(out, K, n, dy, x, dw);
+    sgemm_tn(out, K, n, dy, x, dw);
     biasGradient(n, out, dy, dbias);
-    if (dx) gemm_f32_nn(n, K, out, dy, w, dx);
+    if (dx) sgemm_nn(n, K, out, dy, w, dx);
 }
 
 } // namespace bitbench::graph_exec

@@ -1,8 +1,9 @@
-// The float executor's conv and fc: im2col and float32 products on fixed row blocks
-// (kernels/gemm_float.h), so results never depend on the thread count. They compute what the
-// reference ops (engine/reference/ref_ops.h) define, with float sums in another order: equal to
-// the reference exactly when every product and sum is representable (WAGE's dyadic codes with
-// sums below 2^24), within float rounding otherwise (tests/test_graph_engine.cpp checks both).
+// The float executor's conv and fc: im2col and exact-chain float32 products (kernels/sgemm.h),
+// so results depend neither on the thread count nor on the instruction set. They compute what
+// the reference ops (engine/reference/ref_ops.h) define, with float sums in another order: equal
+// to the reference exactly when every product and sum is representable (WAGE's dyadic codes
+// with sums below 2^24), within float rounding otherwise (tests/test_graph_engine.cpp checks
+// both). The float engine (engine_float.cpp) keeps its Eigen products, whose order differs.
 #pragma once
 
 #include "engine/reference/ref_ops.h"
