@@ -55,7 +55,7 @@ std::vector<Shape> sweep() {
     std::vector<Shape> out;
     for (Form f : {Form::Nt, Form::Tn, Form::Nn})
         for (int64_t m : {1, 5, 13, 14, 15, 29, 64, 97, 203})
-            for (int64_t n : {1, 7, 16, 17, 33, 64, 65, 100, 130})
+            for (int64_t n : {1, 7, 16, 17, 33, 64, 65, 100, 130, 256})
                 for (int64_t k : {1, 2, 17, 200, 385, 600})
                     if (m * n * k <= 4'000'000) out.push_back({f, m, n, k});
     return out;

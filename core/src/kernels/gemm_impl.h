@@ -109,8 +109,9 @@ private:
     bool m_owned = false;
 };
 
-// Scratch slots, one buffer each per thread (the last two for the float32 products, sgemm.cpp).
+// Scratch slots, one buffer each per thread (the kSlotFloat* ones for the float32 products).
 enum ScratchUse { kSlotPackA = 0, kSlotPackB = 1, kSlotTaskA = 2, kSlotTaskB = 3, kSlotSums = 4,
-                   kSlotPartial = 5, kSlotFloatA = 6, kSlotFloatB = 7, kSlotCount = 8 };
+                   kSlotPartial = 5, kSlotFloatA = 6, kSlotFloatB = 7, kSlotFloatTaskB = 8,
+                   kSlotCount = 9 };
 
 } // namespace bitbench::gemm_detail

@@ -73,6 +73,12 @@ void tile(const Tile& t) {
     else tileOf<MR, NV, kColsA, false>(t);
 }
 
+void copyRows(const float* src, int64_t ld, int64_t rows, int width, int stride, float* dst) {
+    for (int64_t s = 0; s < rows; ++s)
+        for (int t = 0; t < stride; t += 8)
+            _mm256_storeu_ps(dst + s * stride + t, _mm256_maskload_ps(src + s * ld + t, laneMask(width - t)));
+}
+
 template <int MR, int NV>
 constexpr TileKernel shape() {
     return {MR, 8 * NV, &tile<MR, NV, false>, &tile<MR, NV, true>};
@@ -83,7 +89,7 @@ constexpr TileKernel kShapes[] = {shape<6, 2>(), shape<4, 3>(), shape<12, 1>()};
 
 } // namespace
 
-KernelMenu sgemm_kernels_avx2() { return {kShapes, int(sizeof kShapes / sizeof kShapes[0])}; }
+KernelMenu sgemm_kernels_avx2() { return {kShapes, int(sizeof kShapes / sizeof kShapes[0]), 8, &copyRows}; }
 
 } // namespace bitbench::sgemm_detail
 

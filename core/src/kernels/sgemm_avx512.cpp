@@ -59,6 +59,12 @@ void tile(const Tile& t) {
     }
 }
 
+void copyRows(const float* src, int64_t ld, int64_t rows, int width, int stride, float* dst) {
+    for (int64_t s = 0; s < rows; ++s)
+        for (int t = 0; t < stride; t += 16)
+            _mm512_storeu_ps(dst + s * stride + t, _mm512_maskz_loadu_ps(laneMask(width - t), src + s * ld + t));
+}
+
 template <int MR, int NV>
 constexpr TileKernel shape() {
     return {MR, 16 * NV, &tile<MR, NV, false>, &tile<MR, NV, true>};
@@ -69,7 +75,7 @@ constexpr TileKernel kShapes[] = {shape<14, 2>(), shape<6, 4>(), shape<8, 2>(), 
 
 } // namespace
 
-KernelMenu sgemm_kernels_avx512() { return {kShapes, int(sizeof kShapes / sizeof kShapes[0])}; }
+KernelMenu sgemm_kernels_avx512() { return {kShapes, int(sizeof kShapes / sizeof kShapes[0]), 16, &copyRows}; }
 
 } // namespace bitbench::sgemm_detail
 

@@ -33,10 +33,16 @@ struct TileKernel {
     void (*cols)(const Tile&);
 };
 
-// The tile shapes an ISA offers; the driver picks the one that wastes least on a product.
+// The tile shapes an ISA offers (the driver picks one per product) and its copy routine.
 struct KernelMenu {
     const TileKernel* shapes;
     int count;
+    int lanes; // floats per vector register
+    // dst[s * stride + t] = t < width ? src[s * ld + t] : 0 for s < rows, t < stride
+    // (width <= stride <= 64): slices of operands into contiguous zero-padded blocks. Reads
+    // src[s * ld + t] for t < width only; writes whole vectors, so up to lanes - 1 floats past
+    // dst[rows * stride] are overwritten too (masked stores are slow on AMD).
+    void (*copyRows)(const float* src, int64_t ld, int64_t rows, int width, int stride, float* dst);
 };
 
 #if defined(__x86_64__)
