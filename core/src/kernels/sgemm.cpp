@@ -51,7 +51,7 @@ KernelMenu menuFor(GemmIsa isa) {
 }
 
 // The shape with the least estimated time: the work including padding (a partial last tile
-// costs a whole one), times 1 + loads per multiply-add / 2 (each step loads nr / 16 vectors of B
+// costs a whole one), times 1 + loads per multiply-add / 2 (each step loads nr / lanes vectors of B
 // and broadcasts mr values of A; measured on Zen 5, the conv2 weight gradient ran 20-30 % faster
 // on 6 x 64 tiles than on 8 x 32 ones despite 7 % more padding).
 const TileKernel& pickShape(const KernelMenu& menu, int64_t M, int64_t N, int lanes) {
