@@ -48,7 +48,8 @@ nlohmann::json Experiment::resolved() const {
                         {"train_limit", trainLimit},
                         {"test_limit", testLimit}};
     if (quantGiven) {
-        for (const auto& [k, v] : quant_config_to_json(*quantGiven).items()) j[k] = v;
+        const nlohmann::json q = quant_config_to_json(*quantGiven); // kept alive through the loop
+        for (const auto& [k, v] : q.items()) j[k] = v;
     } else {
         j["bits"] = bits.base.dashed();
         j["layer_bits"] = overrides;
