@@ -1,6 +1,7 @@
 // What the rebuilt core must keep from the release before it: every shipped experiment's config
 // hash (sweeps de-duplicate by it), and a run database of that release (tests/golden/store-v2)
 // that opens, replays bit for bit, and resumes to the uninterrupted run's weights.
+#include "bitbench/analysis.h"
 #include "bitbench/experiment.h"
 
 #include "test_cli_process.h"
@@ -52,6 +53,31 @@ private Q_SLOTS:
         QFETCH(QString, hash);
         const auto e = bitbench::experiment_load(BITBENCH_SOURCE_DIR "/experiments/" + file.toStdString());
         QCOMPARE(QString::fromStdString(e.configHash()), hash);
+    }
+
+    // Every trial of the shipped sweeps, as the release before the core redesign expanded them:
+    // a sweep re-run after an upgrade must find its finished trials by these hashes.
+    void shippedSweepsKeepTheirTrialHashes_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("trials");
+        QTest::newRow("sweep-wage-error-bits")
+            << "sweep-wage-error-bits.json"
+            << "2-8-8-2 3f11d0fd5ebf657c,2-8-8-3 d67ea7ff804faf82,2-8-8-4 db9920a3bb6ccc9a,2-8-8-5 a11d100112643a79,"
+               "2-8-8-6 e3e5311badee8c0d,2-8-8-7 4b62287ed17d52a7,2-8-8-8 a622bc427648589e,2-8-8-9 580c4d46154fe4fc,"
+               "2-8-8-10 fe0398843bf30f57,2-8-8-11 b2b90fc468345375,2-8-8-12 d7be1b9e49fc0c6c";
+        QTest::newRow("sweep-wage-patterns")
+            << "sweep-wage-patterns.json"
+            << "2-8-8-8 15f21bb4bf67580a,2-8-f-8 6db8bbd2a7b6b9a1,2-8-12-8 12a81896fa6c90d4,2-8-8-12 4961ce7e279adec8,"
+               "2-8-f-f 936830bf2cfd0af8,f-f-f-f 8ed52fd1fbb64b68";
+    }
+    void shippedSweepsKeepTheirTrialHashes() {
+        QFETCH(QString, file);
+        QFETCH(QString, trials);
+        const std::string dir = BITBENCH_SOURCE_DIR "/experiments";
+        QStringList got;
+        for (const auto& t : bitbench::sweep_expand(bitbench::json_file_read(dir + "/" + file.toStdString(), "sweep file"), dir))
+            got << QString::fromStdString(t.label + " " + t.configHash);
+        QCOMPARE(got.join(QLatin1Char(',')), trials);
     }
 
     void storedRunsKeepTheirConfigHash() {
