@@ -16,8 +16,6 @@ namespace {
 
 constexpr uint64_t kBlobMagic = 0x3148505247424242ull; // "BBBGRPH1"
 
-bool isFloat(const Quantizer& q) { return q.family == QuantFamily::Float; }
-
 // The weight op whose block ends at op `i`: back through single-input ops that are not weight
 // ops (pool, relu, BN, flatten, quantize). -1 when the walk reaches the network input first.
 int32_t ownerOf(const Graph& g, int32_t i) {
@@ -72,20 +70,12 @@ void GraphEngine::build() {
             if (wage && !(isFloat(n.qG) || n.qG.family == QuantFamily::Wage))
                 throw InputError(where + ": the wage optimizer needs a wage or float G quantizer, not " + n.qG.text());
             if (wage && op.bias) throw InputError(where + ": the wage optimizer trains no biases; use sgd or adam");
-            auto p = std::make_unique<Param>();
-            p->name = op.name + ".w";
-            p->tensor = uint32_t(n.ordinal);
-            p->value.resize(size_t(op.weightCount()));
-            n.w = p.get();
-            m_params.push_back(std::move(p));
-            if (op.bias) {
-                auto b = std::make_unique<Param>();
-                b->name = op.name + ".b";
-                b->tensor = kBiasTensor + uint32_t(n.ordinal);
-                b->value.resize(size_t(op.out));
-                n.b = b.get();
-                m_params.push_back(std::move(b));
-            }
+            // Only the WAGE solver reads the bits: the latent clip (kW) and Q_G's step (kG).
+            SolverTensor wt;
+            wt.bitsW = n.qW.family == QuantFamily::Wage ? n.qW.bits : 0;
+            wt.bitsG = n.qG.family == QuantFamily::Wage ? n.qG.bits : 0;
+            n.w = addParam(op.name + ".w", uint32_t(n.ordinal), op.weightCount(), 0.0f, wt);
+            if (op.bias) n.b = addParam(op.name + ".b", kBiasTensor + uint32_t(n.ordinal), op.out, 0.0f, {});
             n.wq.resize(size_t(op.weightCount()));
             if (op.kind == OpKind::Conv && !m_reference) {
                 n.col.resize(size_t(B * op.outShape.h * op.outShape.w * op.fanIn()));
@@ -105,13 +95,8 @@ void GraphEngine::build() {
             if (op.kind == OpKind::RangeBatchNorm && B * op.outShape.h * op.outShape.w < 2 * int64_t(op.chunks))
                 throw InputError(where + ": range batch norm needs at least " + std::to_string(2 * op.chunks) +
                                  " values per channel in a batch (batch x height x width)");
-            for (int k = 0; k < 2; ++k) {
-                auto p = std::make_unique<Param>();
-                p->name = op.name + (k ? ".beta" : ".gamma");
-                p->value.assign(size_t(c), k ? 0.0f : 1.0f);
-                (k ? n.beta : n.gamma) = p.get();
-                m_params.push_back(std::move(p));
-            }
+            n.gamma = addParam(op.name + ".gamma", 0, c, 1.0f, {});
+            n.beta = addParam(op.name + ".beta", 0, c, 0.0f, {});
             n.runMean.assign(size_t(c), 0.0);
             n.runVar.assign(size_t(c), 1.0);
             break;
@@ -119,28 +104,16 @@ void GraphEngine::build() {
         case OpKind::Quantize:
             n.owner = ownerOf(g, op.in[0]);
             {
-                const std::string& key = n.owner >= 0 ? g.ops[size_t(n.owner)].name : op.name;
-                n.qA = m_quant.ops.count(op.name) ? m_quant.forOp(op.name, QuantClass::A)
-                                                    : m_quant.forOp(key, QuantClass::A);
-                n.qErr = m_quant.ops.count(op.name) ? m_quant.forOp(op.name, QuantClass::E)
-                                                      : m_quant.forOp(key, QuantClass::E);
+                // Its own layer_quant entry if it has one, else its owner's classes.
+                const std::string& key =
+                    m_quant.ops.count(op.name) || n.owner < 0 ? op.name : g.ops[size_t(n.owner)].name;
+                n.qA = m_quant.forOp(key, QuantClass::A);
+                n.qErr = m_quant.forOp(key, QuantClass::E);
             }
             break;
         default:
             break;
         }
-        for (auto& p : m_params)
-            if (!p->solver) {
-                SolverTensor t;
-                t.id = p->tensor;
-                t.seed = m_e.seed;
-                if (op.hasWeights() && p.get() == n.w) {
-                    t.bitsW = n.qW.family == QuantFamily::Wage ? n.qW.bits : 0;
-                    t.bitsG = n.qG.family == QuantFamily::Wage ? n.qG.bits : 0;
-                }
-                p->solver = solver_create(m_e.optimizer, int64_t(p->value.size()), t);
-                p->grad.resize(p->value.size());
-            }
     }
     if (!g.ops.empty()) m_nodes.back().last = true;
     m_input.resize(size_t(B * g.input.size()));
@@ -148,6 +121,19 @@ void GraphEngine::build() {
     // input tables; here the table holds only the transform and the op runs as any other.
     m_inputTable.resize(256);
     for (int x = 0; x < 256; ++x) m_inputTable[size_t(x)] = float(wage_input_value(g.transform, uint8_t(x)));
+}
+
+Param* GraphEngine::addParam(std::string name, uint32_t tensor, int64_t size, float value, SolverTensor t) {
+    auto p = std::make_unique<Param>();
+    p->name = std::move(name);
+    p->tensor = tensor;
+    p->value.assign(size_t(size), value);
+    p->grad.resize(size_t(size));
+    t.id = tensor;
+    t.seed = m_e.seed;
+    p->solver = solver_create(m_e.optimizer, size, t);
+    m_params.push_back(std::move(p));
+    return m_params.back().get();
 }
 
 void GraphEngine::initParams() {
@@ -182,16 +168,13 @@ void GraphEngine::initParams() {
 }
 
 void GraphEngine::refreshForwardWeights(Node& n) {
-    const OpDesc& op = *n.op;
     if (isFloat(n.qW)) {
         n.wq = n.w->value;
         return;
     }
-    const TensorView v{n.w->value.data(), op.out, op.fanIn(),
-                       n.qW.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
-    QuantPlan plan;
-    quant_observe(n.qW, QuantClass::W, v, {}, plan);
-    quant_apply(n.qW, v, plan, {&m_rng, 0, n.w->tensor}, n.wq.data());
+    const TensorView v = weightView(n, n.w->value.data(), n.qW);
+    quant_observe(n.qW, QuantClass::W, v, {}, n.planW);
+    quant_apply(n.qW, v, n.planW, {&m_rng, 0, n.w->tensor}, n.wq.data());
     if (n.log2Alpha)
         for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);
 }
@@ -202,7 +185,6 @@ std::vector<LayerReport> GraphEngine::layers() const {
         if (!n.op->hasWeights()) continue;
         LayerReport l;
         l.name = n.op->name;
-        auto bitsOf = [](const Quantizer& q) { return q.family == QuantFamily::Float ? 0 : q.bits; };
         const Quantizer qA = m_quant.forOp(n.op->name, QuantClass::A);
         l.bits.bits = {bitsOf(n.qW), bitsOf(qA), bitsOf(n.qG), bitsOf(n.qE)};
         l.fanIn = n.op->fanIn();
@@ -300,20 +282,19 @@ void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorSta
     // A and E of the quantize op that ends its block.
     for (const Node& n : m_nodes) {
         if (!n.op->hasWeights()) continue;
-        const int32_t kW = isFloat(n.qW) ? 0 : n.qW.bits;
         StatsBuilder w(bins, -INFINITY, INFINITY, 0);
         for (size_t j = 0; j < n.w->value.size(); ++j)
             w.add(n.w->value[j], std::ldexp(double(n.wq[j]), n.log2Alpha));
-        out.push_back(w.finish(step, n.ordinal, n.op->name, TensorClass::W, kW));
+        out.push_back(w.finish(step, n.ordinal, n.op->name, TensorClass::W, bitsOf(n.qW)));
         StatsBuilder gsb(bins, -INFINITY, INFINITY, 0);
         for (float x : n.w->grad) gsb.add(x, x);
-        out.push_back(gsb.finish(step, n.ordinal, n.op->name, TensorClass::G, isFloat(n.qG) ? 0 : n.qG.bits));
+        out.push_back(gsb.finish(step, n.ordinal, n.op->name, TensorClass::G, bitsOf(n.qG)));
         for (const Node& q : m_nodes) {
             if (q.op->kind != OpKind::Quantize || q.owner != n.index) continue;
             const float* x = inputOf(q, 0);
             StatsBuilder a(bins, -INFINITY, INFINITY, 0);
             for (size_t j = 0; j < q.y.size(); ++j) a.add(x[j], q.y[j]);
-            out.push_back(a.finish(step, n.ordinal, n.op->name, TensorClass::A, isFloat(q.qA) ? 0 : q.qA.bits));
+            out.push_back(a.finish(step, n.ordinal, n.op->name, TensorClass::A, bitsOf(q.qA)));
             break;
         }
     }

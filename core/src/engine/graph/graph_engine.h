@@ -25,6 +25,10 @@ constexpr uint32_t kQuantETensor = 0x30000; // + op index: stochastic E quantize
 // Stochastic quantizers in evaluation draw from this step, the same for every test batch.
 constexpr uint64_t kEvalStep = 0xFFFFFFFFFFull;
 
+inline bool isFloat(const Quantizer& q) { return q.family == QuantFamily::Float; }
+// The bits users see for a class: 0 for float.
+inline int32_t bitsOf(const Quantizer& q) { return isFloat(q) ? 0 : q.bits; }
+
 // One trained tensor (conv/fc weights and bias, BN gamma and beta) with its solver.
 struct Param {
     std::string name;   // "<op>.w", "<op>.b", "<op>.gamma", "<op>.beta"
@@ -47,6 +51,7 @@ struct Node {
     Param* w = nullptr;
     Param* b = nullptr;
     std::vector<float> wq;
+    QuantPlan planW;              // the W quantizer's plan for the current latent weights
     std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient
     int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
     Quantizer qW, qG, qE;
@@ -90,6 +95,8 @@ public:
 
 private:
     void build();
+    // A parameter tensor of `size` values set to `value`, with its solver (t: the WAGE bits).
+    Param* addParam(std::string name, uint32_t tensor, int64_t size, float value, SolverTensor t);
     void initParams();
     void refreshForwardWeights(Node& n);
     void forward(const uint8_t* images, int32_t n, bool training, int64_t step);
@@ -101,6 +108,8 @@ private:
     void quantizeError(const Quantizer& q, uint32_t tensor, int64_t step, int32_t n, const TensorShape& s,
                        std::vector<float>& e, QuantPlan& plan);
     TensorView viewOf(const float* data, int32_t n, const TensorShape& s, Granularity g) const;
+    // A [out][fan-in] tensor of a conv/fc (weights, gradient) with q's groups (per output channel).
+    static TensorView weightView(const Node& n, const float* data, const Quantizer& q);
 
     Experiment m_e;
     Graph m_graph;

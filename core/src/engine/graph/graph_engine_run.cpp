@@ -13,11 +13,9 @@
 
 namespace bitbench::graph_exec {
 
-namespace {
-
-bool isFloat(const Quantizer& q) { return q.family == QuantFamily::Float; }
-
-} // namespace
+TensorView GraphEngine::weightView(const Node& n, const float* data, const Quantizer& q) {
+    return {data, n.op->out, n.op->fanIn(), q.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
+}
 
 TensorView GraphEngine::viewOf(const float* data, int32_t n, const TensorShape& s, Granularity g) const {
     switch (g) {
@@ -223,20 +221,16 @@ void GraphEngine::update(int64_t step, double lr) {
             Param& w = *node.w;
             // Straight-through: the gradient of the forward weights is the latent weights' one,
             // except for families whose backward says otherwise (TTQ, DoReFa).
-            if (!isFloat(node.qW) && node.qW.family != QuantFamily::Wage) {
-                const TensorView v{w.value.data(), op.out, op.fanIn(),
-                                   node.qW.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
-                QuantPlan plan;
-                quant_observe(node.qW, QuantClass::W, v, {}, plan);
-                quant_backward(node.qW, v, plan, w.grad.data(), w.grad.data());
-            }
+            // The plan of the forward weights (refreshForwardWeights) still fits: w is unchanged.
+            if (!isFloat(node.qW) && node.qW.family != QuantFamily::Wage)
+                quant_backward(node.qW, weightView(node, w.value.data(), node.qW), node.planW, w.grad.data(),
+                               w.grad.data());
             double rate = lr;
             if (m_e.optimizer.kind == SolverKind::Wage) {
                 // A float G: plain SGD at lr_float, scaled by the schedule (lr / lr(0)).
                 if (isFloat(node.qG)) rate = m_e.lrFloat * lr / m_e.lr.front().lr;
             } else if (!isFloat(node.qG)) {
-                const TensorView v{w.grad.data(), op.out, op.fanIn(),
-                                   node.qG.granularity == Granularity::Tensor ? GroupAxis::None : GroupAxis::Rows};
+                const TensorView v = weightView(node, w.grad.data(), node.qG);
                 QuantPlan plan;
                 quant_observe(node.qG, QuantClass::G, v, {}, plan);
                 quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data());
