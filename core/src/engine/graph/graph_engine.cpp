@@ -30,10 +30,11 @@ int32_t ownerOf(const Graph& g, int32_t i) {
 
 } // namespace
 
-GraphEngine::GraphEngine(const Experiment& e, bool reference)
+GraphEngine::GraphEngine(const Experiment& e, bool reference, bool integerProducts)
     : m_e(e), m_graph(e.graph), m_quant(e.quantConfig()), m_rng(e.seed) {
     m_batch = e.batch;
     m_reference = reference;
+    m_integerProducts = integerProducts;
     build();
     initParams();
 }
@@ -116,6 +117,8 @@ void GraphEngine::build() {
         }
     }
     if (!g.ops.empty()) m_nodes.back().last = true;
+    for (Node& n : m_nodes)
+        if (n.op->hasWeights()) planProducts(n);
     m_input.resize(size_t(B * g.input.size()));
     // The first quantize op reading the input is applied per byte value, like the legacy engines'
     // input tables; here the table holds only the transform and the op runs as any other.
@@ -177,6 +180,9 @@ void GraphEngine::refreshForwardWeights(Node& n) {
     quant_apply(n.qW, v, n.planW, {&m_rng, 0, n.w->tensor}, n.wq.data());
     if (n.log2Alpha)
         for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);
+    if (n.ip.forward || n.ip.inputGrad)
+        codes_from_values(n.wq.data(), n.op->out, n.op->fanIn(), n.planW,
+                          n.qW.granularity == Granularity::Channel ? 1 : 0, std::ldexp(1.0, -n.log2Alpha), n.ip.w);
 }
 
 std::vector<LayerReport> GraphEngine::layers() const {
@@ -190,12 +196,18 @@ std::vector<LayerReport> GraphEngine::layers() const {
         l.fanIn = n.op->fanIn();
         l.weights = n.op->weightCount();
         l.alpha = int32_t(1) << n.log2Alpha;
-        const Quantizer q[4] = {n.qW, qA, n.qG, n.qE};
-        for (size_t c = 0; c < 4; ++c)
-            l.plan[c] = {q[c].text(), false,
-                         isFloat(q[c]) ? "float class: float32"
-                                       : "graph executor: float32 tensors holding the quantized values (the integer "
-                                         "executor does not run op graphs yet)"};
+        // W and A are integer when the forward product is; E when both backward products are (or
+        // the one there is). G: the solver's arithmetic.
+        const IntProducts& p = n.ip;
+        const bool wantDx = n.op->in[0] >= 0;
+        const bool eInt = p.weightGrad && (p.inputGrad || !wantDx);
+        const std::string eWhy = "dE W: " + p.why[1] + "; dE A: " + p.why[2];
+        l.plan[0] = {n.qW.text(), p.forward, "forward: " + p.why[0]};
+        l.plan[1] = {qA.text(), p.forward, "forward: " + p.why[0]};
+        l.plan[2] = {n.qG.text(), false,
+                     m_e.optimizer.kind == SolverKind::Wage ? "the WAGE solver's update in float32 holding its codes"
+                                                            : "the solver's float32 master weights"};
+        l.plan[3] = {n.qE.text(), eInt, eWhy};
         r.push_back(l);
     }
     return r;

@@ -9,6 +9,7 @@
 #include "bitbench/optim.h"
 #include "bitbench/philox.h"
 #include "bitbench/quant.h"
+#include "engine/graph/graph_int.h"
 #include "engine/reference/ref_ops.h"
 
 #include <memory>
@@ -55,6 +56,7 @@ struct Node {
     std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient
     int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
     Quantizer qW, qG, qE;
+    IntProducts ip; // which products run on integer codes, and their buffers
 
     // Pooling.
     std::vector<uint8_t> argmax;
@@ -76,7 +78,8 @@ class GraphEngine final : public Engine {
 public:
     // reference: every op on the reference loops (the definition); else conv and fc run on
     // im2col and fixed-block float32 products (graph_kernels.h).
-    GraphEngine(const Experiment& e, bool reference);
+    // integerProducts = false runs every product in float (tests compare the two definitions).
+    GraphEngine(const Experiment& e, bool reference, bool integerProducts = true);
     ~GraphEngine() override;
 
     const char* kind() const override { return m_reference ? "reference" : "graph"; }
@@ -99,6 +102,11 @@ private:
     Param* addParam(std::string name, uint32_t tensor, int64_t size, float value, SolverTensor t);
     void initParams();
     void refreshForwardWeights(Node& n);
+    // Decides which of a conv/fc's products run on integer codes (graph_int.h), and why.
+    void planProducts(Node& n);
+    void productForward(Node& n, int32_t batch, const float* x);
+    void productBackward(Node& n, int32_t batch, const float* x, float* dx);
+    IntOperands operandsOf(const Node& n, int32_t batch) const;
     void forward(const uint8_t* images, int32_t n, bool training, int64_t step);
     void backward(const uint8_t* labels, int32_t n, int64_t step, BatchResult& out);
     void update(int64_t step, double lr);
@@ -118,9 +126,10 @@ private:
     std::vector<Node> m_nodes;
     std::vector<std::unique_ptr<Param>> m_params;
     std::vector<float> m_input, m_inputTable;
-    std::vector<float> m_scratch;
+    std::vector<float> m_scratch, m_dwScratch;
     int32_t m_batch = 0;
     bool m_reference = false;
+    bool m_integerProducts = true;
 };
 
 } // namespace bitbench::graph_exec

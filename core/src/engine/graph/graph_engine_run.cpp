@@ -52,18 +52,7 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
         const int64_t rows = int64_t(n) * op.outShape.h * op.outShape.w;
         switch (op.kind) {
         case OpKind::Conv:
-            if (m_reference)
-                ref::conv_forward(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
-            else
-                conv_forward_fast(node.geom, n, x, node.wq.data(), node.b ? node.b->value.data() : nullptr,
-                                  node.col.data(), y);
-            break;
-        case OpKind::Fc:
-            if (m_reference)
-                ref::fc_forward(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
-            else
-                fc_forward_fast(n, op.fanIn(), op.out, x, node.wq.data(), node.b ? node.b->value.data() : nullptr, y);
-            break;
+        case OpKind::Fc: productForward(node, n, x); break;
         case OpKind::MaxPool: ref::maxpool_forward(op.inShape, n, x, y, node.argmax.data()); break;
         case OpKind::AvgPool: ref::avgpool_forward(op.inShape, n, x, y); break;
         case OpKind::Relu: ref::relu_forward(count, x, y); break;
@@ -148,21 +137,7 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
         float* dx = !wantDx ? nullptr : shared ? m_scratch.data() : gradOf(src).data();
         switch (op.kind) {
         case OpKind::Conv:
-            if (m_reference)
-                ref::conv_backward(node.geom, n, x, node.wq.data(), dy, dx, node.w->grad.data(),
-                                   node.b ? node.b->grad.data() : nullptr);
-            else
-                conv_backward_fast(node.geom, n, node.col.data(), node.wq.data(), dy, node.dcol.data(), dx,
-                                   node.w->grad.data(), node.b ? node.b->grad.data() : nullptr);
-            break;
-        case OpKind::Fc:
-            if (m_reference)
-                ref::fc_backward(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
-                                 node.b ? node.b->grad.data() : nullptr);
-            else
-                fc_backward_fast(n, op.fanIn(), op.out, x, node.wq.data(), dy, dx, node.w->grad.data(),
-                                 node.b ? node.b->grad.data() : nullptr);
-            break;
+        case OpKind::Fc: productBackward(node, n, x, dx); break;
         case OpKind::MaxPool:
             if (dx) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);
             break;

@@ -13,9 +13,11 @@
 namespace bitbench::graph_exec {
 
 // col[(b * outH + oy) * outW + ox][(ky * kernel + kx) * inC + c] = x at that tap (0 in padding).
-void im2col(const ref::ConvGeometry& g, int32_t n, const float* x, float* col);
+// Instantiated for float and for int8 and int16 codes.
+template <typename T> void im2col(const ref::ConvGeometry& g, int32_t n, const T* x, T* col);
 // dx = the sum of every column entry into the input position it was copied from.
-void col2im(const ref::ConvGeometry& g, int32_t n, const float* col, float* dx);
+// Instantiated for float -> float and for integer sums int32 -> int64 and int64 -> int64.
+template <typename S, typename D> void col2im(const ref::ConvGeometry& g, int32_t n, const S* col, D* dx);
 
 // y = im2col(x) * w^T (+ bias); leaves the columns in `col` for the backward pass.
 void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, const float* w, const float* bias,
@@ -23,6 +25,9 @@ void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, co
 // From the forward pass's columns: dw, dbias (may be null) and dx (may be null; uses dcol).
 void conv_backward_fast(const ref::ConvGeometry& g, int32_t n, const float* col, const float* w, const float* dy,
                         float* dcol, float* dx, float* dw, float* dbias);
+
+// dbias[o] = sum over rows of dy[r][o] in row order with a double accumulator (the reference's sum).
+void bias_gradient(int64_t rows, int32_t out, const float* dy, float* dbias);
 
 void fc_forward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* bias, float* y);
 void fc_backward_fast(int32_t n, int64_t K, int32_t out, const float* x, const float* w, const float* dy, float* dx,

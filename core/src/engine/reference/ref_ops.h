@@ -7,6 +7,7 @@
 #include "bitbench/graph.h"
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace bitbench::ref {
@@ -21,6 +22,10 @@ struct ConvGeometry {
     int32_t padTop = 0, padLeft = 0;
 };
 ConvGeometry conv_geometry(const OpDesc& op);
+
+// The accumulator of the products: double for float and double tensors; int64 for int64 codes
+// (the integer executor's definition: exact integer sums, core/doc/executors.md).
+template <typename T> using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
 
 // Conv: x [n][inH][inW][inC], w [outC][ky][kx][inC] (the fan-in order (ky, kx, c)), optional
 // bias [outC], y [n][outH][outW][outC].

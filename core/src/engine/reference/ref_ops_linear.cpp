@@ -34,7 +34,7 @@ void conv_forward(const ConvGeometry& g, int32_t n, const T* x, const T* w, cons
             for (int32_t ox = 0; ox < g.outW; ++ox) {
                 T* out = y + ((int64_t(b) * g.outH + oy) * g.outW + ox) * g.outC;
                 for (int32_t oc = 0; oc < g.outC; ++oc) {
-                    double s = bias ? double(bias[oc]) : 0.0;
+                    Acc<T> s = bias ? Acc<T>(bias[oc]) : Acc<T>(0);
                     const T* wk = w + oc * K;
                     for (int32_t ky = 0; ky < g.kernel; ++ky) {
                         const int32_t iy = oy * g.stride + ky - g.padTop;
@@ -44,7 +44,7 @@ void conv_forward(const ConvGeometry& g, int32_t n, const T* x, const T* w, cons
                             if (ix < 0 || ix >= g.inW) continue;
                             const T* in = x + ((int64_t(b) * g.inH + iy) * g.inW + ix) * g.inC;
                             const T* wt = wk + (int64_t(ky) * g.kernel + kx) * g.inC;
-                            for (int32_t c = 0; c < g.inC; ++c) s += double(in[c]) * double(wt[c]);
+                            for (int32_t c = 0; c < g.inC; ++c) s += Acc<T>(in[c]) * Acc<T>(wt[c]);
                         }
                     }
                     out[oc] = T(s);
@@ -60,7 +60,7 @@ void conv_backward(const ConvGeometry& g, int32_t n, const T* x, const T* w, con
         for (int32_t ky = 0; ky < g.kernel; ++ky)
             for (int32_t kx = 0; kx < g.kernel; ++kx)
                 for (int32_t c = 0; c < g.inC; ++c) {
-                    double s = 0;
+                    Acc<T> s = 0;
                     for (int32_t b = 0; b < n; ++b)
                         for (int32_t oy = 0; oy < g.outH; ++oy) {
                             const int32_t iy = oy * g.stride + ky - g.padTop;
@@ -68,16 +68,16 @@ void conv_backward(const ConvGeometry& g, int32_t n, const T* x, const T* w, con
                             for (int32_t ox = 0; ox < g.outW; ++ox) {
                                 const int32_t ix = ox * g.stride + kx - g.padLeft;
                                 if (ix < 0 || ix >= g.inW) continue;
-                                s += double(dy[((int64_t(b) * g.outH + oy) * g.outW + ox) * g.outC + oc]) *
-                                     double(x[((int64_t(b) * g.inH + iy) * g.inW + ix) * g.inC + c]);
+                                s += Acc<T>(dy[((int64_t(b) * g.outH + oy) * g.outW + ox) * g.outC + oc]) *
+                                     Acc<T>(x[((int64_t(b) * g.inH + iy) * g.inW + ix) * g.inC + c]);
                             }
                         }
                     dw[oc * K + (int64_t(ky) * g.kernel + kx) * g.inC + c] = T(s);
                 }
     if (dbias)
         for (int32_t oc = 0; oc < g.outC; ++oc) {
-            double s = 0;
-            for (int64_t r = 0; r < int64_t(n) * g.outH * g.outW; ++r) s += double(dy[r * g.outC + oc]);
+            Acc<T> s = 0;
+            for (int64_t r = 0; r < int64_t(n) * g.outH * g.outW; ++r) s += Acc<T>(dy[r * g.outC + oc]);
             dbias[oc] = T(s);
         }
     if (!dx) return;
@@ -86,7 +86,7 @@ void conv_backward(const ConvGeometry& g, int32_t n, const T* x, const T* w, con
         for (int32_t iy = 0; iy < g.inH; ++iy)
             for (int32_t ix = 0; ix < g.inW; ++ix)
                 for (int32_t c = 0; c < g.inC; ++c) {
-                    double s = 0;
+                    Acc<T> s = 0;
                     for (int32_t ky = 0; ky < g.kernel; ++ky) {
                         const int32_t ty = iy + g.padTop - ky;
                         if (ty < 0 || ty % g.stride) continue;
@@ -99,7 +99,7 @@ void conv_backward(const ConvGeometry& g, int32_t n, const T* x, const T* w, con
                             if (ox >= g.outW) continue;
                             const T* d = dy + ((int64_t(b) * g.outH + oy) * g.outW + ox) * g.outC;
                             const T* wt = w + (int64_t(ky) * g.kernel + kx) * g.inC + c;
-                            for (int32_t oc = 0; oc < g.outC; ++oc) s += double(d[oc]) * double(wt[oc * K]);
+                            for (int32_t oc = 0; oc < g.outC; ++oc) s += Acc<T>(d[oc]) * Acc<T>(wt[oc * K]);
                         }
                     }
                     dx[((int64_t(b) * g.inH + iy) * g.inW + ix) * g.inC + c] = T(s);
@@ -110,8 +110,8 @@ template <typename T>
 void fc_forward(int32_t n, int64_t K, int32_t out, const T* x, const T* w, const T* bias, T* y) {
     for (int32_t b = 0; b < n; ++b)
         for (int32_t o = 0; o < out; ++o) {
-            double s = bias ? double(bias[o]) : 0.0;
-            for (int64_t k = 0; k < K; ++k) s += double(x[b * K + k]) * double(w[o * K + k]);
+            Acc<T> s = bias ? Acc<T>(bias[o]) : Acc<T>(0);
+            for (int64_t k = 0; k < K; ++k) s += Acc<T>(x[b * K + k]) * Acc<T>(w[o * K + k]);
             y[int64_t(b) * out + o] = T(s);
         }
 }
@@ -120,21 +120,21 @@ template <typename T>
 void fc_backward(int32_t n, int64_t K, int32_t out, const T* x, const T* w, const T* dy, T* dx, T* dw, T* dbias) {
     for (int32_t o = 0; o < out; ++o)
         for (int64_t k = 0; k < K; ++k) {
-            double s = 0;
-            for (int32_t b = 0; b < n; ++b) s += double(dy[int64_t(b) * out + o]) * double(x[b * K + k]);
+            Acc<T> s = 0;
+            for (int32_t b = 0; b < n; ++b) s += Acc<T>(dy[int64_t(b) * out + o]) * Acc<T>(x[b * K + k]);
             dw[o * K + k] = T(s);
         }
     if (dbias)
         for (int32_t o = 0; o < out; ++o) {
-            double s = 0;
-            for (int32_t b = 0; b < n; ++b) s += double(dy[int64_t(b) * out + o]);
+            Acc<T> s = 0;
+            for (int32_t b = 0; b < n; ++b) s += Acc<T>(dy[int64_t(b) * out + o]);
             dbias[o] = T(s);
         }
     if (dx)
         for (int32_t b = 0; b < n; ++b)
             for (int64_t k = 0; k < K; ++k) {
-                double s = 0;
-                for (int32_t o = 0; o < out; ++o) s += double(dy[int64_t(b) * out + o]) * double(w[o * K + k]);
+                Acc<T> s = 0;
+                for (int32_t o = 0; o < out; ++o) s += Acc<T>(dy[int64_t(b) * out + o]) * Acc<T>(w[o * K + k]);
                 dx[b * K + k] = T(s);
             }
 }
@@ -201,6 +201,14 @@ template <typename T> void relu_backward(int64_t count, const T* x, const T* dy,
 template <typename T> void add_forward(int64_t count, const T* a, const T* b, T* y) {
     for (int64_t i = 0; i < count; ++i) y[i] = a[i] + b[i];
 }
+
+#define BITBENCH_REF_PRODUCTS(T)                                                                                     \
+    template void conv_forward<T>(const ConvGeometry&, int32_t, const T*, const T*, const T*, T*);                   \
+    template void conv_backward<T>(const ConvGeometry&, int32_t, const T*, const T*, const T*, T*, T*, T*);         \
+    template void fc_forward<T>(int32_t, int64_t, int32_t, const T*, const T*, const T*, T*);                         \
+    template void fc_backward<T>(int32_t, int64_t, int32_t, const T*, const T*, const T*, T*, T*, T*);
+BITBENCH_REF_PRODUCTS(int64_t)
+#undef BITBENCH_REF_PRODUCTS
 
 #define BITBENCH_REF_LINEAR(T)                                                                                       \
     template void conv_forward<T>(const ConvGeometry&, int32_t, const T*, const T*, const T*, T*);                   \
