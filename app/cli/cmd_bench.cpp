@@ -30,6 +30,7 @@ struct BenchOptions {
     std::string model = "lenet5";
     std::string bits = "2-8-8-8";
     std::string method; // a method preset (e.g. float-sgd); replaces the bits pattern
+    std::string experiment; // an experiment file: its model, quantizers and solver, on synthetic data
     int32_t threads = 0;
     int32_t steps = 30;
     int32_t warmup = 3;
@@ -56,13 +57,28 @@ double loadAverage() {
     return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
-int benchRun(const BenchOptions& opt) {
-    const Experiment e = experiment_from_json(
+// The experiment to time: a file's (on synthetic data of its input shape, at --batch), or one
+// built from --model with --bits or --method.
+Experiment benchExperiment(const BenchOptions& opt) {
+    if (!opt.experiment.empty()) {
+        nlohmann::json j = json_file_read(opt.experiment, "experiment file");
+        if (!j.is_object()) throw InputError("experiment file " + opt.experiment + ": expected a JSON object");
+        j["dataset"] = "synthetic";
+        j["batch"] = opt.batch;
+        j.erase("data_dir");
+        const auto slash = opt.experiment.find_last_of('/');
+        return experiment_from_json(j, slash == std::string::npos ? "." : opt.experiment.substr(0, slash));
+    }
+    return experiment_from_json(
         opt.method.empty()
             ? nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch},
                              {"dataset", "synthetic"}}
             : nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"method", opt.method}, {"batch", opt.batch},
                              {"dataset", "synthetic"}});
+}
+
+int benchRun(const BenchOptions& opt) {
+    const Experiment e = benchExperiment(opt);
     const Graph& m = e.graph;
     const int32_t threads = opt.threads > 0 ? opt.threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
     tbb::task_arena arena(threads);
@@ -194,9 +210,13 @@ Command cli_add_bench(CLI::App& app) {
     auto* sub = app.add_subcommand("bench", "Measure training and evaluation speed on synthetic data of the model's input shape");
     sub->add_option("--model", opt->model, "Built-in model (lenet5, vgg7, mlp, lenet5-bn, resnet8) or a model JSON file")->capture_default_str();
     auto* bits = sub->add_option("--bits", opt->bits, "W-A-G-E pattern (e.g. 2-8-8-8, 2888, 28ff)")->capture_default_str();
-    sub->add_option("--method", opt->method, "Method preset instead of --bits (wage, float-sgd): op-graph models such as "
+    auto* method = sub->add_option("--method", opt->method, "Method preset instead of --bits (wage, float-sgd): op-graph models such as "
                                              "lenet5-bn and resnet8 train with float-sgd")
         ->excludes(bits);
+    sub->add_option("--experiment", opt->experiment,
+                    "An experiment file to time (its model, quantizers and solver) on synthetic data at --batch")
+        ->excludes(bits)
+        ->excludes(method);
     sub->add_option("--threads", opt->threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     sub->add_option("--steps", opt->steps, "Timed training steps (and evaluation batches)")
         ->check(CLI::Range(1, 1000000))

@@ -53,9 +53,15 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
         switch (op.kind) {
         case OpKind::Conv:
         case OpKind::Fc: productForward(node, n, x); break;
-        case OpKind::MaxPool: ref::maxpool_forward(op.inShape, n, x, y, node.argmax.data()); break;
+        case OpKind::MaxPool:
+            if (m_reference) ref::maxpool_forward(op.inShape, n, x, y, node.argmax.data());
+            else maxpool_forward_fast(op.inShape, n, x, y, node.argmax.data());
+            break;
         case OpKind::AvgPool: ref::avgpool_forward(op.inShape, n, x, y); break;
-        case OpKind::Relu: ref::relu_forward(count, x, y); break;
+        case OpKind::Relu:
+            if (m_reference) ref::relu_forward(count, x, y);
+            else relu_forward_fast(count, x, y);
+            break;
         case OpKind::Add: ref::add_forward(count, x, inputOf(node, 1), y); break;
         case OpKind::Flatten: std::copy(x, x + count, y); break;
         case OpKind::BatchNorm:
@@ -139,13 +145,17 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
         case OpKind::Conv:
         case OpKind::Fc: productBackward(node, n, x, dx); break;
         case OpKind::MaxPool:
-            if (dx) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);
+            if (!dx) break;
+            if (m_reference) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);
+            else maxpool_backward_fast(op.inShape, n, dy, node.argmax.data(), dx);
             break;
         case OpKind::AvgPool:
             if (dx) ref::avgpool_backward(op.inShape, n, dy, dx);
             break;
         case OpKind::Relu:
-            if (dx) ref::relu_backward(count, x, dy, dx);
+            if (!dx) break;
+            if (m_reference) ref::relu_backward(count, x, dy, dx);
+            else relu_backward_fast(count, x, dy, dx);
             break;
         case OpKind::Flatten:
             if (dx) std::copy(dy, dy + count, dx);

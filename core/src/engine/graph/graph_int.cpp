@@ -47,6 +47,13 @@ void fillCodes(const float* v, int64_t rows, int64_t cols, const std::vector<dou
     });
 }
 
+// Sizes a work buffer to at least n elements; never shrinks it, so products of different sizes
+// that share it do not clear it again every step.
+template <typename T> void grow(std::vector<T>& v, int64_t n) {
+    if (v.size() < size_t(n)) v.resize(size_t(n));
+}
+template <typename T> void grow(std::vector<T>& v, size_t n) { grow(v, int64_t(n)); }
+
 template <typename T> void widen(const std::vector<T>& in, std::vector<int64_t>& out) {
     out.resize(in.size());
     std::copy(in.begin(), in.end(), out.begin());
@@ -101,11 +108,11 @@ struct Sums {
 // are narrow and K allows it, else on the int16 kernel.
 Sums productNt(int64_t rows, int64_t cols, int64_t K, Codes& a, Codes& b, IntProducts& p) {
     if (a.narrow() && b.narrow() && K <= kS8MaxTerms) {
-        p.acc32.resize(size_t(rows * cols));
+        grow(p.acc32, size_t(rows * cols));
         gemm_s8_nt(rows, cols, K, a.c8.data(), K, b.c8.data(), K, p.acc32.data(), cols, false);
         return {p.acc32.data(), nullptr};
     }
-    p.acc64.resize(size_t(rows * cols));
+    grow(p.acc64, size_t(rows * cols));
     gemm_s16_nt(rows, cols, K, wide(a), K, wide(b), K, p.acc64.data(), cols, a.bound, b.bound);
     return {nullptr, p.acc64.data()};
 }
@@ -150,7 +157,7 @@ void int_forward(const IntOperands& o, IntProducts& p, const float* bias, float*
     if (o.reference) {
         codes64(p.x, p.x64);
         codes64(p.w, p.w64);
-        p.acc64.resize(size_t(rows * o.out));
+        grow(p.acc64, size_t(rows * o.out));
         sums.s64 = p.acc64.data();
         if (g) ref::conv_forward<int64_t>(*g, o.n, p.x64.data(), p.w64.data(), nullptr, p.acc64.data());
         else ref::fc_forward<int64_t>(o.n, o.K, o.out, p.x64.data(), p.w64.data(), nullptr, p.acc64.data());
@@ -179,7 +186,7 @@ void int_input_grad(const IntOperands& o, IntProducts& p, float* dx) {
         codes64(p.e, p.e64);
         codes64(p.w, p.w64);
         const size_t inCount = size_t(int64_t(o.n) * inPerSample);
-        p.dx64.resize(inCount);
+        grow(p.dx64, inCount);
         // The reference loops compute dw too; it is discarded (its input may not be coded).
         std::vector<int64_t> x(inCount), dw(size_t(int64_t(o.out) * o.K));
         if (g) ref::conv_backward<int64_t>(*g, o.n, x.data(), p.w64.data(), p.e64.data(), p.dx64.data(), dw.data(),
@@ -192,7 +199,7 @@ void int_input_grad(const IntOperands& o, IntProducts& p, float* dx) {
         transposeCodes(p.w, o.out, o.K, p.wt);
         const Sums dcol = productNt(rows, o.K, o.out, p.e, p.wt, p);
         if (g) {
-            p.dx64.resize(size_t(int64_t(o.n) * inPerSample));
+            grow(p.dx64, size_t(int64_t(o.n) * inPerSample));
             if (dcol.s32) col2im(*g, o.n, dcol.s32, p.dx64.data());
             else col2im(*g, o.n, dcol.s64, p.dx64.data());
             sums = p.dx64.data();
@@ -218,7 +225,7 @@ void int_weight_grad(const IntOperands& o, IntProducts& p, float* dw) {
     if (o.reference) {
         codes64(p.x, p.x64);
         codes64(p.e, p.e64);
-        p.acc64.resize(size_t(int64_t(o.out) * o.K));
+        grow(p.acc64, size_t(int64_t(o.out) * o.K));
         // The reference loops need w only for dx, which is not asked for.
         if (g) ref::conv_backward<int64_t>(*g, o.n, p.x64.data(), nullptr, p.e64.data(), nullptr, p.acc64.data(),
                                            nullptr);
@@ -231,7 +238,7 @@ void int_weight_grad(const IntOperands& o, IntProducts& p, float* dw) {
         if (g && !p.colsReady) im2colCodes(*g, o.n, rows * o.K, p);
         Codes& cols = g ? p.col : p.x;
         if (p.e.narrow() && cols.narrow() && rows <= kS8MaxTerms) {
-            p.acc32.resize(size_t(int64_t(o.out) * o.K));
+            grow(p.acc32, size_t(int64_t(o.out) * o.K));
             gemm_s8_tn(o.out, o.K, rows, p.e.c8.data(), o.out, cols.c8.data(), o.K, p.acc32.data(), o.K, false);
             sums.s32 = p.acc32.data();
         } else {

@@ -72,6 +72,89 @@ void addBias(int64_t rows, int32_t out, const float* bias, float* y) {
 
 } // namespace
 
+void maxpool_forward_fast(const TensorShape& in, int32_t n, const float* x, float* y, uint8_t* argmax) {
+    const int64_t c = in.c, oh = in.h / 2, ow = in.w / 2;
+    const int64_t inSize = in.size(), outSize = oh * ow * c;
+    // The reference's comparisons in its order (window positions 0..3, strict >), per channel
+    // vector instead of per element, so the compiler can use compares and blends.
+    tbb::parallel_for(int32_t(0), n, [&](int32_t b) {
+        for (int64_t oy = 0; oy < oh; ++oy)
+            for (int64_t ox = 0; ox < ow; ++ox) {
+                const float* __restrict p0 = x + b * inSize + ((2 * oy) * in.w + 2 * ox) * c;
+                const float* __restrict p1 = p0 + c;
+                const float* __restrict p2 = p0 + in.w * c;
+                const float* __restrict p3 = p2 + c;
+                const int64_t o = b * outSize + (oy * ow + ox) * c;
+                float* __restrict out = y + o;
+                uint8_t* __restrict arg = argmax + o;
+                for (int64_t ch = 0; ch < c; ++ch) {
+                    float v = p0[ch];
+                    uint8_t best = 0;
+                    const bool g1 = p1[ch] > v;
+                    v = g1 ? p1[ch] : v;
+                    best = g1 ? 1 : best;
+                    const bool g2 = p2[ch] > v;
+                    v = g2 ? p2[ch] : v;
+                    best = g2 ? 2 : best;
+                    const bool g3 = p3[ch] > v;
+                    v = g3 ? p3[ch] : v;
+                    best = g3 ? 3 : best;
+                    out[ch] = v;
+                    arg[ch] = best;
+                }
+            }
+    });
+}
+
+void maxpool_backward_fast(const TensorShape& in, int32_t n, const float* dy, const uint8_t* argmax, float* dx) {
+    const int64_t c = in.c, oh = in.h / 2, ow = in.w / 2;
+    const int64_t inSize = in.size(), outSize = oh * ow * c;
+    if (in.h % 2 || in.w % 2) { // a last row or column no window covers: the reference clears it
+        tbb::parallel_for(int32_t(0), n, [&](int32_t b) {
+            ref::maxpool_backward(in, 1, dy + b * outSize, argmax + b * outSize, dx + b * inSize);
+        });
+        return;
+    }
+    // Every input position belongs to exactly one window: written once, no clearing pass.
+    tbb::parallel_for(int32_t(0), n, [&](int32_t b) {
+        for (int64_t oy = 0; oy < oh; ++oy)
+            for (int64_t ox = 0; ox < ow; ++ox) {
+                float* __restrict q0 = dx + b * inSize + ((2 * oy) * in.w + 2 * ox) * c;
+                float* __restrict q1 = q0 + c;
+                float* __restrict q2 = q0 + in.w * c;
+                float* __restrict q3 = q2 + c;
+                const int64_t o = b * outSize + (oy * ow + ox) * c;
+                const float* __restrict d = dy + o;
+                const uint8_t* __restrict arg = argmax + o;
+                for (int64_t ch = 0; ch < c; ++ch) {
+                    const uint8_t a = arg[ch];
+                    q0[ch] = a == 0 ? d[ch] : 0.0f;
+                    q1[ch] = a == 1 ? d[ch] : 0.0f;
+                    q2[ch] = a == 2 ? d[ch] : 0.0f;
+                    q3[ch] = a == 3 ? d[ch] : 0.0f;
+                }
+            }
+    });
+}
+
+namespace {
+constexpr int64_t kElementChunk = 16384;
+template <typename F> void perChunk(int64_t count, F&& f) {
+    tbb::parallel_for(int64_t(0), (count + kElementChunk - 1) / kElementChunk, [&](int64_t c) {
+        const int64_t i = c * kElementChunk;
+        f(i, std::min(kElementChunk, count - i));
+    });
+}
+} // namespace
+
+void relu_forward_fast(int64_t count, const float* x, float* y) {
+    perChunk(count, [&](int64_t i, int64_t m) { ref::relu_forward(m, x + i, y + i); });
+}
+
+void relu_backward_fast(int64_t count, const float* x, const float* dy, float* dx) {
+    perChunk(count, [&](int64_t i, int64_t m) { ref::relu_backward(m, x + i, dy + i, dx + i); });
+}
+
 void bias_gradient(int64_t rows, int32_t out, const float* dy, float* dbias) {
     if (!dbias) return;
     tbb::parallel_for(int32_t(0), out, [&](int32_t o) {

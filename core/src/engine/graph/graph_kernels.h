@@ -26,6 +26,13 @@ void conv_forward_fast(const ref::ConvGeometry& g, int32_t n, const float* x, co
 void conv_backward_fast(const ref::ConvGeometry& g, int32_t n, const float* col, const float* w, const float* dy,
                         float* dcol, float* dx, float* dw, float* dbias);
 
+// The reference max-pool and relu (ref_ops.h), split over threads by samples or element ranges:
+// every output is computed as the reference computes it, so the bits are the same.
+void maxpool_forward_fast(const TensorShape& in, int32_t n, const float* x, float* y, uint8_t* argmax);
+void maxpool_backward_fast(const TensorShape& in, int32_t n, const float* dy, const uint8_t* argmax, float* dx);
+void relu_forward_fast(int64_t count, const float* x, float* y);
+void relu_backward_fast(int64_t count, const float* x, const float* dy, float* dx);
+
 // dbias[o] = sum over rows of dy[r][o] in row order with a double accumulator (the reference's sum).
 void bias_gradient(int64_t rows, int32_t out, const float* dy, float* dbias);
 
