@@ -79,9 +79,11 @@ public:
 // (Experiment::needsGraphExecutor), else integer when every class of every layer is quantized,
 // float otherwise. Graph forces the graph executor (any experiment; WAGE runs there bit-identical
 // to the integer engine), Reference the same executor on the reference loops of every op (the
-// definition the fast kernels are checked against; slow). Weights are initialised from the
-// experiment's seed.
-enum class EngineKind { Auto, Integer, Float, Graph, Reference };
+// definition the fast kernels are checked against; slow). GraphFloat is the graph executor with
+// every product in float32 (no integer products): what the graph executor computed before it
+// had integer products, so runs it stored then replay bit for bit. Weights are initialised from
+// the experiment's seed.
+enum class EngineKind { Auto, Integer, Float, Graph, Reference, GraphFloat };
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
 // Bytes an engine for `e` allocates: weights with their codes, gradients and a checkpoint copy,

@@ -18,8 +18,9 @@ Dataset dataset_load(const std::string& kind, const std::string& dir) {
 
 Dataset dataset_for_experiment(const Experiment& e, const std::string& dataDir) {
     if (e.datasetKind == "synthetic") {
-        const auto& m = e.model;
-        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
+        // The graph holds the input shape and classes of layer lists and op-form models alike.
+        const Graph& g = e.graph;
+        return dataset_generate_synthetic(g.input.h, g.input.w, g.input.c, g.classes(), e.trainLimit ? e.trainLimit : 2048,
                                           e.testLimit ? e.testLimit : 512, e.seed);
     }
     return dataset_load(e.datasetKind, !dataDir.empty() ? dataDir : e.datasetDir);

@@ -84,11 +84,12 @@ void engine_memory_check(const Experiment& e) {
 
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool integerProducts = true);
 
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
     engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
     if (kind == EngineKind::Reference) return engine_create_graph(e, true);
+    if (kind == EngineKind::GraphFloat) return engine_create_graph(e, false, false);
     if (kind == EngineKind::Graph || (kind == EngineKind::Auto && e.needsGraphExecutor()))
         return engine_create_graph(e, false);
     if (e.needsGraphExecutor())

@@ -314,8 +314,8 @@ void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorSta
 
 } // namespace graph_exec
 
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference) {
-    return std::make_unique<graph_exec::GraphEngine>(e, reference);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool integerProducts) {
+    return std::make_unique<graph_exec::GraphEngine>(e, reference, integerProducts);
 }
 
 } // namespace bitbench

@@ -1,7 +1,8 @@
 // The graph executor: trains any op graph (graph.h) with the experiment's quantizer families
-// (quant.h) and solvers (optim.h), in float32 tensors with the reference ops. A WAGE experiment
-// run here equals the integer engine bit for bit (its values are exact dyadic rationals and every
-// sum is exact). core/doc/executors.md describes it.
+// (quant.h) and solvers (optim.h). Tensors are float32 holding the quantized values; conv and fc
+// run on their integer codes with exact sums where the quantizers allow (graph_int.h), in float32
+// otherwise. A WAGE experiment run here equals the integer engine bit for bit.
+// core/doc/executors.md describes it.
 #pragma once
 
 #include "bitbench/engine.h"
@@ -82,7 +83,9 @@ public:
     GraphEngine(const Experiment& e, bool reference, bool integerProducts = true);
     ~GraphEngine() override;
 
-    const char* kind() const override { return m_reference ? "reference" : "graph"; }
+    const char* kind() const override {
+        return m_reference ? "reference" : m_integerProducts ? "graph" : "graph-float";
+    }
     void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
                    BatchResult& out) override;
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
