@@ -4,6 +4,7 @@
 // with the engine plan saying which products ran on codes.
 #include "bitbench/dataset.h"
 #include "bitbench/engine.h"
+#include "bitbench/error.h"
 #include "bitbench/experiment.h"
 #include "bitbench/gemm.h"
 #include "engine/graph/graph_engine.h"
@@ -167,6 +168,49 @@ private Q_SLOTS:
         QVERIFY(largest > 0);
     }
 
+    // E_grad feeds the weight gradient only: the last layer's weight gradient is the one E_grad
+    // alone would give (the loss gradient through E_grad), while the errors passed down follow E.
+    void errorGradCopyFeedsWeightGradients() {
+        const json sgd = json::parse(R"({"kind": "sgd"})");
+        auto firstStep = [&](const json& quant) {
+            const Experiment e = experimentOf(quant, sgd, 0.05);
+            const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 4 * e.batch, e.batch, e.seed);
+            auto g = std::make_unique<GraphEngine>(e, false);
+            BatchResult r;
+            g->trainStep(d.trainImages.data(), d.trainLabels.data(), e.batch, 0, e.lrAt(0), r);
+            std::vector<std::vector<float>> grads;
+            for (const auto& p : g->params()) grads.push_back(p->grad);
+            return grads; // c1.w, c2.w, f1.w, f1.b
+        };
+        const auto split = firstStep(json::parse(R"({"W": "wage8", "A": "wage8", "E": "float", "E_grad": "wage8"})"));
+        const auto wage = firstStep(json::parse(R"({"W": "wage8", "A": "wage8", "E": "wage8"})"));
+        const auto floats = firstStep(json::parse(R"({"W": "wage8", "A": "wage8", "E": "float"})"));
+        QCOMPARE(split.size(), size_t(4));
+        QVERIFY(sameBits(split[2], wage[2])); // f1: the loss gradient through wage8, as with E = wage8
+        QVERIFY(sameBits(split[3], wage[3]));
+        QVERIFY(!sameBits(split[2], floats[2]));
+        QVERIFY(!sameBits(split[0], wage[0])); // c1: its errors came down unquantized (E float)
+        QVERIFY(!sameBits(split[0], floats[0])); // and its weight gradient used their wage8 copy
+    }
+
+    // The E_grad copy is routed through relu, max-pool and flatten only; batch norm or a branch
+    // point between the product and the quantize op is refused, naming the op.
+    void errorGradCopyNeedsAPlainPath() {
+        json m = model(true);
+        m["ops"].insert(m["ops"].begin() + 2, json{{"name", "c1.bn"}, {"op", "batchnorm"}});
+        const json j = {{"name", "t"}, {"dataset", "synthetic"}, {"model", m}, {"batch", 8}, {"lr", 0.1},
+                        {"loss", "softmax_ce"}, {"optimizer", {{"kind", "sgd"}}},
+                        {"quant", {{"A", "wage8"}, {"E", "wage8"}, {"E_grad", "wage16"}}}};
+        const Experiment e = experiment_from_json(j);
+        try {
+            engine_create(e);
+            QFAIL("accepted");
+        } catch (const InputError& err) {
+            const QString msg = err.what();
+            QVERIFY2(msg.contains("c1.quant") && msg.contains("batchnorm 'c1.bn'"), qPrintable(msg));
+        }
+    }
+
     // Quantizers whose values are not one scale times a code have no bound, so never run on codes.
     void codeBoundRefusesNonLinearCodes() {
         QCOMPARE(code_bound(quantizer_parse("float", "t"), QuantClass::A), 0);
@@ -253,6 +297,13 @@ private Q_SLOTS:
             << R"({"W": "dorefa4", "A": "dorefa4", "E": "dorefa8"})" << adam << 0.001 << "WAE WAE WAE" << "int8";
         QTest::newRow("sign W, float E: forward only")
             << R"({"W": "sign", "A": "wage8"})" << sgd << 0.05 << "WA- WA- WA-" << "int8";
+        QTest::newRow("E_grad wage16 apart from E wage8: int8 dx, int16 dW")
+            << R"({"W": "wage2", "A": "wage8", "G": "wage8", "E": "wage8", "E_grad": "wage16"})" << wage << 8.0
+            << "WAE WAE WAE" << "int8";
+        QTest::newRow("E_grad float apart from E: weight gradients in float")
+            << R"({"W": "wage2", "A": "wage8", "E_grad": "float",
+                   "E": {"family": "affine", "bits": 8, "rounding": "stochastic", "zero_point": "integer"}})" << sgd << 0.05 << "WA- WA- WA-"
+            << "int8";
         QTest::newRow("affine with Banner's zero point: all float")
             << R"({"W": "affine8", "A": "affine8", "E": "affine8"})" << sgd << 0.05 << "--- --- ---" << "";
     }

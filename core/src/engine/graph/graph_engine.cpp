@@ -65,9 +65,8 @@ void GraphEngine::build() {
             n.qW = m_quant.forOp(op.name, QuantClass::W);
             n.qG = m_quant.forOp(op.name, QuantClass::G);
             n.qE = m_quant.forOp(op.name, QuantClass::E);
-            if (!(m_quant.forOp(op.name, QuantClass::EGrad) == n.qE))
-                throw InputError(where + ": an E_grad quantizer different from E is not supported by the graph "
-                                 "executor yet");
+            n.qErrGrad = m_quant.forOp(op.name, QuantClass::EGrad);
+            n.splitE = n.qErrGrad != n.qE;
             if (wage && !(isFloat(n.qG) || n.qG.family == QuantFamily::Wage))
                 throw InputError(where + ": the wage optimizer needs a wage or float G quantizer, not " + n.qG.text());
             if (wage && op.bias) throw InputError(where + ": the wage optimizer trains no biases; use sgd or adam");
@@ -110,6 +109,8 @@ void GraphEngine::build() {
                     m_quant.ops.count(op.name) || n.owner < 0 ? op.name : g.ops[size_t(n.owner)].name;
                 n.qA = m_quant.forOp(key, QuantClass::A);
                 n.qErr = m_quant.forOp(key, QuantClass::E);
+                n.qErrGrad = m_quant.forOp(key, QuantClass::EGrad);
+                n.splitE = n.qErrGrad != n.qErr;
             }
             break;
         default:
@@ -117,6 +118,7 @@ void GraphEngine::build() {
         }
     }
     if (!g.ops.empty()) m_nodes.back().last = true;
+    planGradCopies();
     for (Node& n : m_nodes)
         if (n.op->hasWeights()) planProducts(n);
     m_input.resize(size_t(B * g.input.size()));
@@ -124,6 +126,42 @@ void GraphEngine::build() {
     // input tables; here the table holds only the transform and the op runs as any other.
     m_inputTable.resize(256);
     for (int x = 0; x < 256; ++x) m_inputTable[size_t(x)] = float(wage_input_value(g.transform, uint8_t(x)));
+}
+
+void GraphEngine::planGradCopies() {
+    for (Node& q : m_nodes) {
+        if (!q.splitE) continue;
+        // A product's own split counts only when it is the last op (its E quantizes the loss
+        // gradient); otherwise the quantize op ending its block applies E.
+        if (q.op->hasWeights() && !q.last) continue;
+        if (q.op->kind != OpKind::Quantize && !q.op->hasWeights()) continue;
+        if (q.op->kind == OpKind::Quantize && q.op->in[0] < 0) continue; // no gradient flows to the input
+        const std::string why = "op '" + q.op->name + "': an E_grad quantizer different from E needs ";
+        if (q.op->hasWeights()) {
+            q.gradCopy = true;
+            q.dyGrad.resize(q.dy.size());
+            continue;
+        }
+        if (q.last) { // the loss gradient's E_grad copy starts here
+            q.gradCopy = true;
+            q.dyGrad.resize(q.dy.size());
+        }
+        int32_t i = q.op->in[0];
+        while (true) {
+            if (i < 0) throw InputError(why + "a conv or fc before it; it reads the network input");
+            Node& n = m_nodes[size_t(i)];
+            if (n.consumers != 1)
+                throw InputError(why + "'" + n.op->name + "' to have one reader (the E and E_grad copies of a "
+                                 "branch point are not summed)");
+            n.gradCopy = true;
+            n.dyGrad.resize(n.dy.size());
+            if (n.op->hasWeights()) break;
+            if (n.op->kind != OpKind::Relu && n.op->kind != OpKind::MaxPool && n.op->kind != OpKind::Flatten)
+                throw InputError(why + "the conv or fc before it to be reached through relu, max-pool and flatten "
+                                 "only; found " + std::string(op_kind_name(n.op->kind)) + " '" + n.op->name + "'");
+            i = n.op->in[0];
+        }
+    }
 }
 
 Param* GraphEngine::addParam(std::string name, uint32_t tensor, int64_t size, float value, SolverTensor t) {

@@ -24,6 +24,7 @@ namespace bitbench::graph_exec {
 constexpr uint32_t kBiasTensor = 0x10000;   // + weight-op ordinal
 constexpr uint32_t kQuantATensor = 0x20000; // + op index: stochastic A quantizers
 constexpr uint32_t kQuantETensor = 0x30000; // + op index: stochastic E quantizers (and the loss gradient)
+constexpr uint32_t kQuantEGradTensor = 0x40000; // + op index: stochastic E_grad quantizers
 // Stochastic quantizers in evaluation draw from this step, the same for every test batch.
 constexpr uint64_t kEvalStep = 0xFFFFFFFFFFull;
 
@@ -68,9 +69,15 @@ struct Node {
     std::vector<double> runMean, runVar; // runVar: range BN's running scale
     ref::BatchNormCache bn;
 
-    // Quantize: class A forward, class E backward (of the owner's quantizers).
-    Quantizer qA, qErr;
-    QuantPlan planA, planE;
+    // Quantize: class A forward, class E backward (of the owner's quantizers), and E_grad, the
+    // copy of the error that feeds the weight gradient (splitE: it differs from E).
+    Quantizer qA, qErr, qErrGrad;
+    QuantPlan planA, planE, planEGrad;
+    bool splitE = false;
+    // On the path from such a quantize op back to its product (relu, max-pool, flatten and the
+    // product itself): the E_grad copy of the output gradient, routed as dy is.
+    bool gradCopy = false;
+    std::vector<float> dyGrad;
     QuantRunning runA;
     bool last = false; // the graph's output: Q_E is applied to the loss gradient instead
 };
@@ -109,6 +116,8 @@ private:
     void planProducts(Node& n);
     void productForward(Node& n, int32_t batch, const float* x);
     void productBackward(Node& n, int32_t batch, const float* x, float* dx);
+    // Marks the path from a quantize op (or the last product) with a split E back to its product.
+    void planGradCopies();
     IntOperands operandsOf(const Node& n, int32_t batch) const;
     void forward(const uint8_t* images, int32_t n, bool training, int64_t step);
     void backward(const uint8_t* labels, int32_t n, int64_t step, BatchResult& out);

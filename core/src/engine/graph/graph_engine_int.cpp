@@ -49,15 +49,17 @@ void GraphEngine::planProducts(Node& n) {
     // of this op when it is the last), then passed back through relu, max-pool and flatten.
     std::string whyE;
     const Quantizer* qe = nullptr;
+    const Quantizer* qeg = nullptr; // E_grad: the weight gradient's copy (E unless set apart)
     int32_t j = n.index;
     while (true) {
         const Node& at = m_nodes[size_t(j)];
         if (at.op->kind == OpKind::Quantize) {
             qe = &at.qErr;
+            qeg = &at.qErrGrad;
             break;
         }
         if (at.last) {
-            if (j == n.index) qe = &n.qE;
+            if (j == n.index) qe = &n.qE, qeg = &n.qErrGrad;
             else whyE = "the output gradient is not quantized before it reaches this op";
             break;
         }
@@ -75,11 +77,17 @@ void GraphEngine::planProducts(Node& n) {
         }
         j = next;
     }
+    std::string whyEG = whyE;
     if (qe) {
+        p.eSource = j;
         p.boundE = code_bound(*qe, QuantClass::E);
         if (!p.boundE) whyE = "E quantizer " + qe->text() + " has no integer codes with one scale";
         else if (qe->granularity == Granularity::Channel) whyE = "E per channel: the scales do not factor out";
-        else p.eSource = j, p.ePerSample = qe->granularity == Granularity::Sample;
+        else p.ePerSample = qe->granularity == Granularity::Sample;
+        p.boundEG = code_bound(*qeg, QuantClass::EGrad);
+        if (!p.boundEG) whyEG = "E_grad quantizer " + qeg->text() + " has no integer codes with one scale";
+        else if (qeg->granularity == Granularity::Channel) whyEG = "E_grad per channel: the scales do not factor out";
+        else p.egPerSample = qeg->granularity == Granularity::Sample;
     }
 
     auto width = [](int32_t a, int32_t b) {
@@ -94,11 +102,11 @@ void GraphEngine::planProducts(Node& n) {
                : !whyE.empty()     ? whyE
                : !whyW.empty()     ? whyW
                                    : "W " + granularityName(n.qW.granularity) + ": the scales do not factor out of dE W";
-    p.weightGrad = whyX.empty() && whyE.empty() && !p.xPerSample && !p.ePerSample;
-    p.why[2] = p.weightGrad      ? width(p.boundE, p.boundX) + " codes, exact sums"
-               : !whyE.empty()   ? whyE
+    p.weightGrad = whyX.empty() && whyEG.empty() && !p.xPerSample && !p.egPerSample;
+    p.why[2] = p.weightGrad      ? width(p.boundEG, p.boundX) + " codes, exact sums"
+               : !whyEG.empty()  ? whyEG
                : !whyX.empty()   ? whyX
-                                 : "A or E per sample: the scales do not factor out of the sum over the batch";
+                                 : "A or E_grad per sample: the scales do not factor out of the sum over the batch";
     if (!m_integerProducts) {
         p.forward = p.inputGrad = p.weightGrad = false;
         p.why[0] = p.why[1] = p.why[2] = "integer products turned off";
@@ -106,6 +114,7 @@ void GraphEngine::planProducts(Node& n) {
     p.x.bound = p.boundX;
     p.w.bound = p.boundW;
     p.e.bound = p.boundE;
+    p.eg.bound = p.boundEG;
 }
 
 IntOperands GraphEngine::operandsOf(const Node& node, int32_t batch) const {
@@ -149,35 +158,46 @@ void GraphEngine::productBackward(Node& node, int32_t batch, const float* x, flo
     const int64_t rows = int64_t(batch) * op.outShape.h * op.outShape.w;
     const float* dy = node.dy.data();
     float* dbias = node.b ? node.b->grad.data() : nullptr;
+    // The weight gradient (and the bias's) reads the E_grad copy when it is set apart.
+    const float* dyW = node.gradCopy ? node.dyGrad.data() : dy;
     const bool intDx = p.inputGrad && dx, intDw = p.weightGrad;
     const bool floatDx = dx && !intDx, floatDw = !intDw;
     if (intDx || intDw) {
         const int64_t rowsPerSample = int64_t(op.outShape.h) * op.outShape.w;
-        codes_from_values(dy, rows, op.out, m_nodes[size_t(p.eSource)].planE, p.ePerSample ? rowsPerSample : 0, 1.0,
-                          p.e);
+        const Node& es = m_nodes[size_t(p.eSource)];
+        if (intDx || !node.gradCopy)
+            codes_from_values(dy, rows, op.out, es.planE, p.ePerSample ? rowsPerSample : 0, 1.0, p.e);
+        if (intDw && node.gradCopy)
+            codes_from_values(dyW, rows, op.out, es.planEGrad, p.egPerSample ? rowsPerSample : 0, 1.0, p.eg);
         const IntOperands o = operandsOf(node, batch);
-        if (intDw) int_weight_grad(o, p, node.w->grad.data());
+        if (intDw) int_weight_grad(o, p, node.gradCopy ? p.eg : p.e, node.w->grad.data());
         if (intDx) int_input_grad(o, p, dx);
         if (!floatDx && !floatDw) {
-            bias_gradient(rows, op.out, dy, dbias);
+            bias_gradient(rows, op.out, dyW, dbias);
             return;
         }
     }
-    // The float products: those not done above (a weight gradient the integer path made goes to
-    // scratch; the reference and fast float kernels compute it with dx).
-    float* dw = node.w->grad.data();
-    if (!floatDw) {
-        m_dwScratch.resize(node.w->grad.size());
-        dw = m_dwScratch.data();
+    // The float products not done above. The kernels compute dw (and dbias) with dx; a weight
+    // gradient the integer path made, or one from another copy of dy, goes to scratch.
+    auto floatBackward = [&](const float* d, float* dxTo, float* dwTo, float* dbTo) {
+        if (op.kind == OpKind::Conv) {
+            if (m_reference) ref::conv_backward(node.geom, batch, x, node.wq.data(), d, dxTo, dwTo, dbTo);
+            else conv_backward_fast(node.geom, batch, node.col.data(), node.wq.data(), d, node.dcol.data(), dxTo, dwTo,
+                                    dbTo);
+        } else {
+            if (m_reference) ref::fc_backward(batch, op.fanIn(), op.out, x, node.wq.data(), d, dxTo, dwTo, dbTo);
+            else fc_backward_fast(batch, op.fanIn(), op.out, x, node.wq.data(), d, dxTo, dwTo, dbTo);
+        }
+    };
+    if (m_dwScratch.size() < node.w->grad.size()) m_dwScratch.resize(node.w->grad.size());
+    float* scratch = m_dwScratch.data();
+    if (floatDw && (!floatDx || dyW == dy)) {
+        floatBackward(dyW, floatDx ? dx : nullptr, node.w->grad.data(), dbias);
+        return;
     }
-    float* dxf = floatDx ? dx : nullptr;
-    if (op.kind == OpKind::Conv) {
-        if (m_reference) ref::conv_backward(node.geom, batch, x, node.wq.data(), dy, dxf, dw, dbias);
-        else conv_backward_fast(node.geom, batch, node.col.data(), node.wq.data(), dy, node.dcol.data(), dxf, dw, dbias);
-    } else {
-        if (m_reference) ref::fc_backward(batch, op.fanIn(), op.out, x, node.wq.data(), dy, dxf, dw, dbias);
-        else fc_backward_fast(batch, op.fanIn(), op.out, x, node.wq.data(), dy, dxf, dw, dbias);
-    }
+    if (floatDw) floatBackward(dyW, nullptr, node.w->grad.data(), dbias);
+    else bias_gradient(rows, op.out, dyW, dbias);
+    if (floatDx) floatBackward(dy, dx, scratch, nullptr);
 }
 
 } // namespace bitbench::graph_exec

@@ -125,6 +125,11 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
         const Quantizer qE = last.op->kind == OpKind::Quantize ? last.qErr
                              : last.op->hasWeights()            ? last.qE
                                                                 : Quantizer{};
+        if (last.gradCopy) { // E_grad differs from E: the weight gradient's copy, quantized apart
+            std::copy(last.dy.begin(), last.dy.begin() + int64_t(n) * last.op->outShape.size(), last.dyGrad.begin());
+            quantizeError(last.qErrGrad, kQuantEGradTensor + uint32_t(last.index), step, n, last.op->outShape,
+                          last.dyGrad, last.planEGrad);
+        }
         quantizeError(qE, kQuantETensor + uint32_t(last.index), step, n, last.op->outShape, last.dy, last.planE);
     }
     for (int64_t i = int64_t(m_nodes.size()) - 1; i >= 0; --i) {
@@ -146,19 +151,31 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
         case OpKind::Fc: productBackward(node, n, x, dx); break;
         case OpKind::MaxPool:
             if (!dx) break;
-            if (m_reference) ref::maxpool_backward(op.inShape, n, dy, node.argmax.data(), dx);
-            else maxpool_backward_fast(op.inShape, n, dy, node.argmax.data(), dx);
+            for (const bool copy : {false, true}) {
+                if (copy && !node.gradCopy) break;
+                const float* d = copy ? node.dyGrad.data() : dy;
+                float* t = copy ? m_nodes[size_t(src)].dyGrad.data() : dx;
+                if (m_reference) ref::maxpool_backward(op.inShape, n, d, node.argmax.data(), t);
+                else maxpool_backward_fast(op.inShape, n, d, node.argmax.data(), t);
+            }
             break;
         case OpKind::AvgPool:
             if (dx) ref::avgpool_backward(op.inShape, n, dy, dx);
             break;
         case OpKind::Relu:
             if (!dx) break;
-            if (m_reference) ref::relu_backward(count, x, dy, dx);
-            else relu_backward_fast(count, x, dy, dx);
+            for (const bool copy : {false, true}) {
+                if (copy && !node.gradCopy) break;
+                const float* d = copy ? node.dyGrad.data() : dy;
+                float* t = copy ? m_nodes[size_t(src)].dyGrad.data() : dx;
+                if (m_reference) ref::relu_backward(count, x, d, t);
+                else relu_backward_fast(count, x, d, t);
+            }
             break;
         case OpKind::Flatten:
             if (dx) std::copy(dy, dy + count, dx);
+            if (dx && node.gradCopy)
+                std::copy(node.dyGrad.begin(), node.dyGrad.begin() + count, m_nodes[size_t(src)].dyGrad.begin());
             break;
         case OpKind::Add: {
             for (size_t k = 0; k < 2; ++k) {
@@ -184,6 +201,18 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
             if (!dx) break;
             if (isFloat(node.qA)) std::copy(dy, dy + count, dx);
             else quant_backward(node.qA, viewOf(x, n, op.outShape, node.qA.granularity), node.planA, dy, dx);
+            if (node.splitE) {
+                // The E_grad copy: of the loss gradient's copy through the clip mask (last op), or
+                // of the masked gradient before Q_E.
+                std::vector<float>& eg = m_nodes[size_t(src)].dyGrad;
+                if (!node.last) std::copy(dx, dx + count, eg.begin());
+                else if (isFloat(node.qA)) std::copy(node.dyGrad.begin(), node.dyGrad.begin() + count, eg.begin());
+                else quant_backward(node.qA, viewOf(x, n, op.outShape, node.qA.granularity), node.planA,
+                                    node.dyGrad.data(), eg.data());
+                if (!node.last)
+                    quantizeError(node.qErrGrad, kQuantEGradTensor + uint32_t(node.index), step, n, op.outShape, eg,
+                                  node.planEGrad);
+            }
             if (!node.last && !isFloat(node.qErr)) {
                 // WAGE's order: the clip mask, then Q_E, then (in the ops below) relu and pooling.
                 std::vector<float>& e = shared ? m_scratch : gradOf(src);

@@ -218,13 +218,13 @@ void int_input_grad(const IntOperands& o, IntProducts& p, float* dx) {
     });
 }
 
-void int_weight_grad(const IntOperands& o, IntProducts& p, float* dw) {
+void int_weight_grad(const IntOperands& o, IntProducts& p, Codes& e, float* dw) {
     const ref::ConvGeometry* g = o.geom;
     const int64_t rows = g ? int64_t(o.n) * g->outH * g->outW : o.n;
     Sums sums;
     if (o.reference) {
         codes64(p.x, p.x64);
-        codes64(p.e, p.e64);
+        codes64(e, p.e64);
         grow(p.acc64, size_t(int64_t(o.out) * o.K));
         // The reference loops need w only for dx, which is not asked for.
         if (g) ref::conv_backward<int64_t>(*g, o.n, p.x64.data(), nullptr, p.e64.data(), nullptr, p.acc64.data(),
@@ -237,17 +237,17 @@ void int_weight_grad(const IntOperands& o, IntProducts& p, float* dw) {
         // of both transposed.
         if (g && !p.colsReady) im2colCodes(*g, o.n, rows * o.K, p);
         Codes& cols = g ? p.col : p.x;
-        if (p.e.narrow() && cols.narrow() && rows <= kS8MaxTerms) {
+        if (e.narrow() && cols.narrow() && rows <= kS8MaxTerms) {
             grow(p.acc32, size_t(int64_t(o.out) * o.K));
-            gemm_s8_tn(o.out, o.K, rows, p.e.c8.data(), o.out, cols.c8.data(), o.K, p.acc32.data(), o.K, false);
+            gemm_s8_tn(o.out, o.K, rows, e.c8.data(), o.out, cols.c8.data(), o.K, p.acc32.data(), o.K, false);
             sums.s32 = p.acc32.data();
         } else {
-            transposeCodes(p.e, rows, o.out, p.eT);
+            transposeCodes(e, rows, o.out, p.eT);
             transposeCodes(cols, rows, o.K, p.colT);
             sums = productNt(o.out, o.K, rows, p.eT, p.colT, p);
         }
     }
-    const double s = p.e.scale[0] * p.x.scale[0];
+    const double s = e.scale[0] * p.x.scale[0];
     tbb::parallel_for(int64_t(0), int64_t(o.out), [&](int64_t c) {
         for (int64_t k = 0; k < o.K; ++k) dw[c * o.K + k] = float(double(sums[c * o.K + k]) * s);
     });

@@ -41,11 +41,11 @@ struct IntProducts {
     std::string why[3];     // per product (forward, input gradient, weight gradient)
     int32_t xSource = -1;   // the quantize op whose plan scales the input (-1: not coded)
     int32_t eSource = -1;   // the op whose E plan scales the output gradient (-1: not coded)
-    bool xPerSample = false, ePerSample = false, wPerChannel = false;
-    int32_t boundX = 0, boundW = 0, boundE = 0;
+    bool xPerSample = false, ePerSample = false, egPerSample = false, wPerChannel = false;
+    int32_t boundX = 0, boundW = 0, boundE = 0, boundEG = 0; // EG: the E_grad copy's codes
     bool colsReady = false; // the input codes' columns of this step are in `col` (conv)
     // Work buffers.
-    Codes x, w, wt, e, col, colT, eT;
+    Codes x, w, wt, e, eg, col, colT, eT;
     std::vector<int32_t> acc32;
     std::vector<int64_t> acc64, dx64, x64, w64, e64;
 };
@@ -63,6 +63,7 @@ struct IntOperands {
 };
 void int_forward(const IntOperands& o, IntProducts& p, const float* bias, float* y);
 void int_input_grad(const IntOperands& o, IntProducts& p, float* dx);
-void int_weight_grad(const IntOperands& o, IntProducts& p, float* dw);
+// e: the output gradient's codes the weight gradient reads (p.e, or p.eg for an E_grad copy).
+void int_weight_grad(const IntOperands& o, IntProducts& p, Codes& e, float* dw);
 
 } // namespace bitbench::graph_exec
