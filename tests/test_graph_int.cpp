@@ -211,6 +211,48 @@ private Q_SLOTS:
         }
     }
 
+    // TTQ's Wp and Wn are trained parameters: after the first step (both 1, so the latent gradient
+    // is the forward weights' one) Wp moved by lr times the sum of the gradient where W > Delta,
+    // Wn by lr times minus the sum where W < -Delta; and they survive a checkpoint.
+    void ttqScalesAreTrained() {
+        const Experiment e = experimentOf(json::parse(R"({"W": "ttq", "A": "wage8", "E": "wage8"})"),
+                                          json::parse(R"({"kind": "sgd"})"), 0.01);
+        const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 4 * e.batch, e.batch, e.seed);
+        GraphEngine g(e, false);
+        const auto& params = g.params();
+        QStringList names;
+        for (const auto& p : params) names << QString::fromStdString(p->name);
+        QCOMPARE(names.join(' '), QString("c1.w c1.wp c1.wn c2.w c2.wp c2.wn f1.w f1.b f1.wp f1.wn"));
+        const std::vector<float> w0 = params[3]->value; // c2.w
+        BatchResult r;
+        g.trainStep(d.trainImages.data(), d.trainLabels.data(), e.batch, 0, 0.01, r);
+        double mx = 0;
+        for (float w : w0) mx = std::max(mx, double(std::abs(w)));
+        const double delta = 0.05 * mx;
+        double pos = 0, neg = 0;
+        for (size_t i = 0; i < w0.size(); ++i) {
+            if (w0[i] > delta) pos += params[3]->grad[i];
+            if (w0[i] < -delta) neg -= params[3]->grad[i];
+        }
+        QVERIFY(pos != 0 && neg != 0);
+        QVERIFY(std::abs(params[4]->value[0] - (1.0 - 0.01 * pos)) < 1e-5);
+        QVERIFY(std::abs(params[5]->value[0] - (1.0 - 0.01 * neg)) < 1e-5);
+
+        // Stop after 2 steps, resume in a new engine: equal to 4 uninterrupted steps.
+        auto steps = [&](GraphEngine& eng, int64_t from, int64_t to) {
+            for (int64_t s = from; s < to; ++s)
+                eng.trainStep(d.trainImages.data() + (s % 4) * e.batch * d.imageSize(),
+                              d.trainLabels.data() + (s % 4) * e.batch, e.batch, s, 0.01, r);
+        };
+        GraphEngine whole(e, false), first(e, false), second(e, false);
+        steps(whole, 0, 4);
+        steps(first, 0, 2);
+        second.weightsLoad(first.weightsSave());
+        steps(second, 2, 4);
+        QCOMPARE(second.weightsHash(), whole.weightsHash());
+        QVERIFY(whole.params()[4]->value != first.params()[4]->value);
+    }
+
     // Quantizers whose values are not one scale times a code have no bound, so never run on codes.
     void codeBoundRefusesNonLinearCodes() {
         QCOMPARE(code_bound(quantizer_parse("float", "t"), QuantClass::A), 0);

@@ -76,6 +76,15 @@ void GraphEngine::build() {
             wt.bitsG = n.qG.family == QuantFamily::Wage ? n.qG.bits : 0;
             n.w = addParam(op.name + ".w", uint32_t(n.ordinal), op.weightCount(), 0.0f, wt);
             if (op.bias) n.b = addParam(op.name + ".b", kBiasTensor + uint32_t(n.ordinal), op.out, 0.0f, {});
+            if (n.qW.family == QuantFamily::TernaryLearned) {
+                if (wage) throw InputError(where + ": ttq's learned scales need an sgd or adam optimizer");
+                // TTQ's Wp and Wn, per layer (or per output channel), initialised to 1.
+                const int64_t groups = n.qW.granularity == Granularity::Channel ? op.out : 1;
+                const uint32_t t = kTtqScaleTensor + 2 * uint32_t(n.ordinal);
+                n.wp = addParam(op.name + ".wp", t, groups, 1.0f, {});
+                n.wn = addParam(op.name + ".wn", t + 1, groups, 1.0f, {});
+                n.learned.resize(size_t(2 * groups));
+            }
             n.wq.resize(size_t(op.weightCount()));
             if (op.kind == OpKind::Conv && !m_reference) {
                 n.col.resize(size_t(B * op.outShape.h * op.outShape.w * op.fanIn()));
@@ -214,7 +223,15 @@ void GraphEngine::refreshForwardWeights(Node& n) {
         return;
     }
     const TensorView v = weightView(n, n.w->value.data(), n.qW);
-    quant_observe(n.qW, QuantClass::W, v, {}, n.planW);
+    QuantObserveArgs args;
+    if (n.wp) {
+        for (size_t g = 0; g < n.wp->value.size(); ++g) {
+            n.learned[2 * g] = n.wp->value[g];
+            n.learned[2 * g + 1] = n.wn->value[g];
+        }
+        args.learned = n.learned.data();
+    }
+    quant_observe(n.qW, QuantClass::W, v, args, n.planW);
     quant_apply(n.qW, v, n.planW, {&m_rng, 0, n.w->tensor}, n.wq.data());
     if (n.log2Alpha)
         for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);

@@ -25,6 +25,7 @@ constexpr uint32_t kBiasTensor = 0x10000;   // + weight-op ordinal
 constexpr uint32_t kQuantATensor = 0x20000; // + op index: stochastic A quantizers
 constexpr uint32_t kQuantETensor = 0x30000; // + op index: stochastic E quantizers (and the loss gradient)
 constexpr uint32_t kQuantEGradTensor = 0x40000; // + op index: stochastic E_grad quantizers
+constexpr uint32_t kTtqScaleTensor = 0x50000;  // + 2 * weight-op ordinal (Wp), + 1 (Wn): no draws
 // Stochastic quantizers in evaluation draw from this step, the same for every test batch.
 constexpr uint64_t kEvalStep = 0xFFFFFFFFFFull;
 
@@ -53,6 +54,10 @@ struct Node {
     ref::ConvGeometry geom;
     Param* w = nullptr;
     Param* b = nullptr;
+    // ttq W: the learned scales Wp, Wn per group (trained parameters), interleaved for observe.
+    Param* wp = nullptr;
+    Param* wn = nullptr;
+    std::vector<float> learned;
     std::vector<float> wq;
     QuantPlan planW;              // the W quantizer's plan for the current latent weights
     std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient

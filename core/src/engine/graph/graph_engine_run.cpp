@@ -236,9 +236,10 @@ void GraphEngine::update(int64_t step, double lr) {
             // Straight-through: the gradient of the forward weights is the latent weights' one,
             // except for families whose backward says otherwise (TTQ, DoReFa).
             // The plan of the forward weights (refreshForwardWeights) still fits: w is unchanged.
+            QuantParamGrads scales;
             if (!isFloat(node.qW) && node.qW.family != QuantFamily::Wage)
                 quant_backward(node.qW, weightView(node, w.value.data(), node.qW), node.planW, w.grad.data(),
-                               w.grad.data());
+                               w.grad.data(), node.wp ? &scales : nullptr);
             double rate = lr;
             if (m_e.optimizer.kind == SolverKind::Wage) {
                 // A float G: plain SGD at lr_float, scaled by the schedule (lr / lr(0)).
@@ -252,6 +253,14 @@ void GraphEngine::update(int64_t step, double lr) {
             w.solver->update(w.value.data(), w.grad.data(), int64_t(w.value.size()), rate, {step});
             if (node.b) node.b->solver->update(node.b->value.data(), node.b->grad.data(),
                                                int64_t(node.b->value.size()), rate, {step});
+            if (node.wp) { // TTQ: dL/dWp and dL/dWn from the family's backward, then their solvers
+                for (size_t g = 0; g < node.wp->grad.size(); ++g) {
+                    node.wp->grad[g] = float(scales.pos[g]);
+                    node.wn->grad[g] = float(scales.neg[g]);
+                }
+                for (Param* p : {node.wp, node.wn})
+                    p->solver->update(p->value.data(), p->grad.data(), int64_t(p->value.size()), rate, {step});
+            }
             refreshForwardWeights(node);
         } else if (node.gamma) {
             for (Param* p : {node.gamma, node.beta})
