@@ -1,6 +1,7 @@
 // Cost model: MAC counts and energy/area of tiny models, checked against numbers worked out by hand.
 #include "bitbench/cost_model.h"
 #include "bitbench/error.h"
+#include "bitbench/experiment.h"
 
 #include <nlohmann/json.hpp>
 
@@ -133,6 +134,63 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(cost_format_energy(2.5e9)), QStringLiteral("2.50 mJ"));
         QCOMPARE(QString::fromStdString(cost_format_area(639)), QStringLiteral("639 um^2"));
         QCOMPARE(QString::fromStdString(cost_format_area(420000)), QStringLiteral("0.42 mm^2"));
+    }
+
+    // The experiment form prices a WAGE layer list exactly as the layer form.
+    void experimentFormEqualsLayerForm_data() {
+        QTest::addColumn<QString>("experiment");
+        QTest::newRow("lenet5 2888") << R"({"model": "lenet5", "bits": "2-8-8-8"})";
+        QTest::newRow("lenet5 28f8") << R"({"model": "lenet5", "bits": "2-8-f-8"})";
+        QTest::newRow("lenet5 288C") << R"({"model": "lenet5", "bits": "2-8-8-12"})";
+        QTest::newRow("lenet5 ffff") << R"({"model": "lenet5", "bits": "f-f-f-f"})";
+        QTest::newRow("vgg7 2888, conv3 4-bit E")
+            << R"({"model": "vgg7", "dataset": "cifar10", "bits": "2-8-8-8", "layer_bits": {"conv3": "2-8-8-4"}})";
+    }
+    void experimentFormEqualsLayerForm() {
+        QFETCH(QString, experiment);
+        json j = json::parse(experiment.toStdString());
+        j["name"] = "t";
+        if (!j.contains("dataset")) j["dataset"] = "mnist";
+        const Experiment e = experiment_from_json(j);
+        const CostEstimate a = cost_estimate(e.model, e.bits, e.batch), b = cost_estimate(e);
+        QCOMPARE(b.layers.size(), a.layers.size());
+        QCOMPARE(b.trainStepEnergyPj, a.trainStepEnergyPj);
+        QCOMPARE(b.inferenceEnergyPj, a.inferenceEnergyPj);
+        QCOMPARE(b.trainAreaUm2, a.trainAreaUm2);
+        QCOMPARE(b.trainMacsPerStep, a.trainMacsPerStep);
+        for (size_t l = 0; l < a.layers.size(); ++l)
+            for (int p = 0; p < 3; ++p) QCOMPARE(b.layers[l].energyPj[p], a.layers[l].energyPj[p]);
+    }
+
+    // Families: a ternary operand is an adder only; affine requantizes each output with a
+    // multiply; float master weights update in fp32. tinyfc by hand, batch 2, sgd (no momentum).
+    void familiesByHand() {
+        json j = {{"name", "t"}, {"dataset", "mnist"}, {"batch", 2}, {"optimizer", {{"kind", "sgd"}}}};
+        j["model"] = json::parse(R"({"name": "tinyfc", "input": {"height": 1, "width": 1, "channels": 4},
+          "layers": [{"name": "fc1", "type": "fc", "out": 3, "relu": true}, {"name": "fc2", "type": "fc", "out": 2}]})");
+        j["quant"] = json::parse(R"({"W": "ternary", "A": "wage8", "E": "wage8"})");
+        const CostEstimate t = cost_estimate(experiment_from_json(j));
+        const CostTable c;
+        // fc1 forward: 12 MACs of ternary x 8 bits over 4 terms: adder 8 + 1 + 2 = 11 bits.
+        QCOMPARE(t.layers[0].pricedAs[0], std::string("add/subtract"));
+        QVERIFY(near(t.layers[0].energyPj[0], 12 * c.int8AddPj * 11 / 8.0));
+        // Ternary's scale alpha: 3 outputs rescaled by a 32 x 16 multiply (8 x MUL8).
+        QVERIFY(near(t.layers[0].requantEnergyPj, 3 * c.int8MulPj * 8));
+        // Gradient E x A: both wage: a multiplier, 8 x 8 over 1 x 2 terms (batch 2): adder 17 bits.
+        QCOMPARE(t.layers[0].pricedAs[2], std::string("multiply"));
+        QVERIFY(near(t.layers[0].energyPj[2], 12 * (c.int8MulPj + c.int8AddPj * 17 / 8.0)));
+        // Update: sgd on float32 master weights, one MUL + ADD per weight (12 + 6 weights).
+        QVERIFY(near(t.layers[0].updateEnergyPj, 12 * (c.fp32MulPj + c.fp32AddPj)));
+        j["quant"] = json::parse(R"({"W": "wage2", "A": "wage8", "E": "wage8"})");
+        const CostEstimate w = cost_estimate(experiment_from_json(j));
+        QCOMPARE(w.layers[0].pricedAs[0], std::string("multiply"));
+        QCOMPARE(w.layers[0].requantEnergyPj, 0.0); // powers of two: shifts
+        QVERIFY(t.inferenceEnergyPj != w.inferenceEnergyPj);
+        // An op-form model with batch norm prices its conv/fc ops; BN input is float.
+        json bn = {{"name", "t"}, {"dataset", "mnist"}, {"method", "float-sgd"}, {"model", "lenet5-bn"}};
+        const CostEstimate f = cost_estimate(experiment_from_json(bn));
+        QCOMPARE(f.layers.size(), size_t(4));
+        QCOMPARE(f.layers[1].pricedAs[0], std::string("float"));
     }
 };
 

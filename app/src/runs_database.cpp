@@ -84,7 +84,7 @@ std::optional<CostEstimate> RunsDatabase::costOf(const RunRecord& r) {
     std::optional<CostEstimate> c;
     try {
         const Experiment e = run_experiment_of(r);
-        c = cost_estimate(e.model, e.bits, e.batch, m_costTable);
+        c = cost_estimate(e, m_costTable);
     } catch (const std::exception&) {
         // A config this version cannot read has no estimate; the column stays empty.
     }

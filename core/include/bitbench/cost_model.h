@@ -10,6 +10,8 @@
 
 namespace bitbench {
 
+struct Experiment;
+
 // Energy (pJ) and area (um^2) of one operation, 45 nm (WAGE's table, ALGORITHMS.md §1.5).
 struct CostTable {
     double int8MulPj = 0.2, int8AddPj = 0.03;
@@ -47,6 +49,9 @@ struct LayerCost {
     double energyPj[3] = {0, 0, 0};     // per image, per product
     double updateEnergyPj = 0;          // per step: one G-bit add per weight
     double areaUm2[3] = {0, 0, 0};      // one MAC unit per product
+    // Per product: how its MACs are priced ("multiply", "add/subtract", "float").
+    std::string pricedAs[3];
+    double requantEnergyPj = 0;         // per image: forward outputs rescaled by a multiply
 };
 
 // Per-configuration totals.
@@ -79,6 +84,24 @@ struct CostEstimate {
 // throws: InputError when the model has no layers or the batch is not positive.
 CostEstimate cost_estimate(const ModelDesc& model, const QuantSpec& bits, int32_t batch,
                            const CostTable& table = {});
+
+// The estimate of any experiment (layer lists and op graphs), from its graph's conv and fc ops
+// and its quantizers (quant.h), each product priced by its operands' families:
+//   a float operand:             fp32 MUL + ADD per MAC;
+//   a sign or ternary operand    no multiplier: an adder as wide as the other operand's bits +
+//   (add/subtract, QuantCost):   1 + ceil(log2 k) (at most 32) per MAC;
+//   otherwise (multiply):        cost_mac of the two operands' bits.
+// Operands as in the layer form: forward W x A(in), error W x E, gradient E_grad x A(in), where
+// A(in) is the A quantizer of the quantize op the product reads (through pooling, relu and
+// flatten; float when it reads anything else, e.g. a batch norm or the raw input), E and E_grad
+// the op's own. Families whose scale is not a power of two (affine, ternary, ttq, dorefa)
+// requantize each forward output with one 32 x 16-bit multiply (int8 MUL * 8); wage and pow2 use
+// shifts (free). The update: the WAGE solver adds one G-bit number per weight (fp32 add for a
+// float G); sgd and adam work on float32 master weights: one fp32 MUL + ADD per weight, two
+// with momentum or Adam's moments. Batch norm and the residual add are not priced.
+// For a WAGE layer list this equals cost_estimate(model, bits, batch) exactly.
+// throws: InputError when the graph has no conv or fc.
+CostEstimate cost_estimate(const Experiment& e, const CostTable& table = {});
 
 // "12.3 pJ", "4.56 uJ", "1.2 mJ"; "0.42 mm^2", "7700 um^2".
 std::string cost_format_energy(double pj);

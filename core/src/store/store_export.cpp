@@ -133,7 +133,7 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
     auto energy = [](const RunRecord& r) -> std::string {
         try {
             const Experiment e = run_experiment_of(r);
-            return cost_format_energy(cost_estimate(e.model, e.bits, e.batch).trainStepEnergyPj);
+            return cost_format_energy(cost_estimate(e).trainStepEnergyPj);
         } catch (const std::exception&) {
             return {};
         }

@@ -1,0 +1,136 @@
+// Cost model of any experiment: the op graph's conv and fc products priced by their operands'
+// quantizer families (cost_model.h).
+#include "bitbench/cost_model.h"
+
+#include "bitbench/error.h"
+#include "bitbench/experiment.h"
+#include "bitbench/quant.h"
+
+#include <algorithm>
+
+namespace bitbench {
+
+namespace {
+
+int32_t ceilLog2(int64_t k) {
+    int32_t n = 0;
+    while ((int64_t(1) << n) < k) ++n;
+    return n;
+}
+
+int32_t bitsOf(const Quantizer& q) { return q.family == QuantFamily::Float ? 0 : q.bits; }
+
+// A sign or ternary operand: the product is an addition or subtraction of the other operand.
+MacCost costProduct(const CostTable& t, const Quantizer& a, const Quantizer& b, int64_t k, std::string& pricedAs) {
+    const bool fa = a.family == QuantFamily::Float, fb = b.family == QuantFamily::Float;
+    const bool sa = quant_family(a.family).cost == QuantCost::AddSubtract;
+    const bool sb = quant_family(b.family).cost == QuantCost::AddSubtract;
+    if (fa || fb || !(sa || sb)) {
+        pricedAs = fa || fb ? "float" : "multiply";
+        return cost_mac(t, bitsOf(a), bitsOf(b), k);
+    }
+    pricedAs = "add/subtract";
+    const int32_t other = sa && sb ? 1 : sa ? b.bits : a.bits;
+    MacCost c;
+    c.adderBits = std::min(32, other + 1 + ceilLog2(k));
+    c.energyPj = t.int8AddPj * c.adderBits / 8.0;
+    c.areaUm2 = t.int8AddUm2 * c.adderBits / 8.0;
+    return c;
+}
+
+bool powerOfTwoScale(const Quantizer& q) {
+    return q.family == QuantFamily::Float || q.family == QuantFamily::Wage || q.family == QuantFamily::Pow2 ||
+           q.family == QuantFamily::Sign;
+}
+
+// The A quantizer of the quantize op a product reads, through max-pool, relu and flatten.
+Quantizer inputQuantizer(const Graph& g, const std::vector<Quantizer>& quantA, int32_t i) {
+    while (i >= 0) {
+        const OpKind k = g.ops[size_t(i)].kind;
+        if (k == OpKind::Quantize) return quantA[size_t(i)];
+        if (k != OpKind::MaxPool && k != OpKind::Relu && k != OpKind::Flatten) break;
+        i = g.ops[size_t(i)].in[0];
+    }
+    return {};
+}
+
+} // namespace
+
+CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
+    const Graph& g = e.graph;
+    const QuantConfig q = e.quantConfig();
+    const int32_t batch = e.batch;
+    // The A quantizer of each quantize op, looked up as the executor does: its own layer_quant
+    // entry, else its block owner's (the product it follows), else the base.
+    std::vector<Quantizer> quantA(g.ops.size());
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+        if (g.ops[i].kind != OpKind::Quantize) continue;
+        int32_t owner = g.ops[i].in[0];
+        while (owner >= 0 && !g.ops[size_t(owner)].hasWeights() && g.ops[size_t(owner)].kind != OpKind::Add &&
+               !g.ops[size_t(owner)].in.empty())
+            owner = g.ops[size_t(owner)].in[0];
+        if (owner >= 0 && !g.ops[size_t(owner)].hasWeights()) owner = -1;
+        const std::string& key = q.ops.count(g.ops[i].name) || owner < 0 ? g.ops[i].name : g.ops[size_t(owner)].name;
+        quantA[i] = q.forOp(key, QuantClass::A);
+    }
+    CostEstimate est;
+    est.batch = batch;
+    double unitArea[3] = {0, 0, 0};
+    double updateArea = 0, perImage = 0, update = 0;
+    bool first = true;
+    for (const OpDesc& op : g.ops) {
+        if (!op.hasWeights()) continue;
+        const Quantizer qW = q.forOp(op.name, QuantClass::W), qE = q.forOp(op.name, QuantClass::E);
+        const Quantizer qEG = q.forOp(op.name, QuantClass::EGrad), qG = q.forOp(op.name, QuantClass::G);
+        const Quantizer qA = inputQuantizer(g, quantA, op.in[0]);
+        const bool conv = op.kind == OpKind::Conv;
+        const int64_t positions = conv ? int64_t(op.outShape.h) * op.outShape.w : 1;
+        const int64_t macs = positions * op.out * op.fanIn();
+        LayerCost lc;
+        lc.name = op.name;
+        lc.macs[0] = macs;
+        lc.macs[1] = first ? 0 : macs; // nothing consumes the error of the input image
+        lc.macs[2] = macs;
+        const Quantizer* ops[3][2] = {{&qW, &qA}, {&qW, &qE}, {&qEG, &qA}};
+        const int64_t sumLen[3] = {op.fanIn(), int64_t(op.out) * (conv ? op.kernel * op.kernel : 1), positions * batch};
+        for (int p = 0; p < 3; ++p) {
+            lc.operandBits[p][0] = bitsOf(*ops[p][0]);
+            lc.operandBits[p][1] = bitsOf(*ops[p][1]);
+            if (lc.macs[p] == 0) continue;
+            const MacCost c = costProduct(table, *ops[p][0], *ops[p][1], sumLen[p], lc.pricedAs[p]);
+            lc.energyPj[p] = double(lc.macs[p]) * c.energyPj;
+            lc.areaUm2[p] = c.areaUm2;
+            unitArea[p] = std::max(unitArea[p], c.areaUm2);
+            perImage += lc.energyPj[p];
+            est.trainMacsPerStep += lc.macs[p] * batch;
+        }
+        if (!powerOfTwoScale(qW) || !powerOfTwoScale(qA)) {
+            lc.requantEnergyPj = double(positions * op.out) * table.int8MulPj * 8.0;
+            perImage += lc.requantEnergyPj;
+        }
+        MacCost add;
+        if (e.optimizer.kind == SolverKind::Wage) {
+            const int32_t gb = bitsOf(qG);
+            add.energyPj = gb ? table.int8AddPj * gb / 8.0 : table.fp32AddPj;
+            add.areaUm2 = gb ? table.int8AddUm2 * gb / 8.0 : table.fp32AddUm2;
+        } else {
+            const bool twice = e.optimizer.kind == SolverKind::Adam || e.optimizer.momentum > 0;
+            add.energyPj = (table.fp32MulPj + table.fp32AddPj) * (twice ? 2 : 1);
+            add.areaUm2 = table.fp32MulUm2 + table.fp32AddUm2;
+        }
+        lc.updateEnergyPj = double(op.weightCount()) * add.energyPj;
+        updateArea = std::max(updateArea, add.areaUm2);
+        update += lc.updateEnergyPj;
+        est.inferenceEnergyPj += lc.energyPj[0] + lc.requantEnergyPj;
+        est.inferenceMacs += lc.macs[0];
+        est.layers.push_back(lc);
+        first = false;
+    }
+    if (est.layers.empty()) throw InputError("cost model: model '" + g.name + "' has no conv or fc op");
+    est.trainStepEnergyPj = double(batch) * perImage + update;
+    est.inferenceAreaUm2 = unitArea[0];
+    est.trainAreaUm2 = unitArea[0] + unitArea[1] + unitArea[2] + updateArea;
+    return est;
+}
+
+} // namespace bitbench
