@@ -4,6 +4,7 @@
 #include "test_cli_process.h"
 #include "bitbench/store.h"
 #include "store/store_process.h"
+#include "store/store_schema.h"
 
 #include <QDir>
 #include <QFile>
@@ -341,7 +342,7 @@ private Q_SLOTS:
         const qint64 metrics = sqlInt(db, QStringLiteral("SELECT count(*) FROM metrics"));
         RunStore::open(db.toStdString());
         QCOMPARE(sqlInt(db, QStringLiteral("PRAGMA auto_vacuum")), qint64(2));
-        QCOMPARE(sqlInt(db, QStringLiteral("PRAGMA user_version")), qint64(2));
+        QCOMPARE(sqlInt(db, QStringLiteral("PRAGMA user_version")), qint64(store_schema_latest()));
         QCOMPARE(sqlInt(db, QStringLiteral("SELECT count(*) FROM runs")), runs);
         QCOMPARE(sqlInt(db, QStringLiteral("SELECT count(*) FROM metrics")), metrics);
         QCOMPARE(

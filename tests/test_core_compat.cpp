@@ -35,6 +35,11 @@ private Q_SLOTS:
         m_db = m_dir.filePath(QStringLiteral("runs.db"));
         QVERIFY(QFile::copy(QStringLiteral(BITBENCH_SOURCE_DIR "/tests/golden/store-v2/runs.db"), m_db));
         QFile(m_db).setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+        // Opened once with write access, as a user's first command after the upgrade does: the
+        // schema moves to the version that records each run's engine (read-only commands refuse
+        // an older schema).
+        const CliResult r = cliRun({QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("--db"), m_db});
+        QVERIFY2(r.code == 0, r.err.constData());
     }
 
     // Config hashes of the shipped experiments as the release before the core redesign computed
@@ -86,15 +91,38 @@ private Q_SLOTS:
         QCOMPARE(show(3).value(QStringLiteral("config_hash")).toString(), QStringLiteral("185c26ec06c03610"));
     }
 
+    // The release stored no engine: the runs show none recorded, and the engine their release's
+    // rule picked (a new 2-8-f-f run would train on the graph executor instead).
+    void storedRunsRecordNoEngine_data() {
+        QTest::addColumn<int>("id");
+        QTest::addColumn<QString>("engine");
+        QTest::newRow("wage") << 1 << "integer";
+        QTest::newRow("float") << 2 << "float";
+        QTest::newRow("float, interrupted") << 3 << "float";
+    }
+    void storedRunsRecordNoEngine() {
+        QFETCH(int, id);
+        QFETCH(QString, engine);
+        const QJsonObject run = show(id);
+        QVERIFY(run.contains(QStringLiteral("executor")));
+        QVERIFY(run.value(QStringLiteral("executor")).isNull());
+        const CliResult text = cliRun({QStringLiteral("runs"), QStringLiteral("show"), QString::number(id),
+                                       QStringLiteral("--db"), m_db});
+        QVERIFY2(text.out.contains(("engine       " + engine + " (not recorded").toUtf8()), text.out.constData());
+    }
+
     void finishedRunsReplayBitForBit_data() {
         QTest::addColumn<int>("id");
-        QTest::newRow("integer engine") << 1;
-        QTest::newRow("float engine") << 2;
+        QTest::addColumn<QString>("engine");
+        QTest::newRow("integer engine") << 1 << "integer";
+        QTest::newRow("float engine") << 2 << "float";
     }
     void finishedRunsReplayBitForBit() {
         QFETCH(int, id);
+        QFETCH(QString, engine);
         const CliResult r = cliRun({QStringLiteral("replay"), QString::number(id), QStringLiteral("--db"), m_db});
         QVERIFY2(r.code == 0, r.out.constData());
+        QVERIFY2(r.out.contains(("on the " + engine + " engine (not recorded").toUtf8()), r.out.constData());
         QVERIFY2(r.out.contains("MATCH: 3 epochs bit-identical"), r.out.constData());
     }
 
@@ -105,7 +133,9 @@ private Q_SLOTS:
         const CliResult r = cliRun({QStringLiteral("resume"), QStringLiteral("3"), QStringLiteral("--db"), m_db,
                                     QStringLiteral("--quiet")});
         QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.out.contains("2-8-f-f, float engine"), r.out.constData()); // the legacy float engine
         const QJsonObject after = show(3);
+        QVERIFY(after.value(QStringLiteral("executor")).isNull()); // still the release's rule
         QCOMPARE(after.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
         QCOMPARE(after.value(QStringLiteral("epochs_detail")).toArray().size(), 3);
         QCOMPARE(lastHash(show(2)), QStringLiteral("75a6a98d8459e74f")); // as the release stored it

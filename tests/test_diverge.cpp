@@ -114,20 +114,30 @@ private Q_SLOTS:
         }
     }
 
-    // The weight check names the layer, whatever the loss does.
-    void floatEngineFindsNonFiniteWeights() {
+    // The weight check names the layer (the graph executor: the parameter), whatever the loss
+    // does.
+    void floatEnginesFindNonFiniteWeights_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<QString>("name");
+        QTest::newRow("legacy float engine") << int(EngineKind::Float) << "fc1";
+        QTest::newRow("graph executor") << int(EngineKind::Graph) << "fc1.w";
+    }
+    void floatEnginesFindNonFiniteWeights() {
+        QFETCH(int, kind);
+        QFETCH(QString, name);
         const Experiment e = experimentOf("ffff", 0.001, 1);
-        auto engine = engine_create(e);
+        auto engine = engine_create(e, EngineKind(kind));
         QCOMPARE(engine->weightsNonFinite(), std::string());
         std::vector<uint8_t> blob = engine->weightsSave();
-        // Layout: magic, layer count, then per layer a count and the floats; poison fc1's first.
+        // Layout (both engines): magic, layer count, then per layer a count and the floats (the
+        // graph executor's solver states follow, none for WAGE); poison fc1's first.
         const size_t conv1 = 100 * 4;
         const size_t fc1First = 8 + 8 + 8 + conv1 + 8;
         for (float bad : {NAN, INFINITY, -INFINITY}) {
             std::vector<uint8_t> b = blob;
             std::memcpy(b.data() + fc1First, &bad, 4);
             engine->weightsLoad(b);
-            QCOMPARE(engine->weightsNonFinite(), std::string("fc1"));
+            QCOMPARE(QString::fromStdString(engine->weightsNonFinite()), name);
         }
         engine->weightsLoad(blob);
         QCOMPARE(engine->weightsNonFinite(), std::string());

@@ -112,19 +112,30 @@ private Q_SLOTS:
         QCOMPARE(eg.loss, ei.loss);
     }
 
-    void floatGWageEqualsTheFloatEngine_data() {
+    // New runs of layer-list patterns the integer engine cannot run (a float class, W/A/E wider
+    // than 8 bits) train on the graph executor; runs stored before trained on the float engine.
+    // Both must compute the same algorithm (core/doc/wage.md, "Float engine").
+    void layerListPatternsEqualTheFloatEngine_data() {
         QTest::addColumn<QString>("bits");
         QTest::addColumn<bool>("exact");
         QTest::newRow("2-8-f-f") << "2-8-f-f" << true;
+        QTest::newRow("2-8-f-8") << "2-8-f-8" << true;
+        QTest::newRow("2-8-8-12") << "2-8-8-12" << true;
+        QTest::newRow("2-8-12-12") << "2-8-12-12" << true;
         QTest::newRow("f-f-f-f") << "f-f-f-f" << false;
+        QTest::newRow("f-8-f-f") << "f-8-f-f" << false;
+        QTest::newRow("2-12-f-f") << "2-12-f-f" << false;
     }
-    void floatGWageEqualsTheFloatEngine() {
-        // Float errors and plain SGD at lr_float on the latent weights, as the float engine.
-        // The graph executor's products are one fused chain per element (kernels/sgemm.h), the
-        // float engine's are Eigen's (unfused, its own order). With 2-bit weights and 8-bit
-        // activations every forward product and sum is a short dyadic number, and so are the
-        // errors of this small net: every sum is exact in any order, so the runs agree bit for
-        // bit. With float weights sums round differently; see the tolerance below.
+    void layerListPatternsEqualTheFloatEngine() {
+        // Q_E at 8 or 12 bits or float errors; Q_G onto the latent grid or, for a float G, plain
+        // SGD at lr_float on the latent weights, as the float engine. The graph executor's
+        // products are one fused chain per element (kernels/sgemm.h), the float engine's are
+        // Eigen's (unfused, its own order). With 2-bit weights and 8-bit activations every
+        // forward product and sum is a short dyadic number, and so are the errors of this small
+        // net (8 or 12 bits, or float): every sum is exact in any order, so the runs agree bit
+        // for bit. With float weights or 12-bit activations sums round differently; see the
+        // tolerance below (only with a float G: a last-bit difference of a gradient may flip a
+        // stochastic rounding of Q_G, a whole step of the latent grid).
         QFETCH(QString, bits);
         QFETCH(bool, exact);
         const Experiment e = experimentOf(

@@ -393,6 +393,7 @@ private Q_SLOTS:
         QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(store_schema_latest()));
         for (size_t i = 0; i < std::size(counts); ++i) QCOMPARE(rawInt(p, counts[i]), before[i]);
         QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE keep_checkpoints = 0"), int64_t(5));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor IS NULL"), int64_t(5));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM pragma_foreign_key_check"), int64_t(0));
         QCOMPARE(rawInt(p, "PRAGMA foreign_keys"), int64_t(0)); // a fresh raw connection's default
         // The children still cascade from the rebuilt runs table.
@@ -403,6 +404,36 @@ private Q_SLOTS:
         QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints WHERE run = 3"), int64_t(0));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics WHERE run = 3"), int64_t(0));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics WHERE run = 1") > 0, true);
+    }
+
+    // A database of the release before engines were recorded (schema 2, tests/golden/store-v2)
+    // upgrades in place: its runs get no executor (NULL: they replay and resume by the rule of
+    // that release), and new runs store theirs.
+    void upgradesVersion2Database() {
+        QTemporaryDir dir;
+        const std::string p = dir.filePath("runs.db").toStdString();
+        std::filesystem::copy_file(BITBENCH_SOURCE_DIR "/tests/golden/store-v2/runs.db", p);
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(2));
+        const int64_t metrics = rawInt(p, "SELECT count(*) FROM metrics");
+        const int64_t checkpoints = rawInt(p, "SELECT count(*) FROM checkpoints");
+        QVERIFY(metrics > 0 && checkpoints > 0);
+        {
+            RunStore s = RunStore::open(p);
+            const auto runs = s.runsList();
+            QCOMPARE(runs.size(), size_t(3));
+            for (const RunRecord& r : runs) QCOMPARE(r.info.executor, std::string());
+            QCOMPARE(runs[1].info.bitsPattern, std::string("2-8-f-f"));
+            RunInfo graph = info("new");
+            graph.executor = "graph";
+            QCOMPARE(s.runGet(s.runCreate(graph)).info.executor, std::string("graph"));
+            QCOMPARE(s.runGet(s.runCreate(info("unknown"))).info.executor, std::string());
+        }
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(3));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor IS NULL"), int64_t(4));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor = 'graph'"), int64_t(1));
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics"), metrics);
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints"), checkpoints);
+        QCOMPARE(rawInt(p, "SELECT count(*) FROM pragma_foreign_key_check"), int64_t(0));
     }
 
     void sweepTrialsAreUniquePerConfig() {

@@ -88,7 +88,8 @@ int benchRun(const BenchOptions& opt) {
     const Dataset d = dataset_generate_synthetic(m.input.h, m.input.w, m.input.c, m.classes(), B * batches, B * batches, e.seed);
     const int64_t isz = d.imageSize();
     std::unique_ptr<Engine> engine;
-    arena.execute([&] { engine = engine_create(e); });
+    // The rule new runs follow (engine_select), so bench times what `train` would train on.
+    arena.execute([&] { engine = engine_create(e, engine_select(e)); });
 
     using Clock = std::chrono::steady_clock;
     const double lr = e.lrAt(0);

@@ -41,10 +41,12 @@ int replay(const ReplayOptions& o) {
                      "bitbench-cli: note: run %lld was stored without a data fingerprint; its data "
                      "is not checked\n",
                      (long long)runId);
-    Trainer t(e, data, o.threads);
+    // The engine that trained the run: another one would round differently.
+    Trainer t(e, data, o.threads, run_engine_of(rec, e));
     std::FILE* info = o.json ? stderr : stdout;
-    std::fprintf(info, "replaying run %lld (%s, %s, seed %llu): %d epochs\n", (long long)runId, rec.info.name.c_str(),
-                 rec.info.bitsPattern.c_str(), (unsigned long long)e.seed, compare);
+    std::fprintf(info, "replaying run %lld (%s, %s, seed %llu) on the %s engine%s: %d epochs\n", (long long)runId,
+                 rec.info.name.c_str(), rec.info.bitsPattern.c_str(), (unsigned long long)e.seed, t.engine().kind(),
+                 rec.info.executor.empty() ? " (not recorded: the rule of its release)" : "", compare);
     train_install_signals(&t);
     nlohmann::json epochs = nlohmann::json::array();
     int32_t firstMismatch = -1;

@@ -70,7 +70,8 @@ int resume(const ResumeOptions& o) {
                              "data is not checked\n",
                              (long long)runId);
         }
-        t = std::make_unique<Trainer>(e, data, o.train.threads);
+        // The engine that trained the run: another one would round differently.
+        t = std::make_unique<Trainer>(e, data, o.train.threads, run_engine_of(rec, e));
         if (cp) t->checkpointLoad(cp->blob);
         std::FILE* info = o.train.json ? stderr : stdout;
         train_print_layers(info, *t);

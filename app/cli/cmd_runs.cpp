@@ -1,6 +1,7 @@
 // `bitbench-cli runs [list|show RUN] [--db FILE] [--json]`: lists stored runs or shows one.
 #include "cli_common.h"
 
+#include "bitbench/engine.h"
 #include "bitbench/error.h"
 #include "bitbench/paths.h"
 #include "bitbench/store.h"
@@ -61,6 +62,8 @@ nlohmann::json runJson(RunStore& store, const RunRecord& r) {
             {"ended_at", r.endedAt.empty() ? nlohmann::json() : nlohmann::json(r.endedAt)},
             {"program_version", r.info.programVersion},
             {"host", r.info.host},
+            // The engine that trained the run; null for runs stored before it was recorded.
+            {"executor", r.info.executor.empty() ? nlohmann::json() : nlohmann::json(r.info.executor)},
             // Where and why a run diverged: the global step from 0 (as in the metrics), the text.
             {"status_step", r.statusStep >= 0 ? nlohmann::json(r.statusStep) : nlohmann::json()}};
 }
@@ -83,6 +86,18 @@ std::string dataText(const RunRecord& r) {
     if (r.info.dataDir.empty()) return "generated from the seed";
     return r.info.dataDir + " (" + std::to_string(f.is_array() ? f.size() : 0) +
            " files fingerprinted, checked on resume and replay)";
+}
+
+// The engine that trained the run, and for runs stored before it was recorded, the one their
+// replays and resumes use.
+std::string engineText(const RunRecord& r) {
+    if (!r.info.executor.empty()) return r.info.executor;
+    try {
+        return std::string(engine_kind_name(run_engine_of(r, run_experiment_of(r)))) +
+               " (not recorded; the rule of the release that stored it)";
+    } catch (const std::exception&) {
+        return "not recorded";
+    }
 }
 
 void noteReadOnly(const RunStore& store) {
@@ -183,6 +198,7 @@ int showRun(const RunsOptions& o) {
     std::printf("  data         %s\n", dataText(r).c_str());
     std::printf("  seed         %" PRIu64 "\n", r.info.seed);
     std::printf("  config hash  %s\n", r.info.configHash.c_str());
+    std::printf("  engine       %s\n", engineText(r).c_str());
     std::printf("  started      %s\n", r.startedAt.c_str());
     std::printf("  ended        %s\n", r.endedAt.empty() ? "-" : r.endedAt.c_str());
     std::printf("  steps        %" PRId64 "\n", r.steps);

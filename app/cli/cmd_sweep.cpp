@@ -86,6 +86,7 @@ int sweep(const SweepOptions& o) {
         const SweepTrialPlan& tr = trials[i];
         TrialClaim claim;
         std::optional<CheckpointRecord> cp;
+        EngineKind engine = EngineKind::Auto;
         {
             std::lock_guard lock(mutex);
             // One transaction: a trial that another live process claimed is skipped, never
@@ -116,11 +117,14 @@ int sweep(const SweepOptions& o) {
                 if (!o.keepCheckpoints.empty()) store.runSetKeepCheckpoints(claim.runId, keep);
                 cp = store.checkpointLatest(claim.runId);
             }
+            // A resumed trial continues on the engine its run recorded (the legacy rule for runs
+            // stored before engines were recorded); a new run records engine_select's.
+            engine = run_engine_of(store.runGet(claim.runId), tr.experiment);
         }
         const int64_t runId = claim.runId;
         try {
             const Dataset data = dataset_for_experiment(tr.experiment, o.dataDir);
-            Trainer t(tr.experiment, data, threadsPerTrial);
+            Trainer t(tr.experiment, data, threadsPerTrial, engine);
             if (cp) t.checkpointLoad(cp->blob);
             RunWriter writer(dbPath, runId);
             StopOnSignal stopper(t);

@@ -273,7 +273,7 @@ int train_drive(Trainer& t, const TrainOptions& opt, RunWriter* writer) {
 int train_run(const TrainOptions& opt) {
     const Experiment e = train_experiment(opt);
     const Dataset data = dataset_for_experiment(e, opt.dataDir);
-    Trainer t(e, data, opt.threads);
+    Trainer t(e, data, opt.threads, engine_select(e));
     train_print_layers(opt.json ? stderr : stdout, t);
     if (opt.noStore) return train_drive(t, opt, nullptr);
     const std::string dbPath = train_db_path(opt.db);
@@ -283,7 +283,9 @@ int train_run(const TrainOptions& opt) {
         if (store.readOnly())
             throw StoreError("cannot record the run in '" + dbPath + "': " + store.readOnlyReason() +
                              " (use --db FILE elsewhere or --no-store)");
-        runId = store.runCreate(run_info_of(e, data, store), keep_checkpoints_of(opt.keepCheckpoints));
+        RunInfo info = run_info_of(e, data, store);
+        info.executor = t.engine().kind(); // what trains it, so resume and replay use the same
+        runId = store.runCreate(info, keep_checkpoints_of(opt.keepCheckpoints));
     }
     RunWriter writer(dbPath, runId);
     std::fprintf(opt.json ? stderr : stdout, "recording as run %lld in %s\n", (long long)runId, dbPath.c_str());

@@ -313,7 +313,8 @@ bool ReplayView::verify(int epochs, int threads, QString* error) {
             // Its own connection: the browser's belongs to the GUI thread.
             RunStore store = RunStore::open(dbPath, StoreAccess::ReadOnly);
             const Dataset data = run_data_load(store, rec, e, {});
-            Trainer t(e, data, threads);
+            // The engine that trained the run: another one would round differently.
+            Trainer t(e, data, threads, run_engine_of(rec, e));
             CancelObserver stopper(t, cancel);
             t.addObserver(&stopper);
             bool mismatch = false;

@@ -117,13 +117,15 @@ void SweepQueue::run(SweepRequest r) {
             const TrialPlan plan = claim.resumed ? TrialPlan::Resume : TrialPlan::Train;
             std::optional<CheckpointRecord> cp;
             if (claim.resumed) cp = store.checkpointLatest(runId);
+            // A resumed trial continues on the engine its run recorded.
+            const EngineKind engine = run_engine_of(store.runGet(runId), tr.experiment);
             Q_EMIT trialStarted(int(i), runId, int(plan));
             Dataset data; // outlives the trainer, which refers to it
             std::optional<Trainer> t;
             bool complete = false;
             try {
                 data = dataset_for_experiment(tr.experiment, r.dataDir);
-                t.emplace(tr.experiment, data, r.threads);
+                t.emplace(tr.experiment, data, r.threads, engine);
                 if (cp) t->checkpointLoad(cp->blob);
                 RunWriter writer(r.dbPath, runId);
                 TrialObserver obs(*t, m_stop, [this, done, n](double f) {

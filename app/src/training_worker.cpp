@@ -62,6 +62,7 @@ void TrainingWorker::run() {
     try {
         std::optional<CheckpointRecord> checkpoint;
         std::optional<Dataset> resumeData;
+        EngineKind engine = EngineKind::Auto; // a new run: engine_select's rule
         if (runId) {
             // The stored configuration, not the panel's: a resumed run must be the same run.
             RunStore store = RunStore::open(m_request.dbPath);
@@ -76,6 +77,8 @@ void TrainingWorker::run() {
                 throw InputError("run " + std::to_string(runId) +
                                  " diverged and cannot be resumed: " + rec.statusMessage);
             m_request.experiment = run_experiment_of(rec);
+            // The engine that trained the run: another one would round differently.
+            engine = run_engine_of(rec, m_request.experiment);
             checkpoint = store.checkpointLatest(runId);
             // The run's own data folder (the panel's folder is for new runs), checked against the
             // fingerprint stored with the run; runs stored without one read the panel's folder.
@@ -93,14 +96,16 @@ void TrainingWorker::run() {
             Q_EMIT finished(int(TrainingOutcome::Stopped), tr("Stopped before training began"), runId, 0);
             return;
         }
-        Trainer trainer(e, data, m_request.threads);
+        Trainer trainer(e, data, m_request.threads, engine);
         if (checkpoint) trainer.checkpointLoad(checkpoint->blob);
 
         if (!runId) {
             RunStore store = RunStore::open(m_request.dbPath);
             if (store.readOnly())
                 throw StoreError("run database " + m_request.dbPath + " is read-only: " + store.readOnlyReason());
-            runId = store.runCreate(run_info_of(e, data, store));
+            RunInfo info = run_info_of(e, data, store);
+            info.executor = trainer.engine().kind();
+            runId = store.runCreate(info);
         }
         RunWriter writer(m_request.dbPath, runId);
         trainer.addObserver(&writer);

@@ -1,4 +1,4 @@
-// Training engines: the integer WAGE engine and the float engine share this interface.
+// Training engines (integer, legacy float, graph executor) behind one interface, and the rule that picks one.
 #pragma once
 
 #include "bitbench/experiment.h"
@@ -50,7 +50,7 @@ struct LayerTiming {
 class Engine {
 public:
     virtual ~Engine() = default;
-    virtual const char* kind() const = 0; // "integer" or "float"
+    virtual const char* kind() const = 0; // engine_kind_name of its EngineKind
 
     // One SGD step on n <= batch images (HWC uint8) with their labels; `step` keys the random draws.
     virtual void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
@@ -75,15 +75,44 @@ public:
     virtual void timingsReset() {}
 };
 
-// Builds the engine that fits the experiment: the graph executor when the experiment needs it
-// (Experiment::needsGraphExecutor), else integer when every class of every layer is quantized,
-// float otherwise. Graph forces the graph executor (any experiment; WAGE runs there bit-identical
-// to the integer engine), Reference the same executor on the reference loops of every op (the
-// definition the fast kernels are checked against; slow). GraphFloat is the graph executor with
-// every product in float32 (no integer products): what the graph executor computed before it
-// had integer products, so runs it stored then replay bit for bit. Weights are initialised from
-// the experiment's seed.
+// The engines. Integer: the int8 WAGE engine. Float: the legacy float engine (Eigen products);
+// it trains only runs stored before the graph executor took over its experiments. Graph: the graph
+// executor (exact-chain float32 products, bit-identical across ISAs and thread counts; WAGE runs
+// there bit-identical to the integer engine). Reference: the graph executor on the reference loops
+// of every op (the definition the fast kernels are checked against; slow). GraphFloat: the graph
+// executor with every product in float32 (no integer products), what it computed before it had
+// integer products, so runs it stored then replay bit for bit. Auto: engine_select's current rule.
 enum class EngineKind { Auto, Integer, Float, Graph, Reference, GraphFloat };
+
+// How an experiment's engine is chosen. The choice is not part of the experiment's configuration
+// (its config hash stays the same); a stored run records the engine that trained it.
+enum class EngineRule {
+    // New runs: the graph executor when the experiment needs it (Experiment::needsGraphExecutor)
+    // or when the integer engine cannot run it (a float class, W/A/E wider than 8 bits, a loss
+    // other than sse), else the integer engine.
+    Current,
+    // Runs stored before the run database recorded their engine: as Current, except that what
+    // the integer engine cannot run goes to the legacy float engine, and what needs the graph
+    // executor to it with float products only (GraphFloat). Their replays and resumes must use
+    // these: the float engine's sums round in another order than the graph executor's, and
+    // integer products round once where float products round at every step.
+    Legacy,
+};
+
+// ensures: the engine `rule` picks for `e`: Integer, Float, Graph or GraphFloat, never Auto or
+// Reference.
+EngineKind engine_select(const Experiment& e, EngineRule rule = EngineRule::Current);
+
+// "integer", "float", "graph", "reference", "graph-float" (what Engine::kind() returns and the
+// run database stores); "auto" for Auto.
+const char* engine_kind_name(EngineKind kind);
+// The engine named by `name` (one of engine_kind_name's, not "auto"); false for any other text.
+bool engine_kind_parse(const std::string& name, EngineKind& kind);
+
+// Builds the engine of `kind` (Auto: engine_select(e)), its weights initialised from the
+// experiment's seed.
+// throws: InputError when the integer or float engine is asked for an experiment it cannot run
+//         (or the memory check fails, see engine_memory_check).
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind = EngineKind::Auto);
 
 // Bytes an engine for `e` allocates: weights with their codes, gradients and a checkpoint copy,

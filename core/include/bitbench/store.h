@@ -22,6 +22,7 @@ const char* run_status_name(RunStatus s);
 
 struct Experiment;
 struct Dataset;
+enum class EngineKind; // engine.h
 
 // Parses a run id as a user types it: a positive decimal integer, nothing else.
 // throws: InputError quoting the text.
@@ -46,6 +47,9 @@ struct RunInfo {
     // before fingerprints; "[]" for generated data).
     std::string dataDir{};
     std::string dataFingerprint{};
+    // The engine that trains the run (engine_kind_name: "integer", "float", "graph",
+    // "reference"); empty for runs stored before it was recorded (they use EngineRule::Legacy).
+    std::string executor{};
 };
 
 // One data file a run reads: its name in the data folder, its size and the XXH3-64 of its bytes.
@@ -309,7 +313,8 @@ private:
 // "run N is being trained by process P" (and "on host H" when that is another machine).
 std::string run_busy_message(int64_t runId, const ProcessOwner& owner);
 
-// The record of a run of `e`: its stored configuration (Experiment::stored()), hash, bits, model.
+// The record of a run of `e`: its stored configuration (Experiment::stored()), hash, bits, model,
+// and the engine a new run of it trains on (engine_select(e), EngineRule::Current).
 RunInfo run_info_of(const Experiment& e);
 // The same, plus the identity of the data it reads: the dataset's name, folder and the
 // fingerprint of its files (hashes cached in `store`). throws DataError as filesFingerprint.
@@ -330,5 +335,9 @@ Dataset run_data_load(RunStore& store, const RunRecord& r, const Experiment& e,
                       const std::string& dataDir, RunDataCheck* check = nullptr);
 // The experiment a stored run trains. throws StoreError when its stored configuration is unusable.
 Experiment run_experiment_of(const RunRecord& r);
+// The engine stored run `r` (of experiment `e`) resumes and replays on: the one it recorded, or
+// for a run stored before engines were recorded, engine_select(e, EngineRule::Legacy) (the rule
+// that trained it). throws StoreError when the recorded name is not an engine this program knows.
+EngineKind run_engine_of(const RunRecord& r, const Experiment& e);
 
 } // namespace bitbench

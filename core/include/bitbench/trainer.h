@@ -26,8 +26,10 @@ class Trainer {
 public:
     // requires: the dataset's image shape equals the model's input and labels < model classes.
     // threads: 0 = all cores. Results do not depend on it.
-    // throws: InputError when the dataset does not fit the model.
-    Trainer(const Experiment& e, const Dataset& data, int32_t threads = 0);
+    // engine: the engine to train on (engine.h); Auto = engine_select(e), the rule for new runs.
+    //         A stored run resumes and replays on the engine it recorded (run_engine_of).
+    // throws: InputError when the dataset does not fit the model, or engine_create's errors.
+    Trainer(const Experiment& e, const Dataset& data, int32_t threads = 0, EngineKind engine = EngineKind::Auto);
     ~Trainer();
 
     void addObserver(TrainObserver* o) { m_observers.push_back(o); }

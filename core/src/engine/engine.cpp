@@ -1,4 +1,4 @@
-// Chooses the engine for an experiment: integer where every class is quantized, float otherwise.
+// Chooses the engine for an experiment (engine_select's rules), builds it, checks its memory.
 #include "bitbench/engine.h"
 
 #include "bitbench/error.h"
@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace bitbench {
 
@@ -86,19 +87,51 @@ std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
 std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool integerProducts = true);
 
+EngineKind engine_select(const Experiment& e, EngineRule rule) {
+    // Runs stored before integer products ran on the graph executor with float products only.
+    if (e.needsGraphExecutor()) return rule == EngineRule::Legacy ? EngineKind::GraphFloat : EngineKind::Graph;
+    if (engine_integer_supported(e)) return EngineKind::Integer;
+    return rule == EngineRule::Legacy ? EngineKind::Float : EngineKind::Graph;
+}
+
+namespace {
+constexpr std::pair<EngineKind, const char*> kEngineNames[] = {
+    {EngineKind::Integer, "integer"},
+    {EngineKind::Float, "float"},
+    {EngineKind::Graph, "graph"},
+    {EngineKind::Reference, "reference"},
+    {EngineKind::GraphFloat, "graph-float"},
+};
+} // namespace
+
+const char* engine_kind_name(EngineKind kind) {
+    for (const auto& [k, name] : kEngineNames)
+        if (k == kind) return name;
+    return "auto";
+}
+
+bool engine_kind_parse(const std::string& name, EngineKind& kind) {
+    for (const auto& [k, n] : kEngineNames)
+        if (name == n) {
+            kind = k;
+            return true;
+        }
+    return false;
+}
+
 std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
     engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
+    if (kind == EngineKind::Auto) kind = engine_select(e);
     if (kind == EngineKind::Reference) return engine_create_graph(e, true);
     if (kind == EngineKind::GraphFloat) return engine_create_graph(e, false, false);
-    if (kind == EngineKind::Graph || (kind == EngineKind::Auto && e.needsGraphExecutor()))
-        return engine_create_graph(e, false);
+    if (kind == EngineKind::Graph) return engine_create_graph(e, false);
     if (e.needsGraphExecutor())
         throw InputError("experiment '" + e.name + "' needs the graph executor (an op-form model, quantizer families "
                          "or a solver other than wage)");
     std::string why;
-    const bool integer = engine_integer_supported(e, &why);
-    if (kind == EngineKind::Integer && !integer) throw InputError("the integer engine cannot run this experiment: " + why);
-    if (kind == EngineKind::Integer || (kind == EngineKind::Auto && integer)) return engine_create_integer(e);
+    if (kind == EngineKind::Integer && !engine_integer_supported(e, &why))
+        throw InputError("the integer engine cannot run this experiment: " + why);
+    if (kind == EngineKind::Integer) return engine_create_integer(e);
     return engine_create_float(e);
 }
 

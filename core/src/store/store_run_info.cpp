@@ -1,4 +1,5 @@
 // From an experiment to the record of its run and back.
+#include "bitbench/engine.h"
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
 #include "bitbench/store.h"
@@ -15,6 +16,7 @@ RunInfo run_info_of(const Experiment& e) {
     info.bitsPattern = e.bits.base.dashed();
     info.model = e.model.name;
     info.dataset = e.datasetKind;
+    info.executor = engine_kind_name(engine_select(e));
     return info;
 }
 
@@ -24,6 +26,15 @@ Experiment run_experiment_of(const RunRecord& r) {
     } catch (const std::exception& err) {
         throw StoreError("run " + std::to_string(r.id) + " has an unusable stored experiment: " + err.what());
     }
+}
+
+EngineKind run_engine_of(const RunRecord& r, const Experiment& e) {
+    if (r.info.executor.empty()) return engine_select(e, EngineRule::Legacy);
+    EngineKind kind = EngineKind::Auto;
+    if (!engine_kind_parse(r.info.executor, kind))
+        throw StoreError("run " + std::to_string(r.id) + " was trained on engine '" + r.info.executor +
+                         "', which this program does not know (integer, float, graph, reference)");
+    return kind;
 }
 
 } // namespace bitbench

@@ -115,7 +115,7 @@ void setPragmas(SqliteDb& db) {
     "(SELECT count(*) FROM epoch_hashes e WHERE e.run = r.id), "                                   \
     "(SELECT max(step) + 1 FROM metrics m WHERE m.run = r.id AND m.key = 'loss'), "                \
     "(SELECT count(*) FROM checkpoints c WHERE c.run = r.id), r.keep_checkpoints, "               \
-    "r.status_message, r.data_dir, r.data_fingerprint, r.status_step FROM runs r "
+    "r.status_message, r.data_dir, r.data_fingerprint, r.status_step, r.executor FROM runs r "
 
 RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     RunRecord r;
@@ -142,6 +142,7 @@ RunRecord readRun(const SqliteQuery& q, const std::string& path) {
     r.info.dataDir = q.colText(20);
     r.info.dataFingerprint = q.colText(21);
     r.statusStep = q.isNull(22) ? -1 : q.colInt(22);
+    r.info.executor = q.colText(23);
     return r;
 }
 
@@ -298,9 +299,10 @@ int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
     SqliteQuery q = db.query(
         "INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "
         "bits_pattern, model, dataset, status, started_at, program_version, host, "
-        "writer_host, writer_pid, writer_token, keep_checkpoints, data_dir, data_fingerprint) "
+        "writer_host, writer_pid, writer_token, keep_checkpoints, data_dir, data_fingerprint, "
+        "executor) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, "
-        "?, ?, ?, ?, ?, ?)");
+        "?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, info.name)
         .bind(2, info.experimentJson)
         .bind(3, info.resolvedConfigJson)
@@ -324,6 +326,10 @@ int64_t insertRun(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints) {
         q.bindNull(16);
     else
         q.bind(16, info.dataFingerprint);
+    if (info.executor.empty())
+        q.bindNull(17);
+    else
+        q.bind(17, info.executor);
     q.run();
     return db.lastInsertId();
 }

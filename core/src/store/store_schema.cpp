@@ -1,4 +1,4 @@
-// Run database schema v1 and the user_version migrator.
+// Run database schema (v1 and the migrations to v2, v3) and the user_version migrator.
 #include "store/store_schema.h"
 
 #include "bitbench/error.h"
@@ -191,9 +191,20 @@ CREATE TABLE file_fingerprints (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3. runs: `executor`, the engine that trained the run ("integer", "float", "graph",
+// "reference"; engine_kind_name). A run resumes and replays on it, because the legacy float engine
+// and the graph executor round their sums in different orders. NULL for runs stored before
+// version 3: they use the rule of that release (EngineRule::Legacy). A nullable column without a
+// CHECK, so ADD COLUMN suffices (no rebuild); unknown names are refused when a run is read back
+// for training (run_engine_of).
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE runs ADD COLUMN executor TEXT;
+)sql";
+
 constexpr StoreMigration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 } // namespace

@@ -24,7 +24,8 @@ struct Trainer::Arena {
     tbb::task_arena arena;
 };
 
-Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_e(e), m_data(data) {
+Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads, EngineKind engine)
+    : m_e(e), m_data(data) {
     const Graph& m = e.graph;
     if (data.height != m.input.h || data.width != m.input.w || data.channels != m.input.c)
         throw InputError("dataset '" + data.name + "' has " + std::to_string(data.height) + "x" +
@@ -50,7 +51,7 @@ Trainer::Trainer(const Experiment& e, const Dataset& data, int32_t threads) : m_
                          std::to_string(e.batch));
     const int32_t n = threads > 0 ? threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
     m_arena = std::make_unique<Arena>(n);
-    inArena([&] { m_engine = engine_create(m_e); });
+    inArena([&] { m_engine = engine_create(m_e, engine); });
     m_batchImages.resize(size_t(e.batch * data.imageSize()));
     m_batchLabels.resize(size_t(e.batch));
     if (e.augment) m_augmented.resize(size_t(data.imageSize()));
