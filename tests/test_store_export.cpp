@@ -151,6 +151,21 @@ private Q_SLOTS:
         QCOMPARE(t.rows[0][8], std::string()); // energy: not computed yet
     }
 
+    // Epochs are printed from 1 everywhere (train, runs show, replay): the stored epoch 0 of run 1
+    // (steps done 469) is row "1, 469", its last epoch (stored 2, step 1407) "3, 1407".
+    void curvesNumberEpochsFromOne() {
+        RunStore store = RunStore::open(m_db, StoreAccess::ReadOnly);
+        const ExportTable t = export_curves_table(store, {m_ids[0]});
+        QCOMPARE(t.columns[1].key, std::string("epoch"));
+        QCOMPARE(t.columns[2].key, std::string("step"));
+        QCOMPARE(t.rows.size(), size_t(3 * 6));
+        QCOMPARE(t.rows.front()[1], std::string("1"));
+        QCOMPARE(t.rows.front()[2], std::string("469"));
+        QCOMPARE(t.rows.back()[1], std::string("3"));
+        QCOMPARE(t.rows.back()[2], std::string("1407"));
+        for (const auto& row : t.rows) QVERIFY(row[1] != "0");
+    }
+
     void csvRoundTrip() {
         RunStore store = RunStore::open(m_db, StoreAccess::ReadOnly);
         for (bool curves : {false, true}) {

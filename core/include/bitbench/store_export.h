@@ -34,7 +34,9 @@ ExportFormat export_format_parse(const std::string& name);
 ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& runIds);
 
 // Per-epoch values in long form (run, epoch, step, key, value), one row per stored value, runs
-// in the order given, then by epoch and key. Values are fractions / seconds / images per second.
+// in the order given, then by epoch and key. Epochs are numbered from 1, as everything printed
+// (the stored epoch plus 1); step is the stored one, the global steps done when the epoch ended.
+// Values are fractions / seconds / images per second.
 ExportTable export_curves_table(RunStore& store, const std::vector<int64_t>& runIds);
 
 // Runs attached to a sweep's trials, ascending. throws StoreError for a missing sweep.

@@ -176,7 +176,7 @@ ExportTable export_curves_table(RunStore& store, const std::vector<int64_t>& run
             static_assert(std::size(values) == std::size(kEpochMetricKeys));
             for (size_t k = 0; k < std::size(values); ++k) {
                 if (!std::isfinite(values[k])) continue;
-                t.rows.push_back({std::to_string(id), std::to_string(e.epoch),
+                t.rows.push_back({std::to_string(id), std::to_string(e.epoch + 1),
                                   std::to_string(e.step), kEpochMetricKeys[k],
                                   fmt("%.6g", values[k])});
             }
