@@ -191,13 +191,19 @@ void GraphEngine::initParams() {
         if (!n.op->hasWeights()) continue;
         const int64_t K = n.op->fanIn();
         if (m_e.optimizer.kind == SolverKind::Wage) {
-            // WAGE's init (the legacy engines' exactly): U(-L, L), then Q(W, kW) once.
+            // WAGE's init: U(-L, L), then Q(W, kW) once, rounding the double draw as the integer
+            // engine does (core/doc/wage.md). The float products of runs stored before integer
+            // products (graph-float) rounded float(w), as the legacy float engine does; the two
+            // differ when float(w) lands on a tie (about 2e-8 of the weights).
             const int32_t kW = n.qW.family == QuantFamily::Wage ? n.qW.bits : 0;
             const WageInit init = wage_init(K, kW);
             for (size_t j = 0; j < n.w->value.size(); ++j) {
                 const double v = wage_uniform(m_rng, n.w->tensor, uint64_t(j), init.limit);
                 if (!kW) {
                     n.w->value[j] = float(v);
+                } else if (m_integerProducts) {
+                    const double s = std::ldexp(1.0, kW - 1);
+                    n.w->value[j] = float(std::nearbyint(v * s) / s);
                 } else {
                     const float s = std::ldexp(1.0f, kW - 1);
                     n.w->value[j] = std::nearbyint(float(v) * s) / s;
