@@ -403,6 +403,26 @@ void RunStore::runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints) {
     txn.commit();
 }
 
+void RunStore::runSetData(int64_t runId, const RunInfo& info) {
+    requireWritable(*m_impl, "record the run's data");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    auto q = db.query("UPDATE runs SET dataset = ?, data_dir = ?, data_fingerprint = ? WHERE id = ?");
+    q.bind(1, info.dataset).bind(4, runId);
+    // NULL, not '', for what is not known, as insertRun stores it.
+    if (info.dataDir.empty())
+        q.bindNull(2);
+    else
+        q.bind(2, info.dataDir);
+    if (info.dataFingerprint.empty())
+        q.bindNull(3);
+    else
+        q.bind(3, info.dataFingerprint);
+    q.run();
+    if (db.changes() == 0) noSuchRun(m_impl->path, runId);
+    txn.commit();
+}
+
 RunClaim RunStore::runClaim(int64_t runId) {
     requireWritable(*m_impl, "claim a run");
     SqliteDb& db = m_impl->db;
