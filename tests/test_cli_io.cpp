@@ -150,6 +150,10 @@ private Q_SLOTS:
         QVERIFY(!file_is_sqlite(m_dir.path().toStdString()));
         QVERIFY(file_same(m_db.toStdString(), (m_dir.path() + "/./runs.db").toStdString()));
         QVERIFY(!file_same(m_db.toStdString(), path(QStringLiteral("tiny.json")).toStdString()));
+        QCOMPARE(file_database_companion((m_db + "-journal").toStdString()), m_db.toStdString());
+        QCOMPARE(file_database_companion(path(QStringLiteral("tiny.json-wal")).toStdString()),
+                 std::string());
+        QCOMPARE(file_database_companion(m_db.toStdString()), std::string());
         // A database open in this process is refused by device and inode, whatever its name.
         const QString fresh = path(QStringLiteral("fresh.db"));
         RunStore store = RunStore::open(fresh.toStdString());
@@ -240,6 +244,54 @@ private Q_SLOTS:
             ++i;
         QVERIFY(i + 1 < lines.size());
         QVERIFY2(lines[i + 1].trimmed().startsWith("1 "), lines[i + 1].constData());
+    }
+
+    // A database's -wal, -shm or -journal file is part of it: never opened as a run database of
+    // its own (an empty -wal, as a reader leaves it, looked like a new database and was written).
+    void companionFileIsNoDatabase_data() {
+        QTest::addColumn<QString>("suffix");
+        QTest::addColumn<QStringList>("args");
+        const QString exp = path(QStringLiteral("tiny.json"));
+        for (const char* s : {"-wal", "-shm", "-journal"}) {
+            QTest::newRow(qPrintable(QStringLiteral("train ") + s))
+                << QString::fromLatin1(s) << QStringList{"train", exp, "--quiet"};
+            QTest::newRow(qPrintable(QStringLiteral("sweep ") + s))
+                << QString::fromLatin1(s) << QStringList{"sweep", path(QStringLiteral("tiny-sweep.json"))};
+            QTest::newRow(qPrintable(QStringLiteral("runs list ") + s))
+                << QString::fromLatin1(s) << QStringList{"runs", "list"};
+        }
+    }
+    void companionFileIsNoDatabase() {
+        QFETCH(QString, suffix);
+        QFETCH(QStringList, args);
+        writeFile(path(QStringLiteral("tiny-sweep.json")),
+                  R"({"base": "tiny.json", "patterns": ["2888"]})");
+        const QString base = path(QStringLiteral("companion.db"));
+        if (!QFile::exists(base)) {
+            sqlite3* db = nullptr;
+            QCOMPARE(sqlite3_open(base.toUtf8().constData(), &db), SQLITE_OK);
+            QCOMPARE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(db);
+        }
+        const QString companion = base + suffix;
+        for (const bool present : {true, false}) {
+            if (present) writeFile(companion, "");
+            else QFile::remove(companion);
+            const Result r = cli(QStringList(args) << "--db" << companion);
+            if (!present && args.first() == QLatin1String("runs")) {
+                // Nothing there: nothing to list, and nothing is created.
+                QVERIFY2(r.code == 0, r.err.constData());
+                QVERIFY(!QFile::exists(companion));
+                continue;
+            }
+            QVERIFY2(r.code == 4, (QByteArray::number(r.code) + ": " + r.err).constData());
+            QVERIFY2(r.err.contains(companion.toUtf8()) && r.err.contains(base.toUtf8()),
+                     r.err.constData());
+            QCOMPARE(r.err.count('\n'), 1);
+            QCOMPARE(QFile::exists(companion), present);
+            if (present) QCOMPARE(QFileInfo(companion).size(), 0);
+            QVERIFY(!QFile::exists(companion + QStringLiteral("-wal")));
+        }
     }
 
     void mistypedDatabaseIsNeverCreated_data() {

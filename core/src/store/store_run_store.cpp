@@ -187,6 +187,13 @@ SqliteDb& store_connection(RunStore& store) {
 }
 
 RunStore RunStore::open(const std::string& path, StoreAccess access) {
+    // A database's -wal, -shm or -journal file belongs to it: SQLite would take an empty or
+    // absent one for a new database and write into it, under the feet of that database.
+    if (const std::string base = file_database_companion(path); !base.empty())
+        throw StoreError(error_message_file(
+            path, "belongs to the SQLite database '" + base +
+                      "' and is no run database of its own; choose another file, it was left "
+                      "untouched"));
     std::error_code ec;
     const bool exists = fs::exists(path, ec);
     const std::string dir = folderOf(path);
