@@ -322,6 +322,14 @@ private Q_SLOTS:
         QByteArray mnist = tinyExperiment();
         mnist.replace(R"("dataset": "synthetic")", R"("dataset": "mnist")");
         QTest::newRow("missing data") << QString::fromUtf8(mnist) << QStringList{} << 3;
+        // A float run whose SSE loss overflows within a few steps: stored as diverged, exit 5.
+        const char* diverging = R"({"name": "io-diverge", "dataset": "synthetic", "bits": "ffff",
+          "batch": 32, "lr": 8, "lr_float": 1000, "seed": 4, "train_limit": 256, "test_limit": 128,
+          "epochs": 3, "model": {"name": "tiny", "input": {"height": 28, "width": 28, "channels": 1},
+            "layers": [{"name": "conv1", "type": "conv", "out": 4, "kernel": 5, "pool": true, "relu": true},
+                       {"name": "fc1", "type": "fc", "out": 16, "relu": true},
+                       {"name": "fc2", "type": "fc", "out": 10}]}})";
+        QTest::newRow("diverged") << QString::fromUtf8(diverging) << QStringList{} << 5;
     }
     void guiAutotrainReportsLikeTheCli() {
 #ifndef BITBENCH_GUI_PATH
@@ -342,8 +350,10 @@ private Q_SLOTS:
         const Result c = run(QStringLiteral(BITBENCH_CLI_PATH),
                              QStringList{"train", exp, "--db", db, "--quiet"} + extra, {}, env);
         QCOMPARE(c.code, code);
+        // A database of its own, so a stored run gets the same id as the CLI's.
+        const QString guiDb = home + QStringLiteral("/gui-runs.db");
         const Result g = run(QStringLiteral(BITBENCH_GUI_PATH),
-                             QStringList{"--autotrain", "--quit-when-done", "-e", exp, "--db", db} + extra,
+                             QStringList{"--autotrain", "--quit-when-done", "-e", exp, "--db", guiDb} + extra,
                              {}, env);
         QCOMPARE(g.code, code);
         const QByteArray cliLine = c.err.trimmed().split('\n').last().mid(int(strlen("bitbench-cli: ")));
