@@ -361,6 +361,17 @@ private Q_SLOTS:
 #endif
     }
 
+    // --help lists every exit code the program uses, as the README does.
+    void helpListsEveryExitCode() {
+        const Result r = cli({"--help"});
+        QCOMPARE(r.code, 0);
+        const QByteArray text = r.out.simplified();
+        for (const char* code : {"0 ok", "1 check failed", "2 usage or input error", "3 data error",
+                                 "4 database, output file or standard output could not be written",
+                                 "5 the run diverged", "130 interrupted"})
+            QVERIFY2(text.contains(code), (QByteArray(code) + " not in: " + text).constData());
+    }
+
     // The words for an unwritable file follow errno (a read-only mount needs root to make here).
     void errnoWords() {
         QCOMPARE(file_errno_words(EROFS), std::string("read-only file system"));
