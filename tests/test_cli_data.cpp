@@ -243,6 +243,58 @@ private Q_SLOTS:
                  missing.err.constData());
     }
 
+    // A sweep trial's run keeps its data too: resume, replay and the sweep run again read that
+    // folder and refuse it once a file changed.
+    void sweepRunsKeepTheirData() {
+        const QString a = path(QStringLiteral("sweep-data")), db = path(QStringLiteral("sweep.db"));
+        writeIdxFolder(a, 64, 32);
+        writeBytes(path(QStringLiteral("data-sweep.json")),
+                   R"({"name": "data-sweep", "base": "tiny.json", "patterns": ["2888"]})");
+        const QStringList sweep{QStringLiteral("sweep"), path(QStringLiteral("data-sweep.json")),
+                                QStringLiteral("--db"), db};
+        const Result trained = cli(sweep + QStringList{QStringLiteral("--data-dir"), a});
+        QVERIFY2(trained.code == 0, trained.err.constData());
+
+        const Result show =
+            cli({QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("1"),
+                 QStringLiteral("--db"), db, QStringLiteral("--json")});
+        QVERIFY2(show.code == 0, show.err.constData());
+        const QJsonObject run = QJsonDocument::fromJson(show.out).object();
+        QCOMPARE(run.value(QStringLiteral("dataset")).toString(), QStringLiteral("sweep-data"));
+        QCOMPARE(QDir(run.value(QStringLiteral("data_dir")).toString()).canonicalPath(),
+                 QDir(a).canonicalPath());
+        QCOMPARE(run.value(QStringLiteral("data_fingerprint")).toArray().size(), 4);
+
+        // Without --data-dir, replay reads the run's folder.
+        const Result replayed =
+            cli({QStringLiteral("replay"), QStringLiteral("1"), QStringLiteral("--db"), db});
+        QVERIFY2(replayed.code == 0, (replayed.out + replayed.err).constData());
+        QVERIFY2(replayed.out.contains("MATCH: 3 epochs"), replayed.out.constData());
+
+        // One changed byte: resume, replay and the sweep's own resume of the trial all refuse.
+        {
+            QFile f(a + QStringLiteral("/train-images-idx3-ubyte"));
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.seek(200));
+            const char c = f.read(1)[0];
+            QVERIFY(f.seek(200));
+            f.write(QByteArray(1, char(c ^ 0x21)));
+        }
+        interrupt(db, 1);
+        for (const QStringList& args :
+             {QStringList{QStringLiteral("resume"), QStringLiteral("1"), QStringLiteral("--db"), db},
+              QStringList{QStringLiteral("replay"), QStringLiteral("1"), QStringLiteral("--db"), db},
+              sweep, sweep + QStringList{QStringLiteral("--data-dir"), a}}) {
+            const Result r = cli(args);
+            QVERIFY2(r.code == 3, (args.join(QLatin1Char(' ')) + QStringLiteral(": ") +
+                                   QString::fromUtf8(r.out + r.err))
+                                      .toUtf8()
+                                      .constData());
+            QVERIFY2(r.err.contains("train-images-idx3-ubyte") && r.err.contains("differs"),
+                     r.err.constData());
+        }
+    }
+
     // Runs stored before data fingerprints (the schema 1 fixture) resume and replay as before,
     // with one note that their data is not checked.
     void runsWithoutFingerprintStillResumeAndReplay() {

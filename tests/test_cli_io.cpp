@@ -150,6 +150,10 @@ private Q_SLOTS:
         QVERIFY(!file_is_sqlite(m_dir.path().toStdString()));
         QVERIFY(file_same(m_db.toStdString(), (m_dir.path() + "/./runs.db").toStdString()));
         QVERIFY(!file_same(m_db.toStdString(), path(QStringLiteral("tiny.json")).toStdString()));
+        QCOMPARE(file_database_companion((m_db + "-journal").toStdString()), m_db.toStdString());
+        QCOMPARE(file_database_companion(path(QStringLiteral("tiny.json-wal")).toStdString()),
+                 std::string());
+        QCOMPARE(file_database_companion(m_db.toStdString()), std::string());
         // A database open in this process is refused by device and inode, whatever its name.
         const QString fresh = path(QStringLiteral("fresh.db"));
         RunStore store = RunStore::open(fresh.toStdString());
@@ -242,6 +246,54 @@ private Q_SLOTS:
         QVERIFY2(lines[i + 1].trimmed().startsWith("1 "), lines[i + 1].constData());
     }
 
+    // A database's -wal, -shm or -journal file is part of it: never opened as a run database of
+    // its own (an empty -wal, as a reader leaves it, looked like a new database and was written).
+    void companionFileIsNoDatabase_data() {
+        QTest::addColumn<QString>("suffix");
+        QTest::addColumn<QStringList>("args");
+        const QString exp = path(QStringLiteral("tiny.json"));
+        for (const char* s : {"-wal", "-shm", "-journal"}) {
+            QTest::newRow(qPrintable(QStringLiteral("train ") + s))
+                << QString::fromLatin1(s) << QStringList{"train", exp, "--quiet"};
+            QTest::newRow(qPrintable(QStringLiteral("sweep ") + s))
+                << QString::fromLatin1(s) << QStringList{"sweep", path(QStringLiteral("tiny-sweep.json"))};
+            QTest::newRow(qPrintable(QStringLiteral("runs list ") + s))
+                << QString::fromLatin1(s) << QStringList{"runs", "list"};
+        }
+    }
+    void companionFileIsNoDatabase() {
+        QFETCH(QString, suffix);
+        QFETCH(QStringList, args);
+        writeFile(path(QStringLiteral("tiny-sweep.json")),
+                  R"({"base": "tiny.json", "patterns": ["2888"]})");
+        const QString base = path(QStringLiteral("companion.db"));
+        if (!QFile::exists(base)) {
+            sqlite3* db = nullptr;
+            QCOMPARE(sqlite3_open(base.toUtf8().constData(), &db), SQLITE_OK);
+            QCOMPARE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(db);
+        }
+        const QString companion = base + suffix;
+        for (const bool present : {true, false}) {
+            if (present) writeFile(companion, "");
+            else QFile::remove(companion);
+            const Result r = cli(QStringList(args) << "--db" << companion);
+            if (!present && args.first() == QLatin1String("runs")) {
+                // Nothing there: nothing to list, and nothing is created.
+                QVERIFY2(r.code == 0, r.err.constData());
+                QVERIFY(!QFile::exists(companion));
+                continue;
+            }
+            QVERIFY2(r.code == 4, (QByteArray::number(r.code) + ": " + r.err).constData());
+            QVERIFY2(r.err.contains(companion.toUtf8()) && r.err.contains(base.toUtf8()),
+                     r.err.constData());
+            QCOMPARE(r.err.count('\n'), 1);
+            QCOMPARE(QFile::exists(companion), present);
+            if (present) QCOMPARE(QFileInfo(companion).size(), 0);
+            QVERIFY(!QFile::exists(companion + QStringLiteral("-wal")));
+        }
+    }
+
     void mistypedDatabaseIsNeverCreated_data() {
         QTest::addColumn<QStringList>("args");
         QTest::newRow("resume") << QStringList{"resume", "1"};
@@ -270,6 +322,14 @@ private Q_SLOTS:
         QByteArray mnist = tinyExperiment();
         mnist.replace(R"("dataset": "synthetic")", R"("dataset": "mnist")");
         QTest::newRow("missing data") << QString::fromUtf8(mnist) << QStringList{} << 3;
+        // A float run whose SSE loss overflows within a few steps: stored as diverged, exit 5.
+        const char* diverging = R"({"name": "io-diverge", "dataset": "synthetic", "bits": "ffff",
+          "batch": 32, "lr": 8, "lr_float": 1000, "seed": 4, "train_limit": 256, "test_limit": 128,
+          "epochs": 3, "model": {"name": "tiny", "input": {"height": 28, "width": 28, "channels": 1},
+            "layers": [{"name": "conv1", "type": "conv", "out": 4, "kernel": 5, "pool": true, "relu": true},
+                       {"name": "fc1", "type": "fc", "out": 16, "relu": true},
+                       {"name": "fc2", "type": "fc", "out": 10}]}})";
+        QTest::newRow("diverged") << QString::fromUtf8(diverging) << QStringList{} << 5;
     }
     void guiAutotrainReportsLikeTheCli() {
 #ifndef BITBENCH_GUI_PATH
@@ -290,13 +350,26 @@ private Q_SLOTS:
         const Result c = run(QStringLiteral(BITBENCH_CLI_PATH),
                              QStringList{"train", exp, "--db", db, "--quiet"} + extra, {}, env);
         QCOMPARE(c.code, code);
+        // A database of its own, so a stored run gets the same id as the CLI's.
+        const QString guiDb = home + QStringLiteral("/gui-runs.db");
         const Result g = run(QStringLiteral(BITBENCH_GUI_PATH),
-                             QStringList{"--autotrain", "--quit-when-done", "-e", exp, "--db", db} + extra,
+                             QStringList{"--autotrain", "--quit-when-done", "-e", exp, "--db", guiDb} + extra,
                              {}, env);
         QCOMPARE(g.code, code);
         const QByteArray cliLine = c.err.trimmed().split('\n').last().mid(int(strlen("bitbench-cli: ")));
         QVERIFY2(g.err.contains("bitbench: " + cliLine), (g.err + " / " + cliLine).constData());
 #endif
+    }
+
+    // --help lists every exit code the program uses, as the README does.
+    void helpListsEveryExitCode() {
+        const Result r = cli({"--help"});
+        QCOMPARE(r.code, 0);
+        const QByteArray text = r.out.simplified();
+        for (const char* code : {"0 ok", "1 check failed", "2 usage or input error", "3 data error",
+                                 "4 database, output file or standard output could not be written",
+                                 "5 the run diverged", "130 interrupted"})
+            QVERIFY2(text.contains(code), (QByteArray(code) + " not in: " + text).constData());
     }
 
     // The words for an unwritable file follow errno (a read-only mount needs root to make here).

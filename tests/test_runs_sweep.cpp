@@ -82,6 +82,8 @@ void TestRunsSweep::resumesWithoutDuplicates() {
     for (const auto& r : runs) {
         QCOMPARE(r.status, RunStatus::Finished);
         QCOMPARE(r.epochs, 2);
+        // Each run records its data as `train` does: generated data, no files to fingerprint.
+        QCOMPARE(r.info.dataFingerprint, std::string("[]"));
     }
     QCOMPARE(store.sweepsList().size(), size_t(1)); // the same sweep, resumed
     const auto trials = store.sweepTrialsGet(q.sweepId());

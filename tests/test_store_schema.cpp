@@ -141,6 +141,25 @@ private Q_SLOTS:
         QVERIFY(!r.info.programVersion.empty() && !r.info.host.empty());
     }
 
+    // One seed range everywhere (issue 10 item 3): 0..2^63-1 is stored and read back exactly; a
+    // larger seed, which SQLite's signed integer would hold as a negative number, is refused.
+    void seedRangeRoundTrips() {
+        QTemporaryDir dir;
+        const std::string p = dir.filePath("seeds.db").toStdString();
+        RunStore s = RunStore::open(p);
+        for (const uint64_t seed : {uint64_t(0), uint64_t(9223372036854775807ull)}) {
+            RunInfo i = info("seed");
+            i.seed = seed;
+            QCOMPARE(s.runGet(s.runCreate(i)).info.seed, seed);
+        }
+        for (const uint64_t seed : {uint64_t(9223372036854775808ull), ~uint64_t(0)}) {
+            RunInfo i = info("too large");
+            i.seed = seed;
+            QVERIFY_THROWS_EXCEPTION(InputError, s.runCreate(i));
+        }
+        QCOMPARE(s.runsList().size(), size_t(2));
+    }
+
     // The mechanism itself, with a made-up version 2 on top of this program's steps.
     void migratorAppliesNewerStepsInOrder() {
         QTemporaryDir dir;

@@ -123,7 +123,20 @@ int sweep(const SweepOptions& o) {
         }
         const int64_t runId = claim.runId;
         try {
-            const Dataset data = dataset_for_experiment(tr.experiment, o.dataDir);
+            // The run records the data it reads, or reads the data it recorded (a resumed trial;
+            // a changed file is a data error). Its own connection: loading holds no lock.
+            RunDataCheck check = RunDataCheck::Matched;
+            const Dataset data = [&] {
+                RunStore own = RunStore::open(dbPath, StoreAccess::Existing);
+                return run_data_attach(own, runId, tr.experiment, o.dataDir, &check);
+            }();
+            if (check == RunDataCheck::NotRecorded) {
+                std::lock_guard lock(mutex);
+                std::fprintf(stderr,
+                             "bitbench-cli: note: run %lld was stored without a data fingerprint; "
+                             "its data is not checked\n",
+                             (long long)runId);
+            }
             Trainer t(tr.experiment, data, threadsPerTrial, engine);
             if (cp) t.checkpointLoad(cp->blob);
             RunWriter writer(dbPath, runId);

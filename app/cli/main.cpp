@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
     cli_stdout_track();
     CLI::App app{"bitbench-cli: train neural networks with integer arithmetic at chosen bitwidths.\n"
                  "Exit codes: 0 ok, 1 check failed, 2 usage or input error, 3 data error,\n"
-                 "4 database, output file or standard output could not be written, 130 interrupted."};
+                 "4 database, output file or standard output could not be written,\n"
+                 "5 the run diverged (NaN or infinite loss or weight), 130 interrupted."};
     app.set_version_flag("--version", std::string("bitbench-cli ") + bitbench::kVersion);
     app.require_subcommand(1);
 

@@ -631,8 +631,9 @@ void MainWindow::onRunFinished(int outcome, const QString& message, qint64 runId
     }
     if (m_auto.autotrain && outcome == int(TrainingOutcome::Diverged)) {
         // The status bar says it (and the runs browser shows the status); automation reports it
-        // as bitbench-cli does: one line, exit code 5.
-        std::fprintf(stderr, "bitbench: %s\n", message.toUtf8().constData());
+        // as bitbench-cli does: its line, exit code 5.
+        const QString line = m_failureLine.isEmpty() ? message : m_failureLine;
+        std::fprintf(stderr, "bitbench: %s\n", line.toUtf8().constData());
         finishAutomation();
         QCoreApplication::exit(5);
         return;

@@ -124,7 +124,8 @@ void SweepQueue::run(SweepRequest r) {
             std::optional<Trainer> t;
             bool complete = false;
             try {
-                data = dataset_for_experiment(tr.experiment, r.dataDir);
+                // The run records the data it reads, or reads the data it recorded.
+                data = run_data_attach(store, runId, tr.experiment, r.dataDir);
                 t.emplace(tr.experiment, data, r.threads, engine);
                 if (cp) t->checkpointLoad(cp->blob);
                 RunWriter writer(r.dbPath, runId);

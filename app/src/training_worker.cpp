@@ -156,6 +156,9 @@ void TrainingWorker::run() {
             // No checkpoint of the non-finite weights: the last epoch's one stays the latest.
             const Divergence& d = trainer.divergence();
             writer.finish(RunStatus::Diverged, summary.dump(), d.step, d.message);
+            Q_EMIT failed(5, QStringLiteral("run %1 stored as diverged: %2") // bitbench-cli's line
+                                 .arg(runId)
+                                 .arg(QString::fromStdString(d.message)));
             Q_EMIT finished(
                 int(TrainingOutcome::Diverged),
                 tr("Run %1 diverged: %2").arg(runId).arg(QString::fromStdString(d.message)), runId,

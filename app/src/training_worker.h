@@ -53,8 +53,8 @@ Q_SIGNALS:
     void status(const QString& message);
     void started(qint64 runId, qint64 totalSteps, qint64 stepsPerEpoch, int batch, const QString& engineKind);
     void finished(int outcome, const QString& message, qint64 runId, qint64 steps);
-    // Just before finished(Failed): the failure as a command line reports it (error_exit_code,
-    // error_line), for bitbench --autotrain.
+    // Just before finished(Failed) or finished(Diverged): the outcome as bitbench-cli reports it
+    // (error_exit_code and error_line; 5 and "run N stored as diverged: ..."), for --autotrain.
     void failed(int exitCode, const QString& line);
 
 private:

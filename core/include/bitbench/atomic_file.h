@@ -32,6 +32,11 @@ bool file_is_sqlite(const std::string& path);
 // True when both paths name one existing file (same device and inode; symlinks are followed).
 bool file_same(const std::string& a, const std::string& b);
 
+// The database whose -wal, -shm or -journal file `path` names, whether or not that file exists:
+// the path without the suffix when it holds an SQLite database or is a database this process has
+// open (FileOpenMark); empty for any other path.
+std::string file_database_companion(const std::string& path);
+
 // Refuses an output path that would destroy a database: a file holding an SQLite database, a
 // database this process has open (FileOpenMark), the database `dbPath` itself, or the -wal, -shm
 // or -journal file of any of these.

@@ -28,8 +28,9 @@ enum class EngineKind; // engine.h
 // throws: InputError quoting the text.
 int64_t run_id_parse(const std::string& text);
 
-// What a run is: written once by runCreate. Empty programVersion / host are filled in with this
-// program's version and this machine's host name.
+// What a run is: written once by runCreate (the data fields dataset, dataDir and dataFingerprint
+// also by runSetData, for a sweep trial's run created before its data is read). Empty
+// programVersion / host are filled in with this program's version and this machine's host name.
 struct RunInfo {
     std::string name;
     std::string experimentJson;     // the experiment as the user gave it
@@ -196,6 +197,9 @@ public:
     int64_t runCreate(const RunInfo& info, int32_t keepCheckpoints = kKeepCheckpointsDefault);
     // requires: keepCheckpoints >= 0. Applies from the next stored checkpoint on.
     void runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints);
+    // Stores the identity of the data the run reads: `info`'s dataset, dataDir and
+    // dataFingerprint (see run_info_of). throws StoreError when the run does not exist.
+    void runSetData(int64_t runId, const RunInfo& info);
     // Claims the run for this process in one write transaction (status running, this process as
     // its writer), unless it is finished or diverged or another live process trains it; a run
     // whose writer died is taken over. A process on another host counts as live. throws
@@ -333,6 +337,14 @@ enum class RunDataCheck : uint8_t {
 //         of the loader).
 Dataset run_data_load(RunStore& store, const RunRecord& r, const Experiment& e,
                       const std::string& dataDir, RunDataCheck* check = nullptr);
+// Loads the data of a sweep trial's run, which sweepTrialClaim creates before its data is read.
+// A run with a stored fingerprint reads its own data exactly as run_data_load does (`dataDir` may
+// point at a copy). Otherwise the data is read from `dataDir` (else as the experiment says), and a
+// run that starts from scratch (no checkpoint) gets its identity stored (runSetData); one that
+// continues from a checkpoint stored without a fingerprint reads it unchecked (NotRecorded).
+// throws: as run_data_load; StoreError when the run does not exist or cannot be written.
+Dataset run_data_attach(RunStore& store, int64_t runId, const Experiment& e,
+                        const std::string& dataDir, RunDataCheck* check = nullptr);
 // The experiment a stored run trains. throws StoreError when its stored configuration is unusable.
 Experiment run_experiment_of(const RunRecord& r);
 // The engine stored run `r` (of experiment `e`) resumes and replays on: the one it recorded, or

@@ -200,4 +200,19 @@ Dataset run_data_load(RunStore& store, const RunRecord& r, const Experiment& e,
     return data;
 }
 
+Dataset run_data_attach(RunStore& store, int64_t runId, const Experiment& e,
+                        const std::string& dataDir, RunDataCheck* check) {
+    const RunRecord r = store.runGet(runId);
+    if (!r.info.dataFingerprint.empty()) return run_data_load(store, r, e, dataDir, check);
+    Dataset data = dataset_for_experiment(e, dataDir);
+    // A checkpoint stored without a fingerprint came from data nobody recorded: that stays unknown.
+    if (r.checkpoints > 0) {
+        if (check) *check = RunDataCheck::NotRecorded;
+        return data;
+    }
+    store.runSetData(runId, run_info_of(e, data, store));
+    if (check) *check = RunDataCheck::Matched;
+    return data;
+}
+
 } // namespace bitbench

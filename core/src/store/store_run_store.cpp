@@ -188,6 +188,13 @@ SqliteDb& store_connection(RunStore& store) {
 }
 
 RunStore RunStore::open(const std::string& path, StoreAccess access) {
+    // A database's -wal, -shm or -journal file belongs to it: SQLite would take an empty or
+    // absent one for a new database and write into it, under the feet of that database.
+    if (const std::string base = file_database_companion(path); !base.empty())
+        throw StoreError(error_message_file(
+            path, "belongs to the SQLite database '" + base +
+                      "' and is no run database of its own; choose another file, it was left "
+                      "untouched"));
     std::error_code ec;
     const bool exists = fs::exists(path, ec);
     const std::string dir = folderOf(path);
@@ -405,6 +412,26 @@ void RunStore::runSetKeepCheckpoints(int64_t runId, int32_t keepCheckpoints) {
         .bind(1, int64_t(std::max(keepCheckpoints, 0)))
         .bind(2, runId)
         .run();
+    if (db.changes() == 0) noSuchRun(m_impl->path, runId);
+    txn.commit();
+}
+
+void RunStore::runSetData(int64_t runId, const RunInfo& info) {
+    requireWritable(*m_impl, "record the run's data");
+    SqliteDb& db = m_impl->db;
+    SqliteWriteTxn txn(db);
+    auto q = db.query("UPDATE runs SET dataset = ?, data_dir = ?, data_fingerprint = ? WHERE id = ?");
+    q.bind(1, info.dataset).bind(4, runId);
+    // NULL, not '', for what is not known, as insertRun stores it.
+    if (info.dataDir.empty())
+        q.bindNull(2);
+    else
+        q.bind(2, info.dataDir);
+    if (info.dataFingerprint.empty())
+        q.bindNull(3);
+    else
+        q.bind(3, info.dataFingerprint);
+    q.run();
     if (db.changes() == 0) noSuchRun(m_impl->path, runId);
     txn.commit();
 }

@@ -166,13 +166,17 @@ void file_output_check(const std::string& path, const std::string& dbPath) {
                 refuse(path, *suffix ? "belongs to the run database '" + dbPath + "'"
                                      : std::string("is the run database being read"));
     }
-    const std::string base = companionBase(path);
-    if (!base.empty()) {
-        FileKey baseKey;
-        if (fileKey(base, &baseKey) && (markedOpen(baseKey) || file_is_sqlite(base)))
-            refuse(path, "belongs to the SQLite database '" + base + "'");
-    }
+    if (const std::string base = file_database_companion(path); !base.empty())
+        refuse(path, "belongs to the SQLite database '" + base + "'");
     if (file_is_sqlite(path)) refuse(path, "is an SQLite database");
+}
+
+std::string file_database_companion(const std::string& path) {
+    const std::string base = companionBase(path);
+    FileKey key;
+    if (base.empty() || !fileKey(base, &key)) return {};
+    // An open database is known without opening it again (see FileOpenMark).
+    return markedOpen(key) || file_is_sqlite(base) ? base : std::string();
 }
 
 std::string file_errno_words(int err) {
