@@ -18,8 +18,9 @@ Dataset dataset_load(const std::string& kind, const std::string& dir) {
 
 Dataset dataset_for_experiment(const Experiment& e, const std::string& dataDir) {
     if (e.datasetKind == "synthetic") {
+        // The graph's classes: an op-form model's layer list is empty.
         const auto& m = e.model;
-        return dataset_generate_synthetic(m.inH, m.inW, m.inC, m.classes(), e.trainLimit ? e.trainLimit : 2048,
+        return dataset_generate_synthetic(m.inH, m.inW, m.inC, e.graph.classes(), e.trainLimit ? e.trainLimit : 2048,
                                           e.testLimit ? e.testLimit : 512, e.seed);
     }
     return dataset_load(e.datasetKind, !dataDir.empty() ? dataDir : e.datasetDir);
