@@ -223,6 +223,52 @@ private Q_SLOTS:
         QCOMPARE(e.costText(), QStringLiteral("Energy per step 1.9 mJ"));
     }
 
+    void familyPatterns() {
+        // Families as a caller would register them: affine has bits and a stochastic suffix,
+        // ternary fixed 2 bits for W only.
+        QVector<QuantFamilyChoice> fams = quant_family_choices_wage();
+        fams.push_back({QStringLiteral("affine"), QStringLiteral("affine"), 1, 16, 0xF, true, {}});
+        fams.push_back({QStringLiteral("ternary"), QStringLiteral("ternary"), 2, 2, 0x1, false, {}});
+        QString err;
+        QVERIFY(!quant_pattern_parse(QStringLiteral("2-8-8-8"), fams, &err).has_value());
+        QVERIFY(err.isEmpty()); // a WAGE pattern: not this parser's to explain
+        const auto cells = quant_pattern_parse(QStringLiteral("ternary-affine8s-f-8"), fams, &err);
+        QVERIFY2(cells.has_value(), qPrintable(err));
+        QCOMPARE((*cells)[0].family, QStringLiteral("ternary"));
+        QCOMPARE((*cells)[0].bits, 2);
+        QCOMPARE((*cells)[1].family, QStringLiteral("affine"));
+        QCOMPARE((*cells)[1].bits, 8);
+        QCOMPARE((*cells)[1].suffix, QStringLiteral("s"));
+        QVERIFY((*cells)[2].isFloat());
+        QVERIFY((*cells)[3].isWage() && (*cells)[3].bits == 8);
+        QCOMPARE(quant_pattern_format(*cells, fams), QStringLiteral("ternary-affine8s-f-8"));
+        QCOMPARE(cell_quant_text((*cells)[1], fams), QStringLiteral("affine 8 s"));
+        QVERIFY(!quant_pattern_parse(QStringLiteral("ternary-affine33-f-8"), fams, &err).has_value());
+        QCOMPARE(err, QStringLiteral("A (field 2): affine takes 1..16 bits, not 33"));
+        QVERIFY(!quant_pattern_parse(QStringLiteral("8-ternary-f-8"), fams, &err).has_value());
+        QCOMPARE(err, QStringLiteral("A (field 2): ternary does not serve class A"));
+
+        BitwidthEditor e;
+        e.setFamilies(fams);
+        e.setLayers(kLeNet);
+        QVERIFY(e.setPattern(QStringLiteral("ternary-affine8s-f-8")));
+        QCOMPARE(e.cellText(3, 0), QStringLiteral("ternary"));
+        QCOMPARE(e.cellBits(3, 1), 8);
+        QCOMPARE(e.cellBits(3, 2), 0);
+        e.setCellBits(0, 1, 4); // affine keeps its family and suffix
+        QCOMPARE(e.cellText(0, 1), QStringLiteral("affine 4 s"));
+        QVERIFY(e.isOverridden(0, 1));
+        QCOMPARE(e.config().layerQuant[0][1].bits, 4);
+        // The same value in every row folds into the pattern, written with family tokens.
+        for (int l = 1; l < 4; ++l)
+            e.setCellBits(l, 1, 4);
+        QCOMPARE(e.overrideCount(), 0);
+        QCOMPARE(e.pattern(), QStringLiteral("ternary-affine4s-f-8"));
+        // Back to a WAGE pattern: every cell follows it.
+        QVERIFY(e.setPattern(QStringLiteral("2-8-8-8")));
+        QCOMPARE(e.cellText(1, 0), QStringLiteral("wage 2"));
+    }
+
     void colourScaleOrdersBits() {
         // Distinct colours for the common widths, and float unlike any width.
         QSet<QRgb> seen;

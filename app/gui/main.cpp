@@ -12,6 +12,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QRegularExpression>
 
 #include <cstdio>
 
@@ -29,6 +30,11 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Experiment file to open."), QStringLiteral("file"));
     const QCommandLineOption bits(QStringLiteral("bits"), QStringLiteral("W-A-G-E pattern, e.g. 2-8-8-8."),
                                   QStringLiteral("pattern"));
+    const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Built-in model, e.g. lenet5-bn."),
+                                   QStringLiteral("name"));
+    const QCommandLineOption method(QStringLiteral("method"),
+                                    QStringLiteral("Method preset (its quantizers, optimizer, loss, schedule)."),
+                                    QStringLiteral("name"));
     const QCommandLineOption db(QStringLiteral("db"), QStringLiteral("Run database file."), QStringLiteral("file"));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Dataset folder."),
                                      QStringLiteral("dir"));
@@ -55,7 +61,7 @@ int main(int argc, char** argv) {
                                      QStringLiteral("layer:class"));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1600x1000."),
                                   QStringLiteral("WxH"));
-    parser.addOptions({experiment, bits, db, dataDir, epochs, threads, trainLimit, testLimit, autotrain, quitAfter,
+    parser.addOptions({experiment, bits, model, method, db, dataDir, epochs, threads, trainLimit, testLimit, autotrain, quitAfter,
                        quitWhenDone, shots, perf, inspect, size});
     // parse() rather than process(): a usage error exits with 2 and one line, like bitbench-cli.
     if (!parser.parse(QCoreApplication::arguments())) {
@@ -77,7 +83,7 @@ int main(int argc, char** argv) {
         return v;
     };
 
-    for (const QCommandLineOption* o : {&experiment, &bits, &db, &dataDir, &shots, &inspect, &size})
+    for (const QCommandLineOption* o : {&experiment, &bits, &model, &method, &db, &dataDir, &shots, &inspect, &size})
         if (parser.isSet(*o) && parser.value(*o).isEmpty()) {
             std::fprintf(stderr, "bitbench: --%s needs a value, got an empty one (leave the option out for its default)\n",
                          o->names().constLast().toUtf8().constData());
@@ -87,7 +93,10 @@ int main(int argc, char** argv) {
         // Refused before any window opens, with bitbench-cli's line and exit code.
         try {
             if (parser.isSet(experiment)) (void)bitbench::experiment_load(parser.value(experiment).toStdString());
-            if (parser.isSet(bits)) (void)bitbench::quant_spec_parse(parser.value(bits).toStdString());
+            // A pattern naming families ("ternary-affine8-f-f") is the editor's to check.
+            static const QRegularExpression family(QStringLiteral("[a-eg-z]"));
+            if (parser.isSet(bits) && !parser.value(bits).toLower().contains(family))
+                (void)bitbench::quant_spec_parse(parser.value(bits).toStdString());
         } catch (const std::exception& e) {
             std::fprintf(stderr, "bitbench: %s\n", bitbench::error_line(e).c_str());
             return bitbench::error_exit_code(e);
@@ -100,6 +109,15 @@ int main(int argc, char** argv) {
     if (parser.isSet(experiment) && !panel->loadExperimentFile(parser.value(experiment)))
         std::fprintf(stderr, "bitbench: cannot open the experiment %s (details in the window)\n",
                      parser.value(experiment).toUtf8().constData());
+    if (parser.isSet(model) && !panel->setModel(parser.value(model))) {
+        std::fprintf(stderr, "bitbench: --model: no built-in model \"%s\"\n", parser.value(model).toUtf8().constData());
+        return 2;
+    }
+    if (parser.isSet(method) && !panel->setMethod(parser.value(method))) {
+        std::fprintf(stderr, "bitbench: --method: cannot use \"%s\" (details in the window)\n",
+                     parser.value(method).toUtf8().constData());
+        return 2;
+    }
     if (parser.isSet(bits)) window.bitwidthEditor()->setPattern(parser.value(bits));
     if (parser.isSet(db)) panel->setDatabasePath(parser.value(db));
     if (parser.isSet(dataDir)) panel->setDataDir(parser.value(dataDir));

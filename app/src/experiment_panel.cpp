@@ -2,6 +2,7 @@
 #include "experiment_panel.h"
 
 #include "bitbench/error.h"
+#include "bitbench/graph.h"
 #include "bitbench/paths.h"
 
 #include <QComboBox>
@@ -61,8 +62,19 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
     m_name->setToolTip(tr("Name of the run in the database"));
     addField(tr("Run name"), m_name);
 
+    m_method = new QComboBox;
+    m_method->setObjectName(QStringLiteral("methodCombo"));
+    m_method->addItem(tr("custom"), QString());
+    for (const auto& n : experiment_method_names())
+        m_method->addItem(QString::fromStdString(n), QString::fromStdString(n));
+    m_method->setToolTip(tr("A method preset sets its recipe: quantizers, optimizer, loss, batch and learning "
+                            "rates (as \"method\" in an experiment file). custom: the settings as they are."));
+    addField(tr("Method"), m_method);
+    connect(m_method, &QComboBox::activated, this, [this](int i) { setMethod(m_method->itemData(i).toString()); });
+
     m_model = new QComboBox;
     for (const auto& n : model_builtin_names()) m_model->addItem(QString::fromStdString(n));
+    for (const auto& n : graph_builtin_names()) m_model->addItem(QString::fromStdString(n));
     m_fModel = addField(tr("Model"), m_model);
     m_modelInfo = new QLabel;
     m_modelInfo->setStyleSheet(QStringLiteral("color: palette(mid);"));
@@ -92,6 +104,17 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
     m_lr->setToolTip(tr("Learning rate by epoch: \"0:8, 200:1, 250:0.125\" or one number. Integer Q_G needs "
                         "multiples of 2^-16 below 2^15."));
     m_fLr = addField(tr("LR schedule"), m_lr);
+    m_loss = new QComboBox;
+    m_loss->setObjectName(QStringLiteral("lossCombo"));
+    for (LossKind k : {LossKind::Sse, LossKind::SoftmaxCrossEntropy, LossKind::SquaredHinge})
+        m_loss->addItem(QString::fromLatin1(loss_kind_name(k)));
+    addField(tr("Loss"), m_loss);
+    m_optimizer = new QLabel;
+    m_optimizer->setObjectName(QStringLiteral("optimizerLabel"));
+    m_optimizer->setWordWrap(true);
+    m_optimizer->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_optimizer->setToolTip(tr("The solver of every parameter tensor: from the experiment file or the method"));
+    addField(tr("Optimizer"), m_optimizer);
     m_seed = new QLineEdit;
     m_seed->setObjectName(QStringLiteral("seedEdit"));
     m_fSeed = addField(tr("Seed"), m_seed);
@@ -137,7 +160,8 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
     for (QSpinBox* s : {m_epochs, m_batch, m_threads, m_trainLimit, m_testLimit})
         connect(s, &QSpinBox::valueChanged, this, &ExperimentPanel::validate);
     connect(m_model, &QComboBox::currentIndexChanged, this, &ExperimentPanel::validate);
-    m_lockable = {m_preset, browse, m_name, m_model, m_dataDir, dataBrowse, m_epochs, m_batch, m_lr,
+    connect(m_loss, &QComboBox::currentIndexChanged, this, &ExperimentPanel::validate);
+    m_lockable = {m_preset, browse, m_name, m_method, m_model, m_loss, m_dataDir, dataBrowse, m_epochs, m_batch, m_lr,
                   m_seed, m_threads, m_trainLimit, m_testLimit, m_db, dbBrowse};
 }
 
@@ -207,7 +231,8 @@ bool ExperimentPanel::loadExperimentFile(const QString& path) {
         m_preset->setToolTip(m_path);
         m_name->setText(QString::fromStdString(e.name));
         const QString model = QString::fromStdString(e.model.name);
-        const bool builtin = m_source.contains("model") && m_source["model"].is_string();
+        const bool builtin = m_source.contains("model") && m_source["model"].is_string() &&
+                             m_model->findText(model) >= 0 && m_model->findText(model) < builtinModelCount();
         int mi = m_model->findText(model);
         if (!builtin || mi < 0) {
             const QString label = tr("%1 (from file)").arg(model);
@@ -225,6 +250,7 @@ bool ExperimentPanel::loadExperimentFile(const QString& path) {
         m_seed->setText(QString::number(e.seed));
         m_trainLimit->setValue(int(std::min<int64_t>(e.trainLimit, std::numeric_limits<int>::max())));
         m_testLimit->setValue(int(std::min<int64_t>(e.testLimit, std::numeric_limits<int>::max())));
+        showMethodFields(e);
         m_loading = false;
         setReason(m_fPreset, {});
         validate();
@@ -236,17 +262,6 @@ bool ExperimentPanel::loadExperimentFile(const QString& path) {
         m_valid = false;
         Q_EMIT changed();
         return false;
-    }
-}
-
-std::optional<ModelDesc> ExperimentPanel::model() const {
-    const QString name = m_model->currentText();
-    try {
-        if (m_model->currentIndex() < int(model_builtin_names().size()))
-            return model_from_json(model_builtin_json(name.toStdString()));
-        return m_loaded.model;
-    } catch (const std::exception&) {
-        return std::nullopt;
     }
 }
 
@@ -333,12 +348,14 @@ void ExperimentPanel::validate() {
     QString kind = QString::fromStdString(m_loaded.datasetKind);
     if (!m) modelReason = tr("Unknown model");
     else {
-        m_modelInfo->setText(tr("%1 weight layers, %2 parameters, input %3x%4x%5")
-                                 .arg(m->layers.size())
-                                 .arg(QLocale().toString(qlonglong(m->parameterCount())))
+        const auto g = graph();
+        m_modelInfo->setText(tr("%1 weight layers, %2 parameters, input %3x%4x%5%6")
+                                 .arg(weightLayerNames().size())
+                                 .arg(QLocale().toString(qlonglong(g ? g->parameterCount() : m->parameterCount())))
                                  .arg(m->inH)
                                  .arg(m->inW)
-                                 .arg(m->inC));
+                                 .arg(m->inC)
+                                 .arg(g && m->layers.empty() ? tr(", %1 ops").arg(g->ops.size()) : QString()));
         const bool mnistLike = kind == QLatin1String("mnist") || kind == QLatin1String("idx");
         if (mnistLike && m->inC != 1)
             modelReason = tr("%1 expects %2x%3x%4 images; %5 images are 28x28x1")
@@ -406,32 +423,53 @@ void ExperimentPanel::validate() {
 
 std::optional<Experiment> ExperimentPanel::buildExperiment(const std::string& bits, const json& layerBits,
                                                            QString* error) {
+    json keys = {{"bits", bits}};
+    if (layerBits.is_object() && !layerBits.empty()) keys["layer_bits"] = layerBits;
+    return buildExperiment(keys, error);
+}
+
+json ExperimentPanel::experimentJson(const json& quantKeys) const {
+    QString why;
+    const auto lr = parseLr(&why);
+    json j = m_source.is_object() ? m_source : json::object();
+    j["name"] = m_name->text().trimmed().isEmpty() ? m_loaded.name : m_name->text().trimmed().toStdString();
+    if (m_model->currentIndex() < builtinModelCount()) j["model"] = m_model->currentText().toStdString();
+    const std::string kind = m_loaded.datasetKind;
+    if (!dataDir().isEmpty()) j["dataset"] = {{"kind", kind}, {"dir", dataDir().toStdString()}};
+    j["epochs"] = m_epochs->value();
+    j["batch"] = m_batch->value();
+    if (lr) j["lr"] = *lr;
+    try {
+        j["seed"] = seed_parse(m_seed->text().trimmed().toStdString(), "experiment.seed");
+    } catch (const InputError&) {
+    }
+    j["train_limit"] = m_trainLimit->value();
+    j["test_limit"] = m_testLimit->value();
+    // The loss as shown; written only when it differs from what the file or method gives, so
+    // the JSON stays the one a user would write.
+    const std::string loss = m_loss->currentText().toStdString();
+    if (loss != loss_kind_name(m_loaded.loss) || j.contains("loss")) j["loss"] = loss;
+    for (const char* k : {"bits", "layer_bits", "quant", "layer_quant"}) j.erase(k);
+    for (const auto& [k, v] : quantKeys.items()) j[k] = v;
+    return j;
+}
+
+std::optional<Experiment> ExperimentPanel::buildExperiment(const json& quantKeys, QString* error, bool quiet) {
     QString why;
     const auto lr = parseLr(&why);
     if (!lr || !m_valid) {
         if (error) *error = why.isEmpty() ? tr("Fix the fields marked in red first") : why;
         return std::nullopt;
     }
-    json j = m_source.is_object() ? m_source : json::object();
-    j["name"] = m_name->text().trimmed().isEmpty() ? m_loaded.name : m_name->text().trimmed().toStdString();
-    if (m_model->currentIndex() < int(model_builtin_names().size())) j["model"] = m_model->currentText().toStdString();
-    const std::string kind = m_loaded.datasetKind;
-    if (!dataDir().isEmpty()) j["dataset"] = {{"kind", kind}, {"dir", dataDir().toStdString()}};
-    j["epochs"] = m_epochs->value();
-    j["batch"] = m_batch->value();
-    j["lr"] = *lr;
-    j["seed"] = seed_parse(m_seed->text().trimmed().toStdString(), "experiment.seed");
-    j["train_limit"] = m_trainLimit->value();
-    j["test_limit"] = m_testLimit->value();
-    j["bits"] = bits;
-    if (layerBits.is_object() && !layerBits.empty()) j["layer_bits"] = layerBits;
-    else j.erase("layer_bits");
+    const json j = experimentJson(quantKeys);
     try {
         Experiment e = experiment_from_json(j, m_baseDir.toStdString());
-        m_general->hide();
+        if (!quiet) m_general->hide();
         return e;
     } catch (const std::exception& ex) {
         const QString msg = QString::fromUtf8(ex.what());
+        if (error) *error = msg;
+        if (quiet) return std::nullopt;
         // Show the core's message under the field it names.
         Field* target = msg.startsWith(QLatin1String("experiment.lr")) ? &m_fLr
                         : msg.startsWith(QLatin1String("experiment.seed")) ? &m_fSeed
@@ -442,7 +480,6 @@ std::optional<Experiment> ExperimentPanel::buildExperiment(const std::string& bi
             m_general->setText(msg);
             m_general->show();
         }
-        if (error) *error = msg;
         return std::nullopt;
     }
 }

@@ -32,8 +32,22 @@ public:
     QString experimentPath() const { return m_path; }
     const Experiment& loadedExperiment() const { return m_loaded; }
 
-    // The model as currently chosen, shapes inferred; nullopt when the choice is invalid.
+    // The model as currently chosen, shapes inferred; nullopt when the choice is invalid. An
+    // op-form model (lenet5-bn, resnet8) has no layer list: model() gives its name and input
+    // only, graph() its ops.
     std::optional<ModelDesc> model() const;
+    std::optional<Graph> graph() const;
+    // Names of the weight ops (conv, fc) of the chosen model: the bitwidth editor's rows.
+    QStringList weightLayerNames() const;
+
+    // The method preset ("wage", "float-sgd", ...) or "custom". Choosing a preset sets the keys
+    // of its recipe (quantizers, optimizer, loss, batch, schedule) and re-emits experimentLoaded
+    // so the bitwidth editor takes its quantizers; "custom" keeps the current settings.
+    QString method() const;
+    bool setMethod(const QString& name);
+    // Chooses a built-in model by name; false when there is none of that name.
+    bool setModel(const QString& name);
+    QString lossName() const;
     int batch() const;
     int threads() const;
     QString dataDir() const;
@@ -54,6 +68,12 @@ public:
     // under the field the core names) when the core rejects it.
     std::optional<Experiment> buildExperiment(const std::string& bits, const nlohmann::json& layerBits,
                                               QString* error = nullptr);
+    // The same with the quantizer keys as given ({"bits", "layer_bits"} or {"quant",
+    // "layer_quant"}, see quant_bridge_keys); `quiet` shows no reasons (for previews).
+    std::optional<Experiment> buildExperiment(const nlohmann::json& quantKeys, QString* error = nullptr,
+                                              bool quiet = false);
+    // The JSON buildExperiment parses (before the core reads it).
+    nlohmann::json experimentJson(const nlohmann::json& quantKeys) const;
 
     // Disables editing while a run is going.
     void setLocked(bool locked);
@@ -73,6 +93,8 @@ private:
     void validate();
     void setReason(Field& f, const QString& reason);
     void onPresetActivated(int index);
+    void showMethodFields(const Experiment& e);
+    int builtinModelCount() const;
     QString lrText(const std::vector<LrStep>& lr) const;
     std::optional<nlohmann::json> parseLr(QString* error) const;
 
@@ -80,7 +102,10 @@ private:
     int m_row = 0;
     QComboBox* m_preset = nullptr;
     QLineEdit* m_name = nullptr;
+    QComboBox* m_method = nullptr;
     QComboBox* m_model = nullptr;
+    QComboBox* m_loss = nullptr;
+    QLabel* m_optimizer = nullptr;
     QLabel* m_modelInfo = nullptr;
     QLineEdit* m_dataDir = nullptr;
     QSpinBox* m_epochs = nullptr;

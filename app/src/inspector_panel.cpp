@@ -1,6 +1,8 @@
 // InspectorPanel: per-tensor statistics history and the HistogramView of the selected tensor.
 #include "inspector_panel.h"
 
+#include "quant_bridge.h"
+
 #include "bitbench_widgets/qcp.h"
 
 #include <QButtonGroup>
@@ -95,12 +97,24 @@ void InspectorPanel::setLayers(const QStringList& names) {
 
 void InspectorPanel::clear() {
     m_history.clear();
+    m_plans.clear();
     drawMaxAbs(nullptr);
     m_view->clearStatsHistory();
     m_view->setValues({}, {});
     m_view->setError({});
     m_view->setStats({});
     m_view->setTitle(tr("No statistics yet: press Train"));
+}
+
+void InspectorPanel::setPlans(std::vector<std::array<QuantPlan, 4>> plans) {
+    m_plans = std::move(plans);
+    showSelected(false);
+}
+
+const QuantPlan* InspectorPanel::plan(int layer, int cls) const {
+    if (layer < 0 || size_t(layer) >= m_plans.size() || cls < 0 || cls > 3) return nullptr;
+    const QuantPlan& p = m_plans[size_t(layer)][size_t(cls)];
+    return p.groups.empty() ? nullptr : &p;
 }
 
 void InspectorPanel::select(int layer, int cls) {
@@ -152,7 +166,11 @@ void InspectorPanel::showSelected(bool rebuildHistory) {
         return;
     }
     const TensorStats& s = it->latest;
-    const QString bits = s.bits ? tr("%1 bits").arg(s.bits) : tr("float");
+    const QuantPlan* p = plan(layer, cls);
+    QString bits = s.bits ? tr("%1 bits").arg(s.bits) : tr("float");
+    if (p)
+        bits = QString::fromLatin1(quant_family(p->family).name) + (s.bits ? QLatin1Char(' ') + QString::number(s.bits) : QString()) +
+               (p->groups.size() > 1 ? tr(", %1 groups").arg(p->groups.size()) : QString());
     m_view->setTitle(tr("%1 · %2 (%3), step %4").arg(QString::fromStdString(s.layerName),
                                                      QLatin1String(kTensorClassNames[cls]), bits)
                          .arg(s.step));
@@ -160,7 +178,10 @@ void InspectorPanel::showSelected(bool rebuildHistory) {
     marks.step = s.quantStep;
     marks.clipLo = s.clipLo;
     marks.clipHi = s.clipHi;
-    if (s.bits == 0) {
+    if (p) {
+        // The family's own levels and range, from the plan of this step.
+        marks = quant_bridge_marks(*p);
+    } else if (s.bits == 0) {
         // Float: nothing saturates, so the whole histogram is the representable range.
         marks.step = 0;
         marks.clipLo = s.values.lo;

@@ -2,12 +2,14 @@
 #pragma once
 
 #include "bitbench/observer.h"
+#include "bitbench/quant.h"
 
 #include "bitbench_widgets/histogram_view.h"
 
 #include <QHash>
 #include <QWidget>
 
+#include <array>
 #include <vector>
 
 class QButtonGroup;
@@ -31,6 +33,11 @@ public:
     // A statistics step of every tensor (trainer order); the view redraws if its tensor is in it.
     void addStats(const std::vector<TensorStats>& stats);
     void clear();
+    // The quantizer plans of the newest statistics step, per layer and class: the view draws
+    // their levels and clip range (instead of the statistics' own step and range).
+    void setPlans(std::vector<std::array<QuantPlan, 4>> plans);
+    // The plan drawn for (layer, class); nullptr when there is none.
+    const QuantPlan* plan(int layer, int cls) const;
     // Statistics steps seen for (layer, class).
     int historySize(int layer, int cls) const;
 
@@ -56,6 +63,7 @@ private:
     QCPAxis* m_maxAxis = nullptr;
     QCPGraph* m_maxGraph = nullptr;
     QHash<int, History> m_history;
+    std::vector<std::array<QuantPlan, 4>> m_plans;
 };
 
 // Conversions from the core's statistics to the widgets' plain structs.

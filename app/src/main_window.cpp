@@ -6,9 +6,11 @@
 #include "curves_panel.h"
 #include "experiment_panel.h"
 #include "inspector_panel.h"
+#include "quant_bridge.h"
 #include "runs_window.h"
 
 #include "bitbench/dataset.h"
+#include "bitbench/engine.h"
 #include "bitbench/error.h"
 #include "bitbench/store.h"
 #include "bitbench/version.h"
@@ -154,7 +156,8 @@ void MainWindow::buildUi() {
             return QString::fromUtf8(e.what());
         }
     });
-    m_editorDock = new QDockWidget(tr("Bitwidths (W-A-G-E)"), this);
+    m_editor->setFamilies(quant_bridge_families());
+    m_editorDock = new QDockWidget(tr("Quantizers (W-A-G-E)"), this);
     m_editorDock->setObjectName(QStringLiteral("BitwidthDock"));
     m_editorDock->setWidget(m_editor);
     m_editorDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
@@ -206,11 +209,20 @@ void MainWindow::buildUi() {
 
     connect(m_panel, &ExperimentPanel::changed, this, &MainWindow::onPanelChanged);
     connect(m_panel, &ExperimentPanel::experimentLoaded, this, &MainWindow::onExperimentLoaded);
-    // A rejected pattern changes no config, but Train must follow the field's validity.
+    // A rejected pattern changes no config, but Train must follow the field's validity. A typed
+    // WAGE pattern makes the experiment use the bits shorthand again.
     connect(m_editor->patternEdit(), &QLineEdit::textEdited, this, &MainWindow::updateActions);
+    connect(m_editor, &widgets::BitwidthEditor::patternApplied, this, [this] {
+        if (widgets::cell_quants_are_wage(m_editor->config().patternQuant)) m_bitsForm = true;
+    });
+    m_planTimer = new QTimer(this);
+    m_planTimer->setSingleShot(true);
+    m_planTimer->setInterval(250);
+    connect(m_planTimer, &QTimer::timeout, this, &MainWindow::updatePlans);
     connect(m_editor, &widgets::BitwidthEditor::configChanged, this, [this] {
         updateCost();
         updateActions();
+        m_planTimer->start();
     });
 
     // Runs window (browser, compare, Pareto, replay, sweeps) over the database the panel names.
@@ -280,22 +292,15 @@ void MainWindow::setCostTable(const CostTable& t) {
 void MainWindow::onExperimentLoaded() {
     onPanelChanged(); // layers first, so overrides land on the right rows
     const Experiment& e = m_panel->loadedExperiment();
-    m_editor->resetOverrides();
-    m_editor->setPattern(QString::fromStdString(e.bits.base.dashed()));
-    for (const auto& [layer, bits] : e.bits.overrides) {
-        const int row = m_layerNames.indexOf(QString::fromStdString(layer));
-        if (row < 0) continue;
-        for (int c = 0; c < 4; ++c) m_editor->setCellBits(row, c, bits.bits[size_t(c)]);
-    }
+    m_sourceQuant = e.quantGiven;
+    m_bitsForm = quant_bridge_load(*m_editor, e);
     settings_set(settings::kLastExperiment, m_panel->experimentPath());
     updateCost();
+    m_planTimer->start();
 }
 
 void MainWindow::onPanelChanged() {
-    const auto model = m_panel->model();
-    QStringList names;
-    if (model)
-        for (const auto& l : model->layers) names << QString::fromStdString(l.name);
+    const QStringList names = m_panel->weightLayerNames();
     if (names != m_layerNames && !m_controller->busy()) {
         m_layerNames = names;
         m_editor->setLayers(names);
@@ -304,6 +309,35 @@ void MainWindow::onPanelChanged() {
     }
     updateCost();
     updateActions();
+    if (!m_controller->busy()) m_planTimer->start();
+}
+
+nlohmann::json MainWindow::editorQuantKeys() const {
+    return quant_bridge_keys(m_editor->config(), m_bitsForm, m_sourceQuant ? &*m_sourceQuant : nullptr);
+}
+
+// The engine plan of what the panel and editor describe: an engine built for it (with a small
+// batch: the plan does not depend on it) reports integer or float per layer and class.
+void MainWindow::updatePlans() {
+    if (m_controller->busy()) return;
+    QVector<std::array<widgets::BitwidthEditor::CellPlan, 4>> plans;
+    try {
+        auto e = m_panel->buildExperiment(editorQuantKeys(), nullptr, true);
+        if (e) {
+            std::unique_ptr<Engine> engine;
+            Experiment small = *e;
+            small.batch = std::min(e->batch, 32);
+            try {
+                engine = engine_create(small);
+            } catch (const std::exception&) {
+                engine = engine_create(*e); // a size rule (range BN chunks) may need the real batch
+            }
+            plans = quant_bridge_plans(m_layerNames, engine->layers());
+        }
+    } catch (const std::exception&) {
+        // No plan to show; Train reports the reason.
+    }
+    m_editor->setPlans(plans);
 }
 
 QuantSpec MainWindow::editorSpec() const {
@@ -330,6 +364,10 @@ void MainWindow::updateCost() {
     const auto model = m_panel->model();
     if (!model || m_editor->pattern().isEmpty()) {
         m_editor->setCostText(tr("Cost: choose a model and a valid pattern"));
+        return;
+    }
+    if (model->layers.empty()) {
+        m_editor->setCostText(tr("Cost: the cost model prices layer-list models (lenet5, vgg7, mlp) so far"));
         return;
     }
     try {
@@ -413,7 +451,13 @@ bool MainWindow::startTraining(QString* error) {
     if (m_controller->busy()) return fail(tr("a run is in progress"));
     m_failureLine.clear();
     if (!m_editor->errorText().isEmpty()) return fail(m_editor->errorText());
-    const auto e = m_panel->buildExperiment(m_editor->pattern().toStdString(), editorLayerBits(), &why);
+    nlohmann::json keys;
+    try {
+        keys = editorQuantKeys();
+    } catch (const std::exception& ex) {
+        return fail(QString::fromUtf8(ex.what()));
+    }
+    const auto e = m_panel->buildExperiment(keys, &why);
     if (!e) return fail(why);
     TrainingRequest req;
     req.experiment = *e;
@@ -433,6 +477,7 @@ bool MainWindow::startTraining(QString* error) {
     m_firstStep = -1;
     m_stepsDone = 0;
     m_lastEpochRate = 0;
+    updatePlans(); // the plan of what runs now, also when Train comes before the preview timer
     if (!m_controller->start(std::move(req), &why)) return fail(why);
     m_resumingRunId = 0;
     statusBar()->showMessage(tr("Starting %1…").arg(QString::fromStdString(e->name)));
@@ -553,6 +598,7 @@ void MainWindow::onBatch(const MetricsBatch& b) {
     const qint64 cpu0 = threadCpuNs();
     m_curves->append(b.steps, b.epochs);
     m_curves->flush();
+    if (!b.plans.empty()) m_inspector->setPlans(b.plans);
     for (const auto& stats : b.stats) m_inspector->addStats(stats);
     if (!b.stats.empty()) {
         for (const auto& s : b.stats.back()) {

@@ -92,6 +92,16 @@ private:
     void loadStoredCurves(qint64 runId);
     QuantSpec editorSpec() const;
     nlohmann::json editorLayerBits() const;
+    void updatePlans();
+
+public:
+    // The experiment keys the editor stands for (bits or quant form), as startTraining uses them.
+    // throws: InputError when a cell is not a valid quantizer.
+    nlohmann::json editorQuantKeys() const;
+    // True while the editor's state is written as the WAGE shorthand ("bits") when it can be.
+    bool bitsForm() const { return m_bitsForm; }
+
+private:
 
     ExperimentPanel* m_panel = nullptr;
     widgets::BitwidthEditor* m_editor = nullptr;
@@ -113,6 +123,9 @@ private:
     QLabel* m_fpsLabel = nullptr;
     QProgressBar* m_progress = nullptr;
 
+    bool m_bitsForm = true; // the loaded experiment (or the typed pattern) used the bits shorthand
+    std::optional<QuantConfig> m_sourceQuant; // the loaded experiment's families (for E_grad)
+    class QTimer* m_planTimer = nullptr;
     CostTable m_costTable;
     std::optional<CostEstimate> m_cost;
     QStringList m_layerNames;

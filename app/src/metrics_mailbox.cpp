@@ -32,6 +32,13 @@ void MetricsMailbox::onEpoch(const EpochMetrics& m) {
     notifyLocked(lock);
 }
 
+void MetricsMailbox::putPlans(std::vector<std::array<QuantPlan, 4>> plans) {
+    if (plans.empty()) return;
+    std::unique_lock lock(m_mutex);
+    m_pending.plans = std::move(plans);
+    notifyLocked(lock);
+}
+
 MetricsBatch MetricsMailbox::take() {
     MetricsBatch out;
     std::lock_guard lock(m_mutex);

@@ -2,9 +2,11 @@
 #pragma once
 
 #include "bitbench/observer.h"
+#include "bitbench/quant.h"
 
 #include <QObject>
 
+#include <array>
 #include <mutex>
 #include <vector>
 
@@ -15,7 +17,9 @@ struct MetricsBatch {
     std::vector<StepMetrics> steps;
     std::vector<EpochMetrics> epochs;
     std::vector<std::vector<TensorStats>> stats; // one entry per statistics step, oldest first
-    bool empty() const { return steps.empty() && epochs.empty() && stats.empty(); }
+    // The quantizer plans of the newest statistics step (Engine::quantPlans); empty: none new.
+    std::vector<std::array<QuantPlan, 4>> plans;
+    bool empty() const { return steps.empty() && epochs.empty() && stats.empty() && plans.empty(); }
 };
 
 // The trainer thread appends; the GUI thread takes everything at once. dataReady carries no
@@ -29,6 +33,8 @@ public:
     void onStep(const StepMetrics& m) override;
     void onTensorStats(const std::vector<TensorStats>& stats) override;
     void onEpoch(const EpochMetrics& m) override;
+    // The engine's plans at a statistics step; replaces ones not yet taken.
+    void putPlans(std::vector<std::array<QuantPlan, 4>> plans);
 
     // Moves everything out and re-arms dataReady.
     MetricsBatch take();

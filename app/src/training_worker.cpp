@@ -34,10 +34,22 @@ nlohmann::json summaryOf(const Trainer& t) {
     return j;
 }
 
+// Hands the engine's plans on at each statistics step: inside Trainer::step(), on the training
+// thread, before the epoch's evaluation, so they are the plans of the step the statistics show.
+class PlanTap : public TrainObserver {
+public:
+    PlanTap(const Trainer& t, TrainingWorker::PlansSink& sink) : m_t(t), m_sink(sink) {}
+    void onTensorStats(const std::vector<TensorStats>&) override { m_sink(m_t.engine().quantPlans()); }
+
+private:
+    const Trainer& m_t;
+    TrainingWorker::PlansSink& m_sink;
+};
+
 } // namespace
 
-TrainingWorker::TrainingWorker(TrainingRequest request, TrainObserver* observer)
-    : m_request(std::move(request)), m_observer(observer) {}
+TrainingWorker::TrainingWorker(TrainingRequest request, TrainObserver* observer, PlansSink plans)
+    : m_request(std::move(request)), m_observer(observer), m_plans(std::move(plans)) {}
 
 void TrainingWorker::setPaused(bool paused) {
     {
@@ -109,6 +121,8 @@ void TrainingWorker::run() {
         }
         RunWriter writer(m_request.dbPath, runId);
         trainer.addObserver(&writer);
+        PlanTap planTap(trainer, m_plans);
+        if (m_plans) trainer.addObserver(&planTap);
         if (m_observer) trainer.addObserver(m_observer);
         {
             std::lock_guard lock(m_mutex);

@@ -6,8 +6,10 @@
 #include <QObject>
 #include <QString>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -38,7 +40,10 @@ enum class TrainingOutcome { Finished, Stopped, Failed, Diverged };
 class TrainingWorker : public QObject {
     Q_OBJECT
 public:
-    TrainingWorker(TrainingRequest request, TrainObserver* observer);
+    // The engine's quantizer plans at each statistics step, read on the training thread.
+    using PlansSink = std::function<void(std::vector<std::array<QuantPlan, 4>>)>;
+
+    TrainingWorker(TrainingRequest request, TrainObserver* observer, PlansSink plans = {});
 
     // Thread-safe.
     void setPaused(bool paused);
@@ -60,6 +65,7 @@ Q_SIGNALS:
 private:
     TrainingRequest m_request;
     TrainObserver* m_observer;
+    PlansSink m_plans;
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::atomic<bool> m_paused{false};

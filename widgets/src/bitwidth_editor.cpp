@@ -1,6 +1,8 @@
 // BitwidthEditor: pattern field, validation, per-layer grid with override marking.
 #include "bitbench_widgets/bitwidth_editor.h"
 
+#include "quant_cell_delegate.h"
+
 #include <QAction>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -8,8 +10,6 @@
 #include <QLineEdit>
 #include <QPainter>
 #include <QPushButton>
-#include <QSpinBox>
-#include <QStyledItemDelegate>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -19,66 +19,18 @@ namespace bitbench::widgets {
 
 namespace {
 
-constexpr int kOverrideRole = Qt::UserRole + 1;
-
 QString bitsText(int bits) {
     return bits == kFloatBits ? QStringLiteral("float") : QString::number(bits);
 }
-
-// Edits a cell with a spin box whose lowest value reads "float"; frames overridden cells.
-class BitsDelegate : public QStyledItemDelegate {
-public:
-    using QStyledItemDelegate::QStyledItemDelegate;
-
-    QString displayText(const QVariant& value, const QLocale&) const override {
-        return bitsText(value.toInt());
-    }
-
-    QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem&,
-                          const QModelIndex&) const override {
-        auto* spin = new QSpinBox(parent);
-        spin->setRange(kFloatBits, kMaxBits);
-        spin->setSpecialValueText(QStringLiteral("float"));
-        spin->setAlignment(Qt::AlignCenter);
-        spin->setFrame(false);
-        return spin;
-    }
-
-    void setEditorData(QWidget* editor, const QModelIndex& index) const override {
-        static_cast<QSpinBox*>(editor)->setValue(index.data(Qt::EditRole).toInt());
-    }
-
-    void setModelData(QWidget* editor, QAbstractItemModel* model,
-                      const QModelIndex& index) const override {
-        auto* spin = static_cast<QSpinBox*>(editor);
-        spin->interpretText();
-        model->setData(index, spin->value(), Qt::EditRole);
-    }
-
-    void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override {
-        QStyledItemDelegate::initStyleOption(option, index);
-        option->displayAlignment = Qt::AlignCenter;
-    }
-
-    void paint(QPainter* painter, const QStyleOptionViewItem& option,
-               const QModelIndex& index) const override {
-        QStyledItemDelegate::paint(painter, option, index);
-        if (!index.data(kOverrideRole).toBool())
-            return;
-        painter->save();
-        painter->setPen(QPen(QColor(30, 30, 30), 2));
-        painter->setBrush(Qt::NoBrush);
-        painter->drawRect(option.rect.adjusted(1, 1, -1, -1));
-        painter->restore();
-    }
-};
 
 QString legendHtml() {
     QString html = QStringLiteral("<span>bits: </span>");
     for (int b : {1, 2, 4, 6, 8, 12, 16, kFloatBits})
         html += QStringLiteral("<span style=\"background-color:%1;\">&nbsp;%2&nbsp;</span> ")
                     .arg(bitwidth_colour(b).name(), bitsText(b));
-    html += QStringLiteral("&nbsp;&nbsp;<b>bold, framed</b> = per-layer override");
+    html += QStringLiteral("&nbsp;&nbsp;<b>bold, framed</b> = per-layer override; "
+                           "corner: engine plan, <span style=\"color:#1b5e20\">int</span> or "
+                           "<span style=\"color:#5e35b1\">flt</span>");
     return html;
 }
 
@@ -122,7 +74,8 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
     m_error->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
     m_grid = new QTableWidget(0, kClassCount, this);
-    m_grid->setItemDelegate(new BitsDelegate(m_grid));
+    m_delegate = new QuantCellDelegate(m_grid);
+    m_grid->setItemDelegate(m_delegate);
     m_grid->setEditTriggers(QAbstractItemView::AllEditTriggers);
     m_grid->setSelectionMode(QAbstractItemView::SingleSelection);
     const QString classTips[kClassCount] = {QStringLiteral("Weights"), QStringLiteral("Activations"),
@@ -175,7 +128,8 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
     connect(m_edit, &QLineEdit::textEdited, this, &BitwidthEditor::onTextEdited);
     connect(m_grid, &QTableWidget::itemChanged, this, &BitwidthEditor::onItemChanged);
 
-    m_patternBits = {2, 8, 8, 8};
+    m_patternQuant = {cell_quant_from_bits(2), cell_quant_from_bits(8), cell_quant_from_bits(8),
+                      cell_quant_from_bits(8)};
     m_pattern = QStringLiteral("2-8-8-8");
     m_edit->setText(m_pattern);
     showError({});
@@ -183,21 +137,22 @@ BitwidthEditor::BitwidthEditor(QWidget* parent) : QWidget(parent) {
 }
 
 void BitwidthEditor::setLayers(const QStringList& names) {
-    QVector<ClassBits> bits;
+    QVector<std::array<CellQuant, kClassCount>> cells;
     QVector<std::array<bool, kClassCount>> overrides;
     for (const QString& name : names) {
         const qsizetype old = m_layers.indexOf(name);
         if (old >= 0) {
-            bits.push_back(m_bits[old]);
+            cells.push_back(m_cells[old]);
             overrides.push_back(m_override[old]);
         } else {
-            bits.push_back(m_patternBits);
+            cells.push_back(m_patternQuant);
             overrides.push_back({false, false, false, false});
         }
     }
     m_layers = names;
-    m_bits = bits;
+    m_cells = cells;
     m_override = overrides;
+    m_plans.clear();
     rebuildGrid();
     emitIfChanged();
 }
@@ -215,7 +170,18 @@ QString BitwidthEditor::patternText() const { return m_edit->text(); }
 QString BitwidthEditor::errorText() const { return m_error->text(); }
 
 void BitwidthEditor::onTextEdited(const QString& text) {
-    QString message = m_validator ? m_validator(text) : QString();
+    QString message;
+    // The extended pattern (a family token in some field) first; numbers and f only are a WAGE
+    // pattern, checked by the caller's validator and the built-in parser.
+    if (const auto cells = m_families.isEmpty() ? std::nullopt : quant_pattern_parse(text, m_families, &message)) {
+        showError({});
+        m_pattern = text.trimmed();
+        setPatternCells(*cells);
+        Q_EMIT patternApplied(m_pattern);
+        return;
+    }
+    if (message.isEmpty() && m_validator)
+        message = m_validator(text);
     std::optional<ClassBits> parsed;
     if (message.isEmpty())
         parsed = bitwidth_parse_pattern(text, &message);
@@ -225,11 +191,20 @@ void BitwidthEditor::onTextEdited(const QString& text) {
     }
     showError({});
     m_pattern = text.trimmed();
-    m_patternBits = *parsed;
+    std::array<CellQuant, kClassCount> cells;
+    for (int c = 0; c < kClassCount; ++c)
+        cells[c] = cell_quant_from_bits((*parsed)[c]);
+    setPatternCells(cells);
+    Q_EMIT patternApplied(m_pattern);
+}
+
+void BitwidthEditor::setPatternCells(const std::array<CellQuant, kClassCount>& cells) {
+    m_patternQuant = cells;
     for (int l = 0; l < m_layers.size(); ++l)
-        for (int c = 0; c < kClassCount; ++c)
+        for (int c = 0; c < kClassCount; ++c) {
             if (!m_override[l][c])
-                m_bits[l][c] = m_patternBits[c];
+                m_cells[l][c] = m_patternQuant[c];
+        }
     refreshCells();
     emitIfChanged();
 }
@@ -237,19 +212,96 @@ void BitwidthEditor::onTextEdited(const QString& text) {
 void BitwidthEditor::onItemChanged(QTableWidgetItem* item) {
     if (m_updating)
         return;
-    applyCellEdit(item->row(), item->column(), item->data(Qt::EditRole).toInt());
+    const int l = item->row(), c = item->column();
+    const CellQuant q = cell_quant_of_variant(item->data(kQuantRole));
+    if (!(q == m_cells[l][c])) { // the family editor
+        applyCellEdit(l, c, q);
+        return;
+    }
+    setCellBits(l, c, item->data(Qt::EditRole).toInt()); // the bits alone
+}
+
+void BitwidthEditor::setFamilies(const QVector<QuantFamilyChoice>& families) {
+    m_families = families;
+    m_delegate->setFamilies(families);
+    refreshCells();
+}
+
+QVector<QuantFamilyChoice> BitwidthEditor::families() const {
+    return m_families.isEmpty() ? quant_family_choices_wage() : m_families;
 }
 
 void BitwidthEditor::setCellBits(int layer, int cls, int bits) {
     if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
         return;
-    applyCellEdit(layer, cls, bits);
+    bits = (bits == kFloatBits) ? kFloatBits : std::clamp(bits, kMinBits, kMaxBits);
+    CellQuant q = cell_quant_from_bits(bits);
+    const CellQuant& now = m_cells[layer][cls];
+    if (bits != kFloatBits && !now.isWage() && !now.isFloat()) {
+        // Another family keeps itself when its bits change (within its range).
+        for (const auto& f : families())
+            if (f.name == now.family && f.hasBitsChoice() && bits >= f.minBits && bits <= f.maxBits) {
+                q = now;
+                q.bits = bits;
+            }
+    }
+    applyCellEdit(layer, cls, q);
 }
 
-void BitwidthEditor::applyCellEdit(int layer, int cls, int bits) {
-    bits = (bits == kFloatBits) ? kFloatBits : std::clamp(bits, kMinBits, kMaxBits);
-    m_bits[layer][cls] = bits;
-    m_override[layer][cls] = bits != m_patternBits[cls];
+void BitwidthEditor::setCellQuant(int layer, int cls, const CellQuant& q) {
+    if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
+        return;
+    applyCellEdit(layer, cls, q);
+}
+
+CellQuant BitwidthEditor::cellQuant(int layer, int cls) const {
+    if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
+        return {};
+    return m_cells[layer][cls];
+}
+
+QString BitwidthEditor::cellText(int layer, int cls) const {
+    return cell_quant_text(cellQuant(layer, cls), families());
+}
+
+void BitwidthEditor::setQuant(const std::array<CellQuant, kClassCount>& pattern,
+                              const QHash<QString, QHash<int, CellQuant>>& overrides) {
+    m_patternQuant = pattern;
+    for (int l = 0; l < m_layers.size(); ++l) {
+        const auto it = overrides.constFind(m_layers[l]);
+        for (int c = 0; c < kClassCount; ++c) {
+            const bool has = it != overrides.constEnd() && it->contains(c);
+            m_cells[l][c] = has ? it->value(c) : pattern[c];
+            m_override[l][c] = has && !(m_cells[l][c] == pattern[c]);
+        }
+    }
+    m_pattern = cell_quants_are_wage(pattern) ? [&] {
+        ClassBits b{};
+        for (int c = 0; c < kClassCount; ++c)
+            b[c] = pattern[c].patternBits();
+        return bitwidth_format_dashed(b);
+    }()
+                                              : quant_pattern_format(pattern, families());
+    m_edit->setText(m_pattern);
+    showError({});
+    refreshCells();
+    emitIfChanged();
+}
+
+void BitwidthEditor::setPlans(const QVector<std::array<CellPlan, kClassCount>>& plans) {
+    m_plans = plans;
+    refreshCells();
+}
+
+BitwidthEditor::CellPlan BitwidthEditor::cellPlan(int layer, int cls) const {
+    if (layer < 0 || layer >= m_plans.size() || cls < 0 || cls >= kClassCount)
+        return {};
+    return m_plans[layer][cls];
+}
+
+void BitwidthEditor::applyCellEdit(int layer, int cls, const CellQuant& q) {
+    m_cells[layer][cls] = q;
+    m_override[layer][cls] = !(q == m_patternQuant[cls]);
     foldColumns();
     refreshCells();
     emitIfChanged();
@@ -263,20 +315,27 @@ void BitwidthEditor::foldColumns() {
     for (int c = 0; c < kClassCount; ++c) {
         bool allSame = true;
         for (int l = 0; l < m_layers.size() && allSame; ++l)
-            allSame = m_override[l][c] && m_bits[l][c] == m_bits[0][c];
+            allSame = m_override[l][c] && m_cells[l][c] == m_cells[0][c];
         if (!allSame)
             continue;
-        m_patternBits[c] = m_bits[0][c];
+        m_patternQuant[c] = m_cells[0][c];
         for (int l = 0; l < m_layers.size(); ++l)
             m_override[l][c] = false;
         changed = true;
     }
     if (!changed)
         return;
-    // Keep the user's chosen form where it can express the new bits.
-    const bool dashed = m_pattern.contains(QLatin1Char('-'));
-    const QString compact = bitwidth_format_compact(m_patternBits);
-    m_pattern = (dashed || compact.isEmpty()) ? bitwidth_format_dashed(m_patternBits) : compact;
+    // Keep the user's chosen form where it can express the new pattern.
+    if (cell_quants_are_wage(m_patternQuant)) {
+        ClassBits bits{};
+        for (int c = 0; c < kClassCount; ++c)
+            bits[c] = m_patternQuant[c].patternBits();
+        const bool dashed = m_pattern.contains(QLatin1Char('-'));
+        const QString compact = bitwidth_format_compact(bits);
+        m_pattern = (dashed || compact.isEmpty()) ? bitwidth_format_dashed(bits) : compact;
+    } else {
+        m_pattern = quant_pattern_format(m_patternQuant, families());
+    }
     m_edit->setText(m_pattern);
     showError({});
 }
@@ -285,7 +344,7 @@ void BitwidthEditor::resetOverrides() {
     for (int l = 0; l < m_layers.size(); ++l)
         for (int c = 0; c < kClassCount; ++c) {
             m_override[l][c] = false;
-            m_bits[l][c] = m_patternBits[c];
+            m_cells[l][c] = m_patternQuant[c];
         }
     refreshCells();
     emitIfChanged();
@@ -294,7 +353,7 @@ void BitwidthEditor::resetOverrides() {
 int BitwidthEditor::cellBits(int layer, int cls) const {
     if (layer < 0 || layer >= m_layers.size() || cls < 0 || cls >= kClassCount)
         return -1;
-    return m_bits[layer][cls];
+    return m_cells[layer][cls].patternBits();
 }
 
 bool BitwidthEditor::isOverridden(int layer, int cls) const {
@@ -313,9 +372,17 @@ int BitwidthEditor::overrideCount() const {
 BitwidthConfig BitwidthEditor::config() const {
     BitwidthConfig cfg;
     cfg.pattern = m_pattern;
-    cfg.patternBits = m_patternBits;
+    for (int c = 0; c < kClassCount; ++c)
+        cfg.patternBits[c] = m_patternQuant[c].patternBits();
     cfg.layerNames = m_layers;
-    cfg.layerBits = m_bits;
+    for (const auto& row : m_cells) {
+        ClassBits b{};
+        for (int c = 0; c < kClassCount; ++c)
+            b[c] = row[c].patternBits();
+        cfg.layerBits.push_back(b);
+    }
+    cfg.patternQuant = m_patternQuant;
+    cfg.layerQuant = m_cells;
     return cfg;
 }
 
@@ -350,21 +417,33 @@ void BitwidthEditor::refreshCells() {
     m_updating = true;
     QFont bold = m_grid->font();
     bold.setBold(true);
+    const QVector<QuantFamilyChoice> fams = families();
     for (int l = 0; l < m_layers.size(); ++l) {
         for (int c = 0; c < kClassCount; ++c) {
             QTableWidgetItem* item = m_grid->item(l, c);
-            const int bits = m_bits[l][c];
+            const CellQuant& q = m_cells[l][c];
             const bool over = m_override[l][c];
-            item->setData(Qt::EditRole, bits);
+            const QString text = cell_quant_text(q, fams);
+            item->setData(Qt::EditRole, q.patternBits());
+            item->setData(kQuantRole, cell_quant_variant(q));
+            item->setData(kTextRole, text);
             item->setData(kOverrideRole, over);
-            item->setBackground(bitwidth_colour(bits));
+            item->setBackground(bitwidth_colour(q.patternBits()));
             item->setForeground(QColor(20, 20, 20));
             item->setFont(over ? bold : m_grid->font());
-            item->setToolTip(over ? QStringLiteral("%1 %2: %3 (override; pattern says %4)")
-                                        .arg(m_layers[l], tensor_class_name(c), bitsText(bits),
-                                             bitsText(m_patternBits[c]))
-                                  : QStringLiteral("%1 %2: %3 (from the pattern)")
-                                        .arg(m_layers[l], tensor_class_name(c), bitsText(bits)));
+            QString tip = over ? QStringLiteral("%1 %2: %3 (override; pattern says %4)")
+                                     .arg(m_layers[l], tensor_class_name(c), text,
+                                          cell_quant_text(m_patternQuant[c], fams))
+                               : QStringLiteral("%1 %2: %3 (from the pattern)").arg(m_layers[l], tensor_class_name(c), text);
+            if (!q.options.isEmpty())
+                tip += QStringLiteral("\nsettings: ") + q.options;
+            const CellPlan plan = cellPlan(l, c);
+            item->setData(kPlanRole, plan.known ? (plan.integer ? QStringLiteral("int") : QStringLiteral("float"))
+                                                : QString());
+            if (plan.known)
+                tip += QStringLiteral("\nengine: %1 — %2")
+                           .arg(plan.integer ? QStringLiteral("integer") : QStringLiteral("float"), plan.why);
+            item->setToolTip(tip);
         }
     }
     const bool any = overrideCount() > 0;

@@ -72,7 +72,8 @@ QString tensor_class_name(int cls) {
 
 bool operator==(const BitwidthConfig& a, const BitwidthConfig& b) {
     return a.pattern == b.pattern && a.patternBits == b.patternBits &&
-           a.layerNames == b.layerNames && a.layerBits == b.layerBits;
+           a.layerNames == b.layerNames && a.layerBits == b.layerBits && a.patternQuant == b.patternQuant &&
+           a.layerQuant == b.layerQuant;
 }
 
 std::optional<ClassBits> bitwidth_parse_pattern(const QString& text, QString* error) {

@@ -10,6 +10,7 @@
 #include <QTextDocument>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bitbench::widgets {
@@ -95,6 +96,13 @@ QString percent(double fraction) { return QString::number(100.0 * fraction, 'f',
 
 QVector<double> histogram_quant_levels(const QuantMarks& marks, int maxLevels) {
     QVector<double> levels;
+    if (!marks.levels.isEmpty()) {
+        if (marks.levels.size() > maxLevels)
+            return levels;
+        levels = marks.levels;
+        std::sort(levels.begin(), levels.end());
+        return levels;
+    }
     if (!(marks.step > 0.0) || !(marks.clipLo <= marks.clipHi) || !std::isfinite(marks.step))
         return levels;
     const double eps = 1e-9;

@@ -1,9 +1,11 @@
-// BitwidthEditor: a W-A-G-E pattern field kept in sync with a per-layer grid of bitwidths.
+// BitwidthEditor: a W-A-G-E pattern field kept in sync with a per-layer grid of quantizers
+// (a family and its bits per cell; WAGE patterns are the wage and float families).
 #pragma once
 
 #include "bitbench_widgets/bitwidth_pattern.h"
 
 #include <QColor>
+#include <QHash>
 #include <QWidget>
 
 #include <functional>
@@ -25,7 +27,8 @@ QColor bitwidth_colour(int bits);
 // override, drawn bold with a dark frame, and keeps its value when the pattern changes. Editing a
 // cell back to the pattern's value, or "Reset overrides", lets it follow the pattern again. When
 // every layer of a class carries the same override, that value becomes the pattern's (so the
-// field always describes the common case).
+// field always describes the common case). With families (setFamilies), a cell chooses a family
+// and its bits; the field then shows and accepts the extended pattern (`ternary-affine8-f-8`).
 class BitwidthEditor : public QWidget {
     Q_OBJECT
 public:
@@ -48,9 +51,32 @@ public:
     QString patternText() const;                      // what the field shows now
     QString errorText() const;                        // empty when the field is valid
 
+    // The families the cells offer (the caller's registry); empty: wage 1..16 and float.
+    void setFamilies(const QVector<QuantFamilyChoice>& families);
+    QVector<QuantFamilyChoice> families() const;
+
     // Same as editing a cell: the value becomes an override unless it equals the pattern's.
+    // setCellBits(k) is wage k (0: float) and keeps a non-wage family, changing its bits.
     void setCellBits(int layer, int cls, int bits);
     int cellBits(int layer, int cls) const;
+    void setCellQuant(int layer, int cls, const CellQuant& q);
+    CellQuant cellQuant(int layer, int cls) const;
+    // Replaces everything: the pattern's cells and per-layer overrides (rows by name; absent
+    // names and classes follow the pattern). Overrides equal to the pattern are no overrides.
+    void setQuant(const std::array<CellQuant, kClassCount>& pattern,
+                  const QHash<QString, QHash<int, CellQuant>>& overrides);
+    // The cell text ("affine 8", "ternary", "float").
+    QString cellText(int layer, int cls) const;
+
+    // The engine plan of a cell: integer or float arithmetic, and why (the cell's tooltip). An
+    // empty list clears the plans.
+    struct CellPlan {
+        bool known = false;
+        bool integer = false;
+        QString why;
+    };
+    void setPlans(const QVector<std::array<CellPlan, kClassCount>>& plans);
+    CellPlan cellPlan(int layer, int cls) const;
     bool isOverridden(int layer, int cls) const;
     int overrideCount() const;
     void resetOverrides();
@@ -67,11 +93,14 @@ public:
 
 Q_SIGNALS:
     void configChanged(const bitbench::widgets::BitwidthConfig& config);
+    // The pattern field's text (typed or given to setPattern) was accepted and applied.
+    void patternApplied(const QString& pattern);
 
 private:
     void onTextEdited(const QString& text);
     void onItemChanged(QTableWidgetItem* item);
-    void applyCellEdit(int layer, int cls, int bits);
+    void applyCellEdit(int layer, int cls, const CellQuant& q);
+    void setPatternCells(const std::array<CellQuant, kClassCount>& cells);
     void foldColumns();
     void showError(const QString& message);
     void rebuildGrid();
@@ -87,9 +116,12 @@ private:
     Validator m_validator;
 
     QString m_pattern;
-    ClassBits m_patternBits{};
+    std::array<CellQuant, kClassCount> m_patternQuant{};
     QStringList m_layers;
-    QVector<ClassBits> m_bits;
+    QVector<std::array<CellQuant, kClassCount>> m_cells;
+    QVector<std::array<CellPlan, kClassCount>> m_plans;
+    QVector<QuantFamilyChoice> m_families;
+    class QuantCellDelegate* m_delegate = nullptr;
     QVector<std::array<bool, kClassCount>> m_override;
     BitwidthConfig m_lastEmitted;
     bool m_updating = false;

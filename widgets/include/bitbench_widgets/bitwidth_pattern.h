@@ -1,6 +1,8 @@
 // W-A-G-E bitwidth patterns (`2-8-8-8`, `28f8`): parsing, formatting and the per-layer config struct.
 #pragma once
 
+#include "bitbench_widgets/quant_cells.h"
+
 #include <QString>
 #include <QStringList>
 #include <QVector>
@@ -28,7 +30,9 @@ struct BitwidthConfig {
     QString pattern;            // the last valid pattern as the user typed it (trimmed)
     ClassBits patternBits{};    // that pattern parsed
     QStringList layerNames;     // rows of the grid, as given by the caller
-    QVector<ClassBits> layerBits; // one entry per layer, overrides applied
+    QVector<ClassBits> layerBits; // one entry per layer, overrides applied (a family's bits, 0 = float)
+    std::array<CellQuant, kClassCount> patternQuant{}; // the pattern as quantizer cells
+    QVector<std::array<CellQuant, kClassCount>> layerQuant; // one entry per layer, overrides applied
 };
 
 bool operator==(const BitwidthConfig& a, const BitwidthConfig& b);

@@ -24,12 +24,14 @@ struct HistogramData {
 };
 
 // The quantizer of the tensor: levels origin + k*step, values outside [clipLo, clipHi]
-// saturate. step <= 0 means no level grid is known (e.g. float).
+// saturate. step <= 0 means no level grid is known (e.g. float). `levels`, when given, are the
+// levels instead of the grid (a ternary's -Wn, 0, Wp); `step` then only sets the rounding bounds.
 struct QuantMarks {
     double step = 0.0;
     double clipLo = 0.0;
     double clipHi = 0.0;
     double origin = 0.0;
+    QVector<double> levels{};
 };
 
 // Fractions in [0, 1]; sqnrDb NaN when unknown (e.g. an all-zero tensor).
@@ -50,7 +52,8 @@ struct ValueInterval {
 inline constexpr int kMaxMarkedLevels = 64;
 
 // The levels origin + k*step within [clipLo, clipHi] (a level within 1e-9 step of a bound
-// counts), ascending; empty when step <= 0 or there are more than maxLevels.
+// counts), ascending; empty when step <= 0 or there are more than maxLevels. Explicit
+// marks.levels are returned as given (sorted), unless there are more than maxLevels.
 QVector<double> histogram_quant_levels(const QuantMarks& marks, int maxLevels = kMaxMarkedLevels);
 
 // The parts of the view [viewLo, viewHi] outside [clipLo, clipHi]: where values saturate.

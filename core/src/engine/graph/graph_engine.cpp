@@ -274,6 +274,32 @@ std::vector<LayerReport> GraphEngine::layers() const {
     return r;
 }
 
+std::vector<std::array<QuantPlan, 4>> GraphEngine::quantPlans() const {
+    // A and E: the quantize op that ends the layer's block (as collectStats reads A); the last
+    // layer's E is the one applied to the loss gradient when no quantize op follows it.
+    std::vector<std::array<QuantPlan, 4>> r;
+    for (const Node& n : m_nodes) {
+        if (!n.op->hasWeights()) continue;
+        std::array<QuantPlan, 4> p;
+        if (!isFloat(n.qW)) p[0] = n.planW;
+        if (!isFloat(n.qG)) p[2] = n.planG;
+        const Node* q = nullptr;
+        for (const Node& m : m_nodes)
+            if (m.op->kind == OpKind::Quantize && m.owner == n.index) {
+                q = &m;
+                break;
+            }
+        if (q) {
+            if (!isFloat(q->qA)) p[1] = q->planA;
+            if (!isFloat(q->qErr)) p[3] = q->planE;
+        } else if (n.last && !isFloat(n.qE)) {
+            p[3] = n.planE;
+        }
+        r.push_back(std::move(p));
+    }
+    return r;
+}
+
 uint64_t GraphEngine::weightsHash() const {
     WeightsHasher h;
     for (const auto& p : m_params) h.add(p->value.data(), p->value.size() * sizeof(float));

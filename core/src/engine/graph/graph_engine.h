@@ -60,6 +60,7 @@ struct Node {
     std::vector<float> learned;
     std::vector<float> wq;
     QuantPlan planW;              // the W quantizer's plan for the current latent weights
+    QuantPlan planG;              // the G quantizer's plan of the last update
     std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient
     int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
     Quantizer qW, qG, qE;
@@ -103,6 +104,7 @@ public:
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
     std::vector<LayerReport> layers() const override;
+    std::vector<std::array<QuantPlan, 4>> quantPlans() const override;
     uint64_t weightsHash() const override;
     std::vector<uint8_t> weightsSave() const override;
     std::string weightsNonFinite() const override;

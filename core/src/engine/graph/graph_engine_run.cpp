@@ -246,7 +246,7 @@ void GraphEngine::update(int64_t step, double lr) {
                 if (isFloat(node.qG)) rate = m_e.lrFloat * lr / m_e.lr.front().lr;
             } else if (!isFloat(node.qG)) {
                 const TensorView v = weightView(node, w.grad.data(), node.qG);
-                QuantPlan plan;
+                QuantPlan& plan = node.planG;
                 quant_observe(node.qG, QuantClass::G, v, {}, plan);
                 quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data());
             }
