@@ -171,6 +171,57 @@ private Q_SLOTS:
             }
     }
 
+    void referenceDirectGradient16() {
+        // One image, 2 x 4 product, 1 x 2 pooled, 16 channels; input rows of 8 bytes all 1 except
+        // in[0][0] = 3. Channel 0's codes: 30000 routed to (0, 0) and -20000 to (1, 3); tap (0, 0)
+        // sums 30000 * in[0][0] + -20000 * in[1][3] = 90000 - 20000; the prior 2^40 stays.
+        std::vector<int8_t> in(6 * 8, 1);
+        in[0] = 3;
+        std::vector<int16_t> eq(2 * 16, 0);
+        std::vector<uint8_t> argmax(2 * 16, 0);
+        eq[0] = 30000, argmax[0] = 0;
+        eq[16] = -20000, argmax[16] = 3;
+        std::vector<int64_t> out(25 * 16, 0);
+        out[0] = int64_t(1) << 40;
+        ref().gradOneChannel16(in.data(), 6, 8, eq.data(), argmax.data(), 2, 4, 16, 0, 0, 1, out.data());
+        QCOMPARE(out[0], (int64_t(1) << 40) + 70000);
+        QCOMPARE(out[16], int64_t(10000)); // tap (0, 1): 30000 * 1 - 20000 * 1
+        QCOMPARE(out[1], int64_t(0));      // channel 1 has no error
+    }
+
+    void directGradient16EqualsReference_data() { addIsaRows(); }
+    void directGradient16EqualsReference() {
+        FETCH_ISA();
+        const Kernels& k = kernels_for(GemmIsa(isa));
+        if (!k.directConv) QSKIP("no direct conv kernels for this ISA (the engine uses im2col + the int16 products)");
+        uint32_t seed = 31;
+        struct S { int64_t convH, convW; };
+        for (const S s : {S{2, 4}, S{6, 12}, S{24, 24}})
+            for (int64_t N : {16, 32, 64})
+                for (int fill = 0; fill < 3; ++fill) {
+                    const int64_t images = 3, inH = s.convH + 4, inW = s.convW + 4;
+                    const size_t pooled = size_t(images * (s.convH / 2) * (s.convW / 2) * N);
+                    auto in = codes(size_t(images * inH * inW), ++seed, 0, 127);
+                    auto eq = codes16(pooled, ++seed, 32767, fill);
+                    if (fill == 1) std::fill(in.begin(), in.end(), int8_t(127));
+                    in.resize(in.size() + 64, int8_t(99));
+                    std::vector<uint8_t> argmax(pooled);
+                    std::mt19937 rng(seed);
+                    for (auto& a : argmax) a = uint8_t(rng() % 4);
+                    for (auto [b0, b1] : {std::pair<int64_t, int64_t>{0, 1}, {1, 3}, {0, 3}})
+                        for (int64_t v = 0; v < N / 16; ++v) {
+                            std::vector<int64_t> got(25 * 16);
+                            for (size_t i = 0; i < got.size(); ++i) got[i] = int64_t(rng()) << (i % 3 == 0 ? 30 : 0);
+                            auto want = got;
+                            k.gradOneChannel16(in.data(), inH, inW, eq.data(), argmax.data(), s.convH, s.convW, N, v,
+                                               b0, b1, got.data());
+                            ref().gradOneChannel16(in.data(), inH, inW, eq.data(), argmax.data(), s.convH, s.convW, N,
+                                                   v, b0, b1, want.data());
+                            SAME(got, want);
+                        }
+                }
+    }
+
     void ntEqualsReference_data() { addIsaRows(); }
     void ntEqualsReference() {
         FETCH_ISA();

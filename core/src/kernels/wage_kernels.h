@@ -166,6 +166,11 @@ struct Kernels {
     // argmax (same index) is 2*(oy%2) + ox%2, else 0. requires: convW % 4 == 0, convH even.
     void (*gradOneChannel)(const int8_t* in, int64_t inH, int64_t inW, const int8_t* eq, const uint8_t* argmax,
                            int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int32_t* out);
+    // gradOneChannel with int16 error codes, added to int64 out ([tap][16 channels]): each image's
+    // sums are taken in int32 lanes, then added to out. requires: as gradOneChannel, input codes in
+    // [0, 127], and (convH/2) * (convW/2) * max|eq| * 127 < 2^31 (one image's sum fits int32).
+    void (*gradOneChannel16)(const int8_t* in, int64_t inH, int64_t inW, const int16_t* eq, const uint8_t* argmax,
+                             int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int64_t* out);
 };
 
 // The table for isa. throws std::invalid_argument when isa > gemm_isa_detected().

@@ -89,6 +89,8 @@ IntEngine::IntEngine(const Experiment& e)
                    L.d.convW % 4 == 0 && L.d.convH % 2 == 0 &&
                    inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
         if (L.direct) L.wDirect.resize(size_t(wage_kernels::kDirectGroups * L.N * 4));
+        L.directWide = L.direct && L.b.e() > 8 &&
+                       int64_t(L.d.convH / 2) * (L.d.convW / 2) * fx_max_code(L.b.e()) * 127 < (int64_t(1) << 31);
         if (L.d.pool) {
             L.pooled.resize(size_t(outRows * L.N));
             L.argmax.resize(size_t(outRows * L.N));

@@ -66,14 +66,15 @@ void IntEngine::quantizeError(IntLayer& L, int32_t n) {
     });
 }
 
-// Q_E as int16 codes, routed through the pooling to the product's output (a direct layer too:
-// its weight gradient runs on im2col columns then).
+// Q_E as int16 codes, routed through the pooling to the product's output; a direct layer with
+// gradOneChannel16 keeps them at pooled size (its gradient routes them through the argmax), any
+// other direct layer takes its gradient from im2col columns.
 void IntEngine::quantizeErrorWide(IntLayer& L, int32_t n, const ErrorCode& ec) {
     const int64_t N = L.N, outRows = L.outRows(n);
     const int32_t* v = L.blockOut();
     const int32_t* eIn = L.eIn.data();
     int16_t* eq = L.eq16.data();
-    if (!L.d.pool) {
+    if (!L.d.pool || (directActive(L) && L.directWide)) {
         const auto errorCodes = m_k->errorCodes16;
         parallelRange(outRows * N, 16384,
                       [=](int64_t lo, int64_t hi) { errorCodes(v + lo, eIn + lo, eq + lo, hi - lo, ec); });
@@ -95,6 +96,7 @@ void IntEngine::quantizeErrorWide(IntLayer& L, int32_t n, const ErrorCode& ec) {
 void IntEngine::weightGradient(IntLayer& L, int32_t n) {
     if (L.wideE) {
         // int64 sums of int16 x int8 pairs. A direct layer kept no im2col columns: made here.
+        if (directActive(L) && L.directWide) return directGradient16(L, n);
         const bool conv = L.d.type == LayerType::Conv;
         if (conv && directActive(L)) im2col(L, m_input.data(), n);
         const int8_t* a = conv ? L.col.data() : inputOf(L);
@@ -132,6 +134,29 @@ void IntEngine::directGradient(IntLayer& L, int32_t n) {
                 int32_t& gv = L.g[size_t(c * L.K + t)];
                 gv = int32_t(uint32_t(gv) + uint32_t(p[size_t(((c / 16) * taps + t) * 16 + c % 16)]));
             }
+    }
+}
+
+// directGradient with int16 error codes: int64 partial sums per task.
+void IntEngine::directGradient16(IntLayer& L, int32_t n) {
+    const int64_t N = L.N, taps = int64_t(L.d.kernel) * L.d.kernel, NV = N / 16, part = NV * taps * 16;
+    for (auto& p : m_gradPart64) std::fill(p.begin(), p.end(), 0);
+    const int8_t* in = m_input.data();
+    const int16_t* eq = L.eq16.data();
+    const uint8_t* argmax = L.argmax.data();
+    const auto& d = L.d;
+    const auto grad = m_k->gradOneChannel16;
+    parallelRange(n, 4, [&](int64_t lo, int64_t hi) {
+        std::vector<int64_t>& p = m_gradPart64.local();
+        if (p.size() < size_t(part)) p.assign(size_t(part), 0);
+        for (int64_t v = 0; v < NV; ++v)
+            grad(in, d.inH, d.inW, eq, argmax, d.convH, d.convW, N, v, lo, hi, p.data() + v * taps * 16);
+    });
+    std::fill(L.g64.begin(), L.g64.end(), 0);
+    for (const auto& p : m_gradPart64) {
+        if (p.size() < size_t(part)) continue;
+        for (int64_t c = 0; c < N; ++c)
+            for (int64_t t = 0; t < taps; ++t) L.g64[size_t(c * L.K + t)] += p[size_t(((c / 16) * taps + t) * 16 + c % 16)];
     }
 }
 

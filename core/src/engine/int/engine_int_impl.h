@@ -66,6 +66,7 @@ struct IntLayer {
     // kE of 9 to 16 bits: int16 error codes (eq16 instead of eq), int64 weight gradients (g64
     // instead of g), products on the int16 kernels (kernels/gemm16.h).
     bool wideE = false;
+    bool directWide = false;     // wideE direct layer whose per-image gradient sums fit int32 (gradOneChannel16)
 
     std::vector<int32_t> wLat; // [N][K]
     std::vector<int8_t> wq;    // [N][K]
@@ -157,6 +158,7 @@ private:
     void quantizeErrorWide(IntLayer& L, int32_t n, const ErrorCode& ec);
     void weightGradient(IntLayer& L, int32_t n);
     void directGradient(IntLayer& L, int32_t n);
+    void directGradient16(IntLayer& L, int32_t n);
     void propagateError(IntLayer& L, IntLayer& prev, int32_t n);
 
     // --- update (engine_int_update.cpp) ---
@@ -180,6 +182,7 @@ private:
     // Per-thread int32 products of one chunk of images (forwardConvPool, propagateError).
     tbb::enumerable_thread_specific<std::vector<int32_t>> m_chunk;
     tbb::enumerable_thread_specific<std::vector<int32_t>> m_gradPart; // directGradient's partial sums
+    tbb::enumerable_thread_specific<std::vector<int64_t>> m_gradPart64; // directGradient16's
 };
 
 } // namespace bitbench::int_detail
