@@ -4,10 +4,13 @@
 #include "bitbench/dataset.h"
 #include "bitbench/engine.h"
 #include "bitbench/experiment.h"
+#include "bitbench/gemm.h"
 #include "engine/graph/graph_engine.h"
 #include "engine/wage_common.h"
 
 #include <QtTest>
+
+#include <tbb/global_control.h>
 
 #include <cmath>
 #include <cstring>
@@ -25,6 +28,14 @@ json wageModel() {
                    {"name": "conv2", "type": "conv", "out": 8, "kernel": 5, "pool": true, "relu": true},
                    {"name": "fc1", "type": "fc", "out": 16, "relu": true},
                    {"name": "fc2", "type": "fc", "out": 10}]})");
+}
+
+// A first layer the integer engine runs with its direct conv kernels (one input channel, 5 x 5
+// VALID, pooled, 16 outputs, product width a multiple of 4).
+json directModel() {
+    return json::parse(R"({"name": "direct", "input": {"height": 12, "width": 12, "channels": 1},
+        "layers": [{"name": "conv1", "type": "conv", "out": 16, "kernel": 5, "pool": true, "relu": true},
+                   {"name": "fc1", "type": "fc", "out": 10}]})");
 }
 
 Experiment experimentOf(json j) {
@@ -131,6 +142,83 @@ private Q_SLOTS:
         graph->evaluate(b.images(1), b.labels(1), 16, eg);
         QCOMPARE(eg.errors, ei.errors);
         QCOMPARE(eg.loss, ei.loss);
+    }
+
+    // E of 9 to 16 bits runs on the integer engine's int16 path (int16 error codes, int64 weight
+    // gradients): equal to the reference executor bit for bit, per ISA and thread count.
+    void wideErrorsRunBitIdenticalToTheReference_data() {
+        QTest::addColumn<QString>("bits");
+        QTest::addColumn<int>("isa");
+        QTest::addColumn<int>("threads");
+        QTest::addColumn<bool>("direct");
+        for (bool direct : {false, true})
+            for (const char* bits : {"2-8-8-9", "2-8-8-12", "2-8-8-16"})
+                for (GemmIsa isa : {GemmIsa::Reference, GemmIsa::Avx2, GemmIsa::Avx512Vnni})
+                    for (int threads : {1, 2})
+                        QTest::addRow("%s %s %s %d thread(s)", direct ? "direct" : "small", bits, gemm_isa_name(isa),
+                                      threads)
+                            << bits << int(isa) << threads << direct;
+    }
+    void wideErrorsRunBitIdenticalToTheReference() {
+        QFETCH(QString, bits);
+        QFETCH(int, isa);
+        QFETCH(int, threads);
+        QFETCH(bool, direct);
+        if (isa > int(gemm_isa_detected())) QSKIP("this CPU lacks the ISA");
+        struct IsaScope {
+            explicit IsaScope(GemmIsa i) { gemm_isa_force(i); }
+            ~IsaScope() { gemm_isa_force(gemm_isa_detected()); }
+        } scope{GemmIsa(isa)};
+        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads));
+        const Experiment e = experimentOf(
+            {{"model", direct ? directModel() : wageModel()}, {"bits", bits.toStdString()}, {"batch", 16}, {"lr", 8}});
+        std::string why;
+        QVERIFY2(engine_integer_supported(e, &why), why.c_str());
+        auto integer = engine_create(e);
+        QCOMPARE(QString(integer->kind()), QStringLiteral("integer"));
+        for (const LayerReport& r : integer->layers()) QVERIFY(r.plan[3].why.find("int16") != std::string::npos);
+        auto reference = engine_create(e, EngineKind::Reference);
+        const Batches b = batchesFor(e);
+        for (int64_t step = 0; step < 6; ++step) {
+            BatchResult ri, rr;
+            integer->trainStep(b.images(step), b.labels(step), 16, step, 8, ri);
+            reference->trainStep(b.images(step), b.labels(step), 16, step, 8, rr);
+            QCOMPARE(ri.errors, rr.errors);
+            QCOMPARE(ri.loss, rr.loss);
+        }
+        const auto latent = integerLatent(integer->weightsSave());
+        const auto& params = static_cast<graph_exec::GraphEngine&>(*reference).params();
+        QCOMPARE(params.size(), latent.size());
+        int64_t moved = 0;
+        for (size_t l = 0; l < latent.size(); ++l)
+            for (size_t i = 0; i < latent[l].size(); ++i) {
+                if (double(params[l]->value[i]) != latent[l][i])
+                    QFAIL(qPrintable(QStringLiteral("%1[%2]: reference %3, integer %4")
+                                         .arg(QString::fromStdString(params[l]->name))
+                                         .arg(i)
+                                         .arg(double(params[l]->value[i]))
+                                         .arg(latent[l][i])));
+                // Training moved the weights off the ternary init grid (multiples of 0.5).
+                if (std::fmod(latent[l][i], 0.5) != 0) ++moved;
+            }
+        QVERIFY(moved > 50);
+        BatchResult ei, er;
+        integer->evaluate(b.images(1), b.labels(1), 16, ei);
+        reference->evaluate(b.images(1), b.labels(1), 16, er);
+        QCOMPARE(ei.errors, er.errors);
+        QCOMPARE(ei.loss, er.loss);
+    }
+
+    void wideErrorsNeedInt32ErrorProducts() {
+        // 288C LeNet-5 is integer; with 8-bit weights and 16-bit errors conv2's error product
+        // could reach 25 * 64 * 32767 * 127 > 2^31, so that experiment stays on the float engine.
+        std::string why;
+        QVERIFY(engine_integer_supported(experimentOf({{"model", "lenet5"}, {"bits", "288C"}}), &why));
+        const Experiment wide = experimentOf({{"model", "lenet5"}, {"bits", "8-8-8-16"}, {"lr", 1}});
+        QVERIFY(!engine_integer_supported(wide, &why));
+        QCOMPARE(QString::fromStdString(why),
+                 QStringLiteral("layer 'conv2': its error product with 16-bit errors could reach 6658254400 (int32 sums)"));
+        QVERIFY(!engine_integer_supported(experimentOf({{"model", "lenet5"}, {"bits", "2-9-8-8"}}), &why));
     }
 
     // New runs of layer-list patterns the integer engine cannot run (a float class, W/A/E wider

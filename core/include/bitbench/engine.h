@@ -130,7 +130,8 @@ double engine_memory_estimate(const Experiment& e);
 // /proc/meminfo) when the engine cannot fit. engine_create calls it before allocating.
 void engine_memory_check(const Experiment& e);
 
-// The integer engine is used when every class has bits and W, A, E fit 8 bits (int8 operands).
+// The integer engine is used when every class has bits, W and A fit 8 bits (int8 operands) and E
+// fits 16 bits (int16 error codes above 8 bits, whose error products must keep int32 sums).
 bool engine_integer_supported(const Experiment& e, std::string* why = nullptr);
 
 } // namespace bitbench

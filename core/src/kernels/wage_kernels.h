@@ -61,6 +61,11 @@ struct ErrorCode {
         const bool drop = zero | (relu & (v <= 0)) | (maskAfter & ((v > clip) | (v < -clip)));
         return drop ? int8_t(0) : int8_t(qe(e));
     }
+    // The same code as int16, for kE of 9 to 16 bits (qe's bound up to 32767).
+    int16_t wide(int32_t v, int32_t e) const {
+        const bool drop = zero | (relu & (v <= 0)) | (maskAfter & ((v > clip) | (v < -clip)));
+        return drop ? int16_t(0) : int16_t(qe(e));
+    }
 };
 
 // Stochastic rounding n = sign(v) (floor|v| + [draw < frac|v|]) with 15-bit draws, the SGD step
@@ -116,6 +121,15 @@ struct Kernels {
     // Returns nonzero iff some vs[i] has fraction bits (low 15 bits), i.e. needs a draw.
     // requires: 1 <= s < 63, g[i] * lrQ fits in int64.
     uint32_t (*updateValues)(const int32_t* g, int64_t n, int64_t lrQ, int32_t s, int64_t* vs);
+    // The int16 error codes (kE of 9 to 16 bits): errorCodes and errorRouteRow with ErrorCode::wide.
+    void (*errorCodes16)(const int32_t* v, const int32_t* e, int16_t* eq, int64_t n, ErrorCode ec);
+    void (*errorRouteRow16)(const int32_t* v, const int32_t* e, const uint8_t* argmax, int16_t* r0, int16_t* r1,
+                            int64_t outW, int64_t N, ErrorCode ec);
+    // max |g[i]| of int64 gradient sums (int16 errors), 0 for n = 0. requires |g[i]| < 2^63.
+    uint64_t (*maxAbs64)(const int64_t* g, int64_t n);
+    // updateValues on int64 gradient sums, the product g[i] * lrQ taken in 128 bits where it
+    // could pass int64. requires: 1 <= s < 127, 0 <= lrQ, |vs[i]| < 2^63.
+    uint32_t (*updateValues64)(const int64_t* g, int64_t n, int64_t lrQ, int32_t s, int64_t* vs);
     // Per element (see UpdateParams): n = stochastic round of vs[i] with draw draws[i] >> 17,
     // dw[i] = n, wLat[i] = C(wLat[i]) - n * 2^up, wq[i] = forward(C(wLat[i])).
     void (*updateApply)(const int64_t* vs, const uint32_t* draws, int64_t n, UpdateParams p, int32_t* wLat,
@@ -152,6 +166,11 @@ struct Kernels {
     // argmax (same index) is 2*(oy%2) + ox%2, else 0. requires: convW % 4 == 0, convH even.
     void (*gradOneChannel)(const int8_t* in, int64_t inH, int64_t inW, const int8_t* eq, const uint8_t* argmax,
                            int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int32_t* out);
+    // gradOneChannel with int16 error codes, added to int64 out ([tap][16 channels]): each image's
+    // sums are taken in int32 lanes, then added to out. requires: as gradOneChannel, input codes in
+    // [0, 127], and (convH/2) * (convW/2) * max|eq| * 127 < 2^31 (one image's sum fits int32).
+    void (*gradOneChannel16)(const int8_t* in, int64_t inH, int64_t inW, const int16_t* eq, const uint8_t* argmax,
+                             int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int64_t* out);
 };
 
 // The table for isa. throws std::invalid_argument when isa > gemm_isa_detected().

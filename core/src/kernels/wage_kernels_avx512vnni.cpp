@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace bitbench::wage_kernels {
 
@@ -132,6 +133,59 @@ void gradTyped(const int8_t* in, int64_t inH, int64_t inW, const int8_t* eq, con
     for (int t = 0; t < KS * KS; ++t) _mm512_storeu_si512(out + 16 * t, acc[t]);
 }
 
+// gradTyped with int16 error codes (vpdpwssd): a lane's two int16 are 2 consecutive ox (one
+// pooled column: the code where the argmax is left, the code where it is right), times the
+// input pair (in[ox+kx], in[ox+kx+1]) from a widened copy of the image. One image's sums stay
+// int32 (the caller's bound), then go to the int64 out.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <int KS>
+void grad16Typed(const int8_t* in, int64_t inH, int64_t inW, const int16_t* eq, const uint8_t* argmax, int64_t convH,
+                 int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int64_t* out) {
+    std::vector<int16_t> img(size_t(inH * inW + 2), 0);
+    for (int64_t b = b0; b < b1; ++b) {
+        for (int64_t i = 0; i < inH * inW; ++i) img[size_t(i)] = in[b * inH * inW + i];
+        __m512i acc[KS * KS];
+        for (int t = 0; t < KS * KS; ++t) acc[t] = _mm512_setzero_si512();
+        for (int64_t oy = 0; oy < convH; ++oy) {
+            const __m128i left = _mm_set1_epi8(char(2 * (oy & 1))), right = _mm_set1_epi8(char(2 * (oy & 1) + 1));
+            for (int64_t ox = 0; ox < convW; ox += 2) {
+                const int64_t o = ((b * (convH / 2) + oy / 2) * (convW / 2) + ox / 2) * N + 16 * v;
+                const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(eq + o));
+                const __m128i g = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + o));
+                const __m256i cl = _mm256_maskz_mov_epi16(_mm_cmpeq_epi8_mask(g, left), c);
+                const __m256i cr = _mm256_maskz_mov_epi16(_mm_cmpeq_epi8_mask(g, right), c);
+                // Words (cl, cr) per channel: the unpacks give 128-bit lanes of channels 0-3, 8-11
+                // (lo) and 4-7, 12-15 (hi); the shuffle puts them in order.
+                const __m512i mixed = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_unpacklo_epi16(cl, cr)),
+                                                         _mm256_unpackhi_epi16(cl, cr), 1);
+                const __m512i ev = _mm512_shuffle_i32x4(mixed, mixed, _MM_SHUFFLE(3, 1, 2, 0));
+                const int16_t* x = img.data() + oy * inW + ox;
+                for (int ky = 0; ky < KS; ++ky)
+                    for (int kx = 0; kx < KS; ++kx) {
+                        int32_t w;
+                        std::memcpy(&w, x + ky * inW + kx, sizeof w);
+                        acc[ky * KS + kx] = _mm512_dpwssd_epi32(acc[ky * KS + kx], _mm512_set1_epi32(w), ev);
+                    }
+            }
+        }
+        for (int t = 0; t < KS * KS; ++t) {
+            int64_t* o = out + 16 * t;
+            const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[t]));
+            const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[t], 1));
+            _mm512_storeu_si512(o, _mm512_add_epi64(lo, _mm512_loadu_si512(o)));
+            _mm512_storeu_si512(o + 8, _mm512_add_epi64(hi, _mm512_loadu_si512(o + 8)));
+        }
+    }
+}
+#pragma GCC diagnostic pop
+
+void gradOneChannel16(const int8_t* in, int64_t inH, int64_t inW, const int16_t* eq, const uint8_t* argmax,
+                      int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int64_t* out) {
+    grad16Typed<5>(in, inH, inW, eq, argmax, convH, convW, N, v, b0, b1, out);
+}
+
 void convRowOneChannel(const int8_t* in, const int8_t* quad, int64_t inW, int64_t convW, int64_t N, const int8_t* wp,
                        int32_t* out) {
     if (N == 16) convRowTyped<1>(in, quad, inW, convW, wp, out);
@@ -199,6 +253,7 @@ const Kernels& kernels_avx512vnni() {
         t.buildQuad = buildQuad;
         t.convRowOneChannel = convRowOneChannel;
         t.gradOneChannel = gradOneChannel;
+        t.gradOneChannel16 = gradOneChannel16;
         return t;
     }();
     return set;

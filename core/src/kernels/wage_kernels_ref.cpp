@@ -70,6 +70,25 @@ void gradOneChannel(const int8_t* in, int64_t inH, int64_t inW, const int8_t* eq
     }
 }
 
+void gradOneChannel16(const int8_t* in, int64_t inH, int64_t inW, const int16_t* eq, const uint8_t* argmax,
+                      int64_t convH, int64_t convW, int64_t N, int64_t v, int64_t b0, int64_t b1, int64_t* out) {
+    for (int64_t j = 0; j < 16; ++j) {
+        const int64_t c = 16 * v + j;
+        for (int64_t ky = 0; ky < 5; ++ky)
+            for (int64_t kx = 0; kx < 5; ++kx) {
+                int64_t s = out[(ky * 5 + kx) * 16 + j];
+                for (int64_t b = b0; b < b1; ++b)
+                    for (int64_t oy = 0; oy < convH; ++oy)
+                        for (int64_t ox = 0; ox < convW; ++ox) {
+                            const int64_t o = ((b * (convH / 2) + oy / 2) * (convW / 2) + ox / 2) * N + c;
+                            if (argmax[o] != 2 * (oy % 2) + ox % 2) continue;
+                            s += int64_t(eq[o]) * in[(b * inH + oy + ky) * inW + ox + kx];
+                        }
+                out[(ky * 5 + kx) * 16 + j] = s;
+            }
+    }
+}
+
 } // namespace
 
 const Kernels& kernels_reference() {
@@ -83,6 +102,7 @@ const Kernels& kernels_reference() {
         t.buildQuad = buildQuad;
         t.convRowOneChannel = convRowOneChannel;
         t.gradOneChannel = gradOneChannel;
+        t.gradOneChannel16 = gradOneChannel16;
         return t;
     }();
     return set;

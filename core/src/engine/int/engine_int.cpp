@@ -89,14 +89,23 @@ IntEngine::IntEngine(const Experiment& e)
                    L.d.convW % 4 == 0 && L.d.convH % 2 == 0 &&
                    inputNonNeg && (L.N == 16 || L.N == 32 || L.N == 64);
         if (L.direct) L.wDirect.resize(size_t(wage_kernels::kDirectGroups * L.N * 4));
+        L.directWide = L.direct && L.b.e() > 8 &&
+                       int64_t(L.d.convH / 2) * (L.d.convW / 2) * fx_max_code(L.b.e()) * 127 < (int64_t(1) << 31);
         if (L.d.pool) {
             L.pooled.resize(size_t(outRows * L.N));
             L.argmax.resize(size_t(outRows * L.N));
         }
         L.out.resize(size_t(outRows * L.N));
         L.eIn.resize(size_t(outRows * L.N));
-        L.eq.resize(size_t(rows * L.N));
-        L.g.resize(size_t(L.N * L.K));
+        L.wideE = L.b.e() > 8;
+        if (L.wideE) {
+            L.eq16.resize(size_t(rows * L.N));
+            L.g64.resize(size_t(L.N * L.K));
+            L.ws16 = std::make_unique<Gemm16Workspace>();
+        } else {
+            L.eq.resize(size_t(rows * L.N));
+            L.g.resize(size_t(L.N * L.K));
+        }
         L.dw.resize(size_t(L.N * L.K));
         checkBounds(L, B);
         inExp = 1 - L.b.a();
@@ -112,9 +121,17 @@ std::vector<LayerReport> IntEngine::layers() const {
                                        "int8 codes from int32 sums by a rounding shift",
                                        "integer Q_G: Shift(max) and stochastic rounding onto the latent int codes",
                                        "int8 codes from int32 sums by Shift(max|e|)"};
+    static const char* const whyWide[4] = {
+        "int8 codes (scale 2^(1-kW)/alpha), int32 sums; E·W as int16 x int8 pairs, int32 sums",
+        "int8 codes from int32 sums by a rounding shift",
+        "integer Q_G on int64 sums (E^T·A: int16 x int8 pairs, int32 chunks added in int64): Shift(max) and "
+        "stochastic rounding onto the latent int codes",
+        "int16 codes from int32 sums by Shift(max|e|)"};
     for (const auto& L : m_layers) {
-        r.push_back({L.d.name, L.b, L.K, L.N * L.K, 1 << L.log2Alpha, accumulatorBound(L, m_e.batch)});
-        for (size_t c = 0; c < 4; ++c) r.back().plan[c] = {"wage" + std::to_string(L.b.bits[c]), true, why[c]};
+        const int64_t bound = L.wideE ? accumulatorBoundWide(L) : accumulatorBound(L, m_e.batch);
+        r.push_back({L.d.name, L.b, L.K, L.N * L.K, 1 << L.log2Alpha, bound});
+        for (size_t c = 0; c < 4; ++c)
+            r.back().plan[c] = {"wage" + std::to_string(L.b.bits[c]), true, L.wideE ? whyWide[c] : why[c]};
     }
     return r;
 }
@@ -181,8 +198,16 @@ int64_t IntEngine::accumulatorBound(const IntLayer& L, int32_t batch) {
     return bound;
 }
 
+int64_t IntEngine::accumulatorBoundWide(const IntLayer& L) {
+    const int64_t maxA = fx_max_code(L.b.a()), maxW = fx_max_code(L.b.w()), maxE = fx_max_code(L.b.e());
+    const int64_t inMax = L.index == 0 ? 127 : maxA;
+    const int64_t taps = L.d.type == LayerType::Conv ? int64_t(L.d.kernel) * L.d.kernel : 1;
+    // The first layer has no error product (nothing below it needs an error).
+    return std::max(L.K * inMax * maxW, L.index == 0 ? 0 : taps * L.N * maxE * maxW);
+}
+
 void IntEngine::checkBounds(const IntLayer& L, int32_t batch) const {
-    const int64_t bound = accumulatorBound(L, batch);
+    const int64_t bound = L.wideE ? accumulatorBoundWide(L) : accumulatorBound(L, batch);
     if (bound >= (int64_t(1) << 31))
         throw InputError("layer '" + L.d.name + "': int32 sums could reach " + std::to_string(bound) +
                          " with batch " + std::to_string(batch) + " and these bits (limit 2^31); use a smaller batch");
@@ -225,13 +250,31 @@ bool engine_integer_supported(const Experiment& e, std::string* why) {
     }
     for (const auto& l : e.model.layers) {
         const ClassBits b = e.bits.forLayer(l.name);
+        const bool first = &l == &e.model.layers.front();
         if (!b.allInteger()) {
             if (why) *why = "layer '" + l.name + "' has a float class (" + b.dashed() + ")";
             return false;
         }
-        if (b.w() > 8 || b.a() > 8 || b.e() > 8) {
-            if (why) *why = "layer '" + l.name + "' has W, A or E wider than 8 bits (" + b.dashed() + ")";
+        if (b.w() > 8 || b.a() > 8) {
+            if (why) *why = "layer '" + l.name + "' has W or A wider than 8 bits (" + b.dashed() + ")";
             return false;
+        }
+        if (b.e() > 16) {
+            if (why) *why = "layer '" + l.name + "' has E wider than 16 bits (" + b.dashed() + ")";
+            return false;
+        }
+        if (b.e() > 8 && !first) {
+            // int16 error codes: the error product E·W still gives int32 sums (the input error
+            // of the layer below), which must not overflow. The weight gradient sums in int64;
+            // the first layer has no error product.
+            const int64_t taps = l.type == LayerType::Conv ? int64_t(l.kernel) * l.kernel : 1;
+            const int64_t bound = taps * l.out * fx_max_code(b.e()) * fx_max_code(b.w());
+            if (bound >= (int64_t(1) << 31)) {
+                if (why)
+                    *why = "layer '" + l.name + "': its error product with " + std::to_string(b.e()) +
+                           "-bit errors could reach " + std::to_string(bound) + " (int32 sums)";
+                return false;
+            }
         }
     }
     if (e.bits.base.a() > 8) {

@@ -42,6 +42,7 @@ void IntEngine::quantizeError(IntLayer& L, int32_t n) {
     L.eZero = m == 0;
     L.eShift = L.eZero ? 0 : fx_shift_exponent(m);
     const ErrorCode ec{Requant(L.eShift - (L.b.e() - 1), fx_max_code(L.b.e())), clip, L.eZero, relu, maskAfter};
+    if (L.wideE) return quantizeErrorWide(L, n, ec);
     int8_t* eq = L.eq.data();
     // A direct layer routes through the argmax inside its gradient: codes at pooled size here.
     if (!pool || directActive(L)) {
@@ -65,7 +66,44 @@ void IntEngine::quantizeError(IntLayer& L, int32_t n) {
     });
 }
 
+// Q_E as int16 codes, routed through the pooling to the product's output; a direct layer with
+// gradOneChannel16 keeps them at pooled size (its gradient routes them through the argmax), any
+// other direct layer takes its gradient from im2col columns.
+void IntEngine::quantizeErrorWide(IntLayer& L, int32_t n, const ErrorCode& ec) {
+    const int64_t N = L.N, outRows = L.outRows(n);
+    const int32_t* v = L.blockOut();
+    const int32_t* eIn = L.eIn.data();
+    int16_t* eq = L.eq16.data();
+    if (!L.d.pool || (directActive(L) && L.directWide)) {
+        const auto errorCodes = m_k->errorCodes16;
+        parallelRange(outRows * N, 16384,
+                      [=](int64_t lo, int64_t hi) { errorCodes(v + lo, eIn + lo, eq + lo, hi - lo, ec); });
+        return;
+    }
+    const uint8_t* argmax = L.argmax.data();
+    const int64_t outH = L.d.outH, outW = L.d.outW, convH = L.d.convH, convW = L.d.convW;
+    const auto errorRouteRow = m_k->errorRouteRow16;
+    parallelRange(int64_t(n) * outH, 2, [=](int64_t lo, int64_t hi) {
+        for (int64_t by = lo; by < hi; ++by) {
+            const int64_t b = by / outH, py = by % outH;
+            const int64_t o = by * outW * N;
+            int16_t* r0 = eq + (b * convH + 2 * py) * convW * N;
+            errorRouteRow(v + o, eIn + o, argmax + o, r0, r0 + convW * N, outW, N, ec);
+        }
+    });
+}
+
 void IntEngine::weightGradient(IntLayer& L, int32_t n) {
+    if (L.wideE) {
+        // int64 sums of int16 x int8 pairs. A direct layer kept no im2col columns: made here.
+        if (directActive(L) && L.directWide) return directGradient16(L, n);
+        const bool conv = L.d.type == LayerType::Conv;
+        if (conv && directActive(L)) im2col(L, m_input.data(), n);
+        const int8_t* a = conv ? L.col.data() : inputOf(L);
+        const int32_t maxE = int32_t(fx_max_code(L.b.e())), maxA = L.index == 0 ? 127 : int32_t(fx_max_code(L.b.a()));
+        gemm_s16_tn(L.N, L.K, L.rows(n), L.eq16.data(), L.N, a, L.K, L.g64.data(), L.K, false, maxE, maxA, *L.ws16);
+        return;
+    }
     if (directActive(L)) return directGradient(L, n);
     const int64_t rows = L.rows(n);
     const int8_t* a = L.d.type == LayerType::Conv ? L.col.data() : inputOf(L);
@@ -99,8 +137,37 @@ void IntEngine::directGradient(IntLayer& L, int32_t n) {
     }
 }
 
+// directGradient with int16 error codes: int64 partial sums per task.
+void IntEngine::directGradient16(IntLayer& L, int32_t n) {
+    const int64_t N = L.N, taps = int64_t(L.d.kernel) * L.d.kernel, NV = N / 16, part = NV * taps * 16;
+    for (auto& p : m_gradPart64) std::fill(p.begin(), p.end(), 0);
+    const int8_t* in = m_input.data();
+    const int16_t* eq = L.eq16.data();
+    const uint8_t* argmax = L.argmax.data();
+    const auto& d = L.d;
+    const auto grad = m_k->gradOneChannel16;
+    parallelRange(n, 4, [&](int64_t lo, int64_t hi) {
+        std::vector<int64_t>& p = m_gradPart64.local();
+        if (p.size() < size_t(part)) p.assign(size_t(part), 0);
+        for (int64_t v = 0; v < NV; ++v)
+            grad(in, d.inH, d.inW, eq, argmax, d.convH, d.convW, N, v, lo, hi, p.data() + v * taps * 16);
+    });
+    std::fill(L.g64.begin(), L.g64.end(), 0);
+    for (const auto& p : m_gradPart64) {
+        if (p.size() < size_t(part)) continue;
+        for (int64_t c = 0; c < N; ++c)
+            for (int64_t t = 0; t < taps; ++t) L.g64[size_t(c * L.K + t)] += p[size_t(((c / 16) * taps + t) * 16 + c % 16)];
+    }
+}
+
 void IntEngine::propagateError(IntLayer& L, IntLayer& prev, int32_t n) {
-    if (L.d.type == LayerType::Fc) {
+    if (L.wideE) {
+        gemm_s16_pack_b(L.K, L.N, L.wqT.data(), L.N, L.wT16);
+        if (L.d.type == LayerType::Fc) {
+            gemm_s16_nt_packed(L.rows(n), L.eq16.data(), L.N, L.wT16, prev.eIn.data(), L.K, true);
+            return;
+        }
+    } else if (L.d.type == LayerType::Fc) {
         gemm_s8_nt(L.rows(n), L.K, L.N, L.eq.data(), L.N, L.wqT.data(), L.N, prev.eIn.data(), L.K, false);
         return;
     }
@@ -113,7 +180,7 @@ void IntEngine::propagateError(IntLayer& L, IntLayer& prev, int32_t n) {
     int32_t* eIn = prev.eIn.data();
     const int64_t convH = d.convH, convW = d.convW, kernel = d.kernel, inH = d.inH, inW = d.inW, inC = d.inC;
     const int64_t imageRows = L.rows(1), chunk = L.errorChunk, chunks = (n + chunk - 1) / chunk;
-    gemm_s8_pack_b(L.K, L.N, L.wqT.data(), L.N, L.wTPacked);
+    if (!L.wideE) gemm_s8_pack_b(L.K, L.N, L.wqT.data(), L.N, L.wTPacked);
     // The previous layer's clip mask and max|e| (quantizeError's first pass) on each image
     // right after its col2im, while it is in cache; max is exact, so the split does not matter.
     const int32_t* pv = prev.blockOut();
@@ -123,7 +190,7 @@ void IntEngine::propagateError(IntLayer& L, IntLayer& prev, int32_t n) {
     const Kernels& k = *m_k;
     // With VNNI the product adds straight into the input error (col2im in its stores), one
     // chunk of images per task, so no two tasks touch the same image.
-    const bool fused = !L.errRowOff.empty() && gemm_isa_active() == GemmIsa::Avx512Vnni;
+    const bool fused = !L.wideE && !L.errRowOff.empty() && gemm_isa_active() == GemmIsa::Avx512Vnni;
     tbb::parallel_for(
         tbb::blocked_range<int64_t>(0, chunks, 1),
         [&](const tbb::blocked_range<int64_t>& r) {
@@ -163,8 +230,12 @@ void IntEngine::propagateError(IntLayer& L, IntLayer& prev, int32_t n) {
                 int32_t* ecol = buf.data();
                 for (int64_t c = r.begin(); c < r.end(); ++c) {
                     const int64_t b0 = c * chunk, count = std::min<int64_t>(chunk, n - b0);
-                    gemm_s8_nt_packed(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N, L.wTPacked, ecol,
-                                      L.K, false);
+                    if (L.wideE)
+                        gemm_s16_nt_packed(count * imageRows, L.eq16.data() + b0 * imageRows * L.N, L.N, L.wT16, ecol,
+                                           L.K, false);
+                    else
+                        gemm_s8_nt_packed(count * imageRows, L.eq.data() + b0 * imageRows * L.N, L.N, L.wTPacked,
+                                          ecol, L.K, false);
                     uint32_t mx = 0;
                     for (int64_t b = 0; b < count; ++b) {
                         const int64_t o = (b0 + b) * imageSize;

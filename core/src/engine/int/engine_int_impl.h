@@ -6,6 +6,7 @@
 #include "bitbench/fixed_point.h"
 #include "bitbench/gemm.h"
 #include "engine/wage_common.h"
+#include "kernels/gemm16.h"
 #include "kernels/wage_kernels.h"
 
 #include <tbb/blocked_range.h>
@@ -14,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 // Files: engine_int.cpp (set-up, weights, reports), engine_int_forward.cpp,
@@ -61,6 +63,10 @@ struct IntLayer {
     int32_t outShift = 0;  // acc -> output code shift for Q_A
     bool inputNonNegative = true;
     bool last = false;
+    // kE of 9 to 16 bits: int16 error codes (eq16 instead of eq), int64 weight gradients (g64
+    // instead of g), products on the int16 kernels (kernels/gemm16.h).
+    bool wideE = false;
+    bool directWide = false;     // wideE direct layer whose per-image gradient sums fit int32 (gradOneChannel16)
 
     std::vector<int32_t> wLat; // [N][K]
     std::vector<int8_t> wq;    // [N][K]
@@ -76,6 +82,10 @@ struct IntLayer {
     std::vector<int8_t> eq;      // [rows][N] quantized error routed to the product output
     std::vector<int32_t> g;      // [N][K]
     std::vector<int16_t> dw;     // [N][K] integer update n of the last step
+    std::vector<int16_t> eq16;   // [rows][N] wideE: the quantized error as int16 codes
+    std::vector<int64_t> g64;    // [N][K] wideE: the weight gradient
+    Gemm16PackedB wT16;          // wideE: wqT packed for the int16 error product
+    std::unique_ptr<Gemm16Workspace> ws16; // wideE: the weight gradient's buffers
     int64_t errorChunk = 1;      // images per error product, so its int32 result stays in L2
     int64_t forwardChunk = 1;    // conv + pool: images per product, so its int32 result stays in L2
     bool direct = false;         // one-channel input conv computed from the input (convRowOneChannel)
@@ -126,6 +136,9 @@ private:
 
     // --- set-up and weights (engine_int.cpp) ---
     static int64_t accumulatorBound(const IntLayer& L, int32_t batch);
+    // The int32 sums of the int16 error path: forward and error product (the weight gradient
+    // sums int32 chunks in int64).
+    static int64_t accumulatorBoundWide(const IntLayer& L);
     void checkBounds(const IntLayer& L, int32_t batch) const;
     void refreshForwardWeights(IntLayer& L);
     void transposeForwardWeights(IntLayer& L) const;
@@ -142,13 +155,16 @@ private:
 
     // --- backward (engine_int_backward.cpp) ---
     void quantizeError(IntLayer& L, int32_t n);
+    void quantizeErrorWide(IntLayer& L, int32_t n, const ErrorCode& ec);
     void weightGradient(IntLayer& L, int32_t n);
     void directGradient(IntLayer& L, int32_t n);
+    void directGradient16(IntLayer& L, int32_t n);
     void propagateError(IntLayer& L, IntLayer& prev, int32_t n);
 
     // --- update (engine_int_update.cpp) ---
     void update(IntLayer& L, int64_t step, int64_t lrQ);
     uint64_t maxAbs(const int32_t* v, int64_t n) const;
+    uint64_t maxAbs(const int64_t* v, int64_t n) const;
 
     // The direct conv kernels run where they have a vector version (else im2col + GEMM).
     bool directActive(const IntLayer& L) const { return L.direct && m_k->directConv; }
@@ -166,6 +182,7 @@ private:
     // Per-thread int32 products of one chunk of images (forwardConvPool, propagateError).
     tbb::enumerable_thread_specific<std::vector<int32_t>> m_chunk;
     tbb::enumerable_thread_specific<std::vector<int32_t>> m_gradPart; // directGradient's partial sums
+    tbb::enumerable_thread_specific<std::vector<int64_t>> m_gradPart64; // directGradient16's
 };
 
 } // namespace bitbench::int_detail

@@ -35,7 +35,10 @@ void IntEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorStats
             const double lr = double(L.lrQ) / 65536.0;
             const double gUnit = L.gZero ? 0.0 : lr * std::ldexp(1.0, -L.gShift);
             StatsBuilder sb(bins, -INFINITY, INFINITY, qUnit);
-            for (size_t j = 0; j < L.g.size(); ++j) sb.add(double(L.g[j]) * gUnit * qUnit, double(L.dw[j]) * qUnit);
+            for (size_t j = 0; j < L.dw.size(); ++j) {
+                const double g = L.wideE ? double(L.g64[j]) : double(L.g[j]);
+                sb.add(g * gUnit * qUnit, double(L.dw[j]) * qUnit);
+            }
             out.push_back(sb.finish(step, i, L.d.name, TensorClass::G, L.b.g()));
         }
         // E: e / Shift(max|e|) against its code (at the block output, after the clip mask).

@@ -22,10 +22,20 @@ uint64_t IntEngine::maxAbs(const int32_t* v, int64_t n) const {
         [](uint64_t a, uint64_t b) { return std::max(a, b); });
 }
 
+uint64_t IntEngine::maxAbs(const int64_t* v, int64_t n) const {
+    const auto maxAbsRange = m_k->maxAbs64;
+    return tbb::parallel_reduce(
+        tbb::blocked_range<int64_t>(0, n, 16384), uint64_t(0),
+        [&](const tbb::blocked_range<int64_t>& r, uint64_t m) {
+            return std::max<uint64_t>(m, maxAbsRange(v + r.begin(), r.end() - r.begin()));
+        },
+        [](uint64_t a, uint64_t b) { return std::max(a, b); });
+}
+
 // Q_G and the SGD step: n = SR(Q(lr * g / Shift(max|g|), 16)), W <- C(W, kW) - n * sigma(kG).
 void IntEngine::update(IntLayer& L, int64_t step, int64_t lrQ) {
     const int64_t total = L.N * L.K;
-    const uint64_t m = maxAbs(L.g.data(), total);
+    const uint64_t m = L.wideE ? maxAbs(L.g64.data(), total) : maxAbs(L.g.data(), total);
     L.gZero = m == 0;
     L.lrQ = lrQ;
     if (L.gZero) {
@@ -43,18 +53,21 @@ void IntEngine::update(IntLayer& L, int64_t step, int64_t lrQ) {
     // A chunk whose fractions are all zero needs no draws at all.
     const UpdateParams up{L.latentBound, L.kL - L.b.g(), Requant(L.kL - L.b.w(), fx_max_code(L.b.w()))};
     const int32_t* g = L.g.data();
+    const int64_t* g64 = L.g64.data();
+    const bool wide = L.wideE;
     int32_t* wLat = L.wLat.data();
     int16_t* dw = L.dw.data();
     int8_t* wq = L.wq.data();
     const auto philox = m_k->philoxDraws;
     const auto updateValues = m_k->updateValues;
+    const auto updateValues64 = m_k->updateValues64;
     const auto updateApply = m_k->updateApply;
     parallelRange((total + chunk - 1) / chunk, 16, [=](int64_t lo, int64_t hi) {
         alignas(64) uint32_t draws[chunk];
         alignas(64) int64_t vs[chunk];
         for (int64_t c = lo; c < hi; ++c) {
             const int64_t j0 = c * chunk, n = std::min(total, j0 + chunk) - j0;
-            if (updateValues(g + j0, n, lrQ, s, vs)) {
+            if (wide ? updateValues64(g64 + j0, n, lrQ, s, vs) : updateValues(g + j0, n, lrQ, s, vs)) {
                 philox(lanes, uint32_t(c * kDrawBlocks), draws);
             } else {
                 std::fill(draws, draws + chunk, 0u); // no fractions: draws are never compared
