@@ -29,7 +29,13 @@ const char* kExperiment = R"({"name": "engine-choice", "dataset": "synthetic", "
 
 Experiment experimentOf(const std::string& bits, const std::string& loss = "sse") {
     json j = json::parse(kExperiment);
-    j["bits"] = bits;
+    // "PATTERN:LAYER=PATTERN" sets one layer's bits apart.
+    const auto colon = bits.find(':');
+    j["bits"] = bits.substr(0, colon);
+    if (colon != std::string::npos) {
+        const auto eq = bits.find('=', colon);
+        j["layer_bits"] = {{bits.substr(colon + 1, eq - colon - 1), bits.substr(eq + 1)}};
+    }
     j["loss"] = loss;
     return experiment_from_json(j);
 }
@@ -86,8 +92,9 @@ private Q_SLOTS:
         QTest::newRow("28ff") << "28ff" << "sse" << "graph" << "float";
         QTest::newRow("ffff") << "ffff" << "sse" << "graph" << "float";
         QTest::newRow("f888 (float W)") << "f888" << "sse" << "graph" << "float";
-        QTest::newRow("288C (E 12 bits)") << "288C" << "sse" << "graph" << "float";
-        QTest::newRow("2-8-8-12") << "2-8-8-12" << "sse" << "graph" << "float";
+        QTest::newRow("288C (E 12 bits: int16 errors)") << "288C" << "sse" << "integer" << "float";
+        QTest::newRow("2-8-8-16") << "2-8-8-16" << "sse" << "integer" << "float";
+        QTest::newRow("2-8-8-8 with fc1 at E 12") << "2888:fc1=2-8-8-12" << "sse" << "integer" << "float";
         QTest::newRow("2-9-8-8 (A 9 bits)") << "2-9-8-8" << "sse" << "graph" << "float";
         QTest::newRow("288f softmax_ce") << "288f" << "softmax_ce" << "graph" << "float";
     }
@@ -157,7 +164,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("bits");
         QTest::addColumn<QString>("dashed");
         QTest::newRow("ffff") << "ffff" << "f-f-f-f";
-        QTest::newRow("288C") << "288C" << "2-8-8-12";
+        QTest::newRow("2-9-8-8 (A 9 bits)") << "2-9-8-8" << "2-9-8-8";
         QTest::newRow("28f8") << "28f8" << "2-8-f-8";
     }
     void newRunsTrainReplayAndResumeOnTheGraphExecutor() {

@@ -90,8 +90,14 @@ std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference,
 EngineKind engine_select(const Experiment& e, EngineRule rule) {
     // Runs stored before integer products ran on the graph executor with float products only.
     if (e.needsGraphExecutor()) return rule == EngineRule::Legacy ? EngineKind::GraphFloat : EngineKind::Graph;
-    if (engine_integer_supported(e)) return EngineKind::Integer;
-    return rule == EngineRule::Legacy ? EngineKind::Float : EngineKind::Graph;
+    if (rule == EngineRule::Legacy) {
+        // Before the run database recorded engines the integer engine took E of at most 8 bits;
+        // wider errors trained on the float engine, and their runs replay there.
+        bool narrowErrors = e.bits.base.e() <= 8;
+        for (const auto& [layer, b] : e.bits.overrides) narrowErrors = narrowErrors && b.e() <= 8;
+        return narrowErrors && engine_integer_supported(e) ? EngineKind::Integer : EngineKind::Float;
+    }
+    return engine_integer_supported(e) ? EngineKind::Integer : EngineKind::Graph;
 }
 
 namespace {
