@@ -21,8 +21,13 @@ template <typename T> void im2col(const ref::ConvGeometry& g, int32_t n, const T
                 for (int32_t kx = 0; kx < g.kernel; ++kx) {
                     const int64_t ix = ox * g.stride + kx - g.padLeft;
                     T* t = dst + (int64_t(ky) * g.kernel + kx) * g.inC;
-                    if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) std::fill(t, t + g.inC, T(0));
-                    else std::memcpy(t, x + ((b * g.inH + iy) * g.inW + ix) * g.inC, size_t(g.inC) * sizeof(T));
+                    if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) {
+                        for (int32_t c = 0; c < g.inC; ++c) t[c] = T(0);
+                    } else {
+                        // A loop, not memcpy: a tap is often a few channels (one for an image).
+                        const T* src = x + ((b * g.inH + iy) * g.inW + ix) * g.inC;
+                        for (int32_t c = 0; c < g.inC; ++c) t[c] = src[c];
+                    }
                 }
             }
         }
@@ -72,36 +77,42 @@ void addBias(int64_t rows, int32_t out, const float* bias, float* y) {
 
 } // namespace
 
+namespace {
+
+// One output row of a 2x2 max-pool over c channels: v is the reference's chain (strict >, window
+// positions 0..3), and the position is the first whose value equals v (the same position: an
+// earlier equal value would have kept v; a NaN first value is never equal and gives 0, as the
+// chain does). Two plain passes, so the compiler vectorizes both.
+void maxpoolRow(const float* __restrict p0, const float* __restrict p1, const float* __restrict p2,
+                const float* __restrict p3, float* __restrict out, uint8_t* __restrict arg, int64_t c) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+        float v = p0[ch];
+        v = p1[ch] > v ? p1[ch] : v;
+        v = p2[ch] > v ? p2[ch] : v;
+        v = p3[ch] > v ? p3[ch] : v;
+        out[ch] = v;
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+        const float v = out[ch];
+        int32_t best = p3[ch] == v ? 3 : 0;
+        best = p2[ch] == v ? 2 : best;
+        best = p1[ch] == v ? 1 : best;
+        best = p0[ch] == v ? 0 : best;
+        arg[ch] = uint8_t(best);
+    }
+}
+
+} // namespace
+
 void maxpool_forward_fast(const TensorShape& in, int32_t n, const float* x, float* y, uint8_t* argmax) {
-    const int64_t c = in.c, oh = in.h / 2, ow = in.w / 2;
+    const int64_t c = in.c, w = in.w, oh = in.h / 2, ow = in.w / 2;
     const int64_t inSize = in.size(), outSize = oh * ow * c;
-    // The reference's comparisons in its order (window positions 0..3, strict >), per channel
-    // vector instead of per element, so the compiler can use compares and blends.
-    tbb::parallel_for(int32_t(0), n, [&](int32_t b) {
+    tbb::parallel_for(int32_t(0), n, [=](int32_t b) {
         for (int64_t oy = 0; oy < oh; ++oy)
             for (int64_t ox = 0; ox < ow; ++ox) {
-                const float* __restrict p0 = x + b * inSize + ((2 * oy) * in.w + 2 * ox) * c;
-                const float* __restrict p1 = p0 + c;
-                const float* __restrict p2 = p0 + in.w * c;
-                const float* __restrict p3 = p2 + c;
+                const float* p0 = x + b * inSize + ((2 * oy) * w + 2 * ox) * c;
                 const int64_t o = b * outSize + (oy * ow + ox) * c;
-                float* __restrict out = y + o;
-                uint8_t* __restrict arg = argmax + o;
-                for (int64_t ch = 0; ch < c; ++ch) {
-                    float v = p0[ch];
-                    uint8_t best = 0;
-                    const bool g1 = p1[ch] > v;
-                    v = g1 ? p1[ch] : v;
-                    best = g1 ? 1 : best;
-                    const bool g2 = p2[ch] > v;
-                    v = g2 ? p2[ch] : v;
-                    best = g2 ? 2 : best;
-                    const bool g3 = p3[ch] > v;
-                    v = g3 ? p3[ch] : v;
-                    best = g3 ? 3 : best;
-                    out[ch] = v;
-                    arg[ch] = best;
-                }
+                maxpoolRow(p0, p0 + c, p0 + w * c, p0 + w * c + c, y + o, argmax + o, c);
             }
     });
 }
