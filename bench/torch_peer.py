@@ -40,6 +40,7 @@ BATCHES = 4
 CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5:2888", "lenet5-bn:ffff")
 LR_FLOAT = 0.01  # bitbench's default lr_float; --lr changes it
 LR_WAGE = 8.0    # bitbench's default lr (epoch 0), in units of Q_G's steps
+LR_SGD = 0.01    # the float-sgd preset's lr (lenet5-bn)
 
 
 # --- WAGE primitives (ALGORITHMS.md 1.1) --------------------------------------------------------
@@ -255,10 +256,15 @@ def matmul_gflops(n=2048, reps=3):
     return 2.0 * n ** 3 / wall / 1e9, 2.0 * n ** 3 / cpu / 1e9
 
 
+def case_lr(case, args):
+    """--lr is the float-G rate of the WAGE patterns; 2888 and the float-sgd preset keep their own."""
+    return LR_WAGE if case == "lenet5:2888" else LR_SGD if case.startswith("lenet5-bn") else args.lr
+
+
 def run_case(case, args):
     gen = torch.Generator().manual_seed(args.seed)
     model = make_model(case, gen)
-    opt = model.optimizer(args.lr)
+    opt = model.optimizer(case_lr(case, args))
     B = args.batch
     images = torch.randint(0, 256, (BATCHES * B, 1, 28, 28), dtype=torch.uint8, generator=gen)
     labels = torch.randint(0, 10, (BATCHES * B,), dtype=torch.int64, generator=gen)
@@ -321,7 +327,7 @@ def run_case(case, args):
         "eval_images_per_cpu_s": statistics.median(r[1] for r in eval_runs),
         "train_runs_images_per_s": [round(r[0], 1) for r in train_runs],
         "non_finite_steps": state["non_finite"],
-        "lr": LR_WAGE if case == "lenet5:2888" else args.lr,
+        "lr": case_lr(case, args),
         "torch": torch.__version__,
         "blas": blas_libraries(),
     }
@@ -337,8 +343,9 @@ def main():
     p.add_argument("--reps", type=int, default=3, help="timed repetitions; the median is reported (default 3)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr", type=float, default=LR_FLOAT,
-                   help="SGD learning rate (default 0.01, bitbench's lr_float; with the summed SSE of lenet5 ffff "
-                        "on random data it diverges within a few steps, as bitbench's float engine does)")
+                   help="SGD learning rate of the float-G patterns (default 0.01, bitbench's lr_float; with the "
+                        "summed SSE of lenet5 ffff on random data it diverges within a few steps, as bitbench does; "
+                        "bench/peer passes 0.001)")
     p.add_argument("--matmul", action="store_true", help="only time a 2048 x 2048 matmul and name the BLAS")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
     args = p.parse_args()

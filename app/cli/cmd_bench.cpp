@@ -31,6 +31,7 @@ struct BenchOptions {
     std::string bits = "2-8-8-8";
     std::string method; // a method preset (e.g. float-sgd); replaces the bits pattern
     std::string experiment; // an experiment file: its model, quantizers and solver, on synthetic data
+    double lrFloat = 0;     // > 0: the experiment's lr_float (a float G's SGD rate)
     int32_t threads = 0;
     int32_t steps = 30;
     int32_t warmup = 3;
@@ -66,15 +67,17 @@ Experiment benchExperiment(const BenchOptions& opt) {
         j["dataset"] = "synthetic";
         j["batch"] = opt.batch;
         j.erase("data_dir");
+        if (opt.lrFloat > 0) j["lr_float"] = opt.lrFloat;
         const auto slash = opt.experiment.find_last_of('/');
         return experiment_from_json(j, slash == std::string::npos ? "." : opt.experiment.substr(0, slash));
     }
-    return experiment_from_json(
-        opt.method.empty()
-            ? nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits}, {"batch", opt.batch},
-                             {"dataset", "synthetic"}}
-            : nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"method", opt.method}, {"batch", opt.batch},
-                             {"dataset", "synthetic"}});
+    nlohmann::json j = opt.method.empty()
+                           ? nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"bits", opt.bits},
+                                            {"batch", opt.batch}, {"dataset", "synthetic"}}
+                           : nlohmann::json{{"name", "bench"}, {"model", opt.model}, {"method", opt.method},
+                                            {"batch", opt.batch}, {"dataset", "synthetic"}};
+    if (opt.lrFloat > 0) j["lr_float"] = opt.lrFloat;
+    return experiment_from_json(j);
 }
 
 int benchRun(const BenchOptions& opt) {
@@ -218,6 +221,10 @@ Command cli_add_bench(CLI::App& app) {
                     "An experiment file to time (its model, quantizers and solver) on synthetic data at --batch")
         ->excludes(bits)
         ->excludes(method);
+    sub->add_option("--lr-float", opt->lrFloat,
+                    "SGD rate of a float G (the experiment's lr_float; the default 0.01 makes LeNet-5 ffff "
+                    "diverge within a few steps, so its timing would measure NaN arithmetic)")
+        ->check(CLI::PositiveNumber);
     sub->add_option("--threads", opt->threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     sub->add_option("--steps", opt->steps, "Timed training steps (and evaluation batches)")
         ->check(CLI::Range(1, 1000000))
