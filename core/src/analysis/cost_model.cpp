@@ -1,6 +1,7 @@
 // Cost model: MAC counts per layer and product, priced with the scaled 45 nm operation table.
 #include "bitbench/cost_model.h"
 
+#include "analysis/cost_model_impl.h"
 #include "bitbench/error.h"
 
 #include <algorithm>
@@ -11,11 +12,7 @@ namespace bitbench {
 
 namespace {
 
-int32_t ceilLog2(int64_t k) {
-    int32_t n = 0;
-    while ((int64_t(1) << n) < k) ++n;
-    return n;
-}
+using cost_detail::ceilLog2;
 
 // The update adds one G-bit number to each latent weight.
 MacCost costAdd(const CostTable& t, int32_t bits) {

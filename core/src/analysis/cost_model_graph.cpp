@@ -2,6 +2,7 @@
 // quantizer families (cost_model.h).
 #include "bitbench/cost_model.h"
 
+#include "analysis/cost_model_impl.h"
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
 #include "bitbench/quant.h"
@@ -12,11 +13,7 @@ namespace bitbench {
 
 namespace {
 
-int32_t ceilLog2(int64_t k) {
-    int32_t n = 0;
-    while ((int64_t(1) << n) < k) ++n;
-    return n;
-}
+using cost_detail::ceilLog2;
 
 int32_t bitsOf(const Quantizer& q) { return q.family == QuantFamily::Float ? 0 : q.bits; }
 
