@@ -11,22 +11,29 @@
 namespace bitbench::graph_exec {
 
 template <typename T> void im2col(const ref::ConvGeometry& g, int32_t n, const T* x, T* col) {
-    const int64_t K = int64_t(g.kernel) * g.kernel * g.inC;
-    tbb::parallel_for(int64_t(0), int64_t(n) * g.outH, [&](int64_t by) {
-        const int64_t b = by / g.outH, oy = by % g.outH;
-        for (int64_t ox = 0; ox < g.outW; ++ox) {
-            T* dst = col + ((b * g.outH + oy) * g.outW + ox) * K;
-            for (int32_t ky = 0; ky < g.kernel; ++ky) {
-                const int64_t iy = oy * g.stride + ky - g.padTop;
-                for (int32_t kx = 0; kx < g.kernel; ++kx) {
-                    const int64_t ix = ox * g.stride + kx - g.padLeft;
-                    T* t = dst + (int64_t(ky) * g.kernel + kx) * g.inC;
-                    if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) {
-                        for (int32_t c = 0; c < g.inC; ++c) t[c] = T(0);
-                    } else {
-                        // A loop, not memcpy: a tap is often a few channels (one for an image).
-                        const T* src = x + ((b * g.inH + iy) * g.inW + ix) * g.inC;
-                        for (int32_t c = 0; c < g.inC; ++c) t[c] = src[c];
+    const int64_t k = g.kernel, C = g.inC, K = k * k * C;
+    const int64_t inH = g.inH, inW = g.inW, outH = g.outH, outW = g.outW, stride = g.stride;
+    const int64_t padTop = g.padTop, padLeft = g.padLeft;
+    tbb::parallel_for(int64_t(0), int64_t(n) * outH, [=](int64_t by) {
+        const int64_t b = by / outH, oy = by % outH;
+        for (int64_t ox = 0; ox < outW; ++ox) {
+            T* __restrict dst = col + ((b * outH + oy) * outW + ox) * K;
+            const int64_t ix0 = ox * stride - padLeft;
+            const bool rowInside = ix0 >= 0 && ix0 + k <= inW;
+            for (int64_t ky = 0; ky < k; ++ky) {
+                const int64_t iy = oy * stride + ky - padTop;
+                T* __restrict t = dst + ky * k * C;
+                if (iy < 0 || iy >= inH) {
+                    for (int64_t i = 0; i < k * C; ++i) t[i] = T(0);
+                } else if (rowInside) {
+                    // The k taps of one kernel row are k * C consecutive input values.
+                    const T* __restrict src = x + ((b * inH + iy) * inW + ix0) * C;
+                    for (int64_t i = 0; i < k * C; ++i) t[i] = src[i];
+                } else {
+                    for (int64_t kx = 0; kx < k; ++kx) {
+                        const int64_t ix = ix0 + kx;
+                        const T* src = x + ((b * inH + iy) * inW + ix) * C;
+                        for (int64_t c = 0; c < C; ++c) t[kx * C + c] = ix < 0 || ix >= inW ? T(0) : src[c];
                     }
                 }
             }
@@ -102,6 +109,18 @@ void maxpoolRow(const float* __restrict p0, const float* __restrict p1, const fl
     }
 }
 
+// The gradient of one pooled row back to its four window positions.
+void maxpoolRouteRow(const float* __restrict d, const uint8_t* __restrict arg, float* __restrict q0,
+                     float* __restrict q1, float* __restrict q2, float* __restrict q3, int64_t c) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+        const int32_t a = arg[ch];
+        q0[ch] = a == 0 ? d[ch] : 0.0f;
+        q1[ch] = a == 1 ? d[ch] : 0.0f;
+        q2[ch] = a == 2 ? d[ch] : 0.0f;
+        q3[ch] = a == 3 ? d[ch] : 0.0f;
+    }
+}
+
 } // namespace
 
 void maxpool_forward_fast(const TensorShape& in, int32_t n, const float* x, float* y, uint8_t* argmax) {
@@ -127,23 +146,13 @@ void maxpool_backward_fast(const TensorShape& in, int32_t n, const float* dy, co
         return;
     }
     // Every input position belongs to exactly one window: written once, no clearing pass.
-    tbb::parallel_for(int32_t(0), n, [&](int32_t b) {
+    const int64_t w = in.w;
+    tbb::parallel_for(int32_t(0), n, [=](int32_t b) {
         for (int64_t oy = 0; oy < oh; ++oy)
             for (int64_t ox = 0; ox < ow; ++ox) {
-                float* __restrict q0 = dx + b * inSize + ((2 * oy) * in.w + 2 * ox) * c;
-                float* __restrict q1 = q0 + c;
-                float* __restrict q2 = q0 + in.w * c;
-                float* __restrict q3 = q2 + c;
+                float* q0 = dx + b * inSize + ((2 * oy) * w + 2 * ox) * c;
                 const int64_t o = b * outSize + (oy * ow + ox) * c;
-                const float* __restrict d = dy + o;
-                const uint8_t* __restrict arg = argmax + o;
-                for (int64_t ch = 0; ch < c; ++ch) {
-                    const uint8_t a = arg[ch];
-                    q0[ch] = a == 0 ? d[ch] : 0.0f;
-                    q1[ch] = a == 1 ? d[ch] : 0.0f;
-                    q2[ch] = a == 2 ? d[ch] : 0.0f;
-                    q3[ch] = a == 3 ? d[ch] : 0.0f;
-                }
+                maxpoolRouteRow(dy + o, argmax + o, q0, q0 + c, q0 + w * c, q0 + w * c + c, c);
             }
     });
 }
