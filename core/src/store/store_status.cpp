@@ -11,8 +11,8 @@ namespace {
 
 // The strings are what the database holds: never rename one.
 constexpr std::pair<RunStatus, const char*> kRunStatusNames[] = {
-    {RunStatus::Running, "running"},         {RunStatus::Finished, "finished"},
-    {RunStatus::Failed, "failed"},           {RunStatus::Interrupted, "interrupted"},
+    {RunStatus::Running, "running"},   {RunStatus::Finished, "finished"},
+    {RunStatus::Failed, "failed"},     {RunStatus::Interrupted, "interrupted"},
     {RunStatus::Diverged, "diverged"},
 };
 
