@@ -136,6 +136,48 @@ private Q_SLOTS:
         w.setCostTable(CostTable{});
     }
 
+    // An op-form model is priced from its graph, with the quantizers the editor shows.
+    void costOfOpGraph() {
+        MainWindow w;
+        w.restoreSession(); // the WAGE preset: 2-8-8-8, batch 128
+        QVERIFY(w.experimentPanel()->setModel(QStringLiteral("lenet5-bn")));
+        QCOMPARE(w.bitwidthEditor()->pattern(), QStringLiteral("2-8-8-8"));
+        QVERIFY2(w.currentCost().has_value(), qPrintable(w.bitwidthEditor()->costText()));
+        const CostEstimate c = *w.currentCost();
+        QCOMPARE(c.batch, 128);
+        QCOMPARE(c.layers.size(), size_t(4));
+        // Forward MACs per image, by hand: conv1 24*24 positions * 32 * 25, conv2 8*8 * 64 * 5*5*32,
+        // fc1 4*4*64 * 512, fc2 512 * 10.
+        const int64_t macs[4] = {460800, 3276800, 524288, 5120};
+        const char* names[4] = {"conv1", "conv2", "fc1", "fc2"};
+        for (int i = 0; i < 4; ++i) {
+            QCOMPARE(c.layers[size_t(i)].name, std::string(names[i]));
+            QCOMPARE(c.layers[size_t(i)].macs[0], macs[i]);
+        }
+        QCOMPARE(c.layers[0].macs[1], int64_t(0)); // no error product for the first layer
+        QCOMPARE(c.inferenceMacs, int64_t(4267008));
+        QCOMPARE(c.trainMacsPerStep, int64_t(128) * (3 * 4267008 - 460800));
+        // conv1 forward: 2-bit W x 8-bit A over 25 terms: multiplier 0.2 * 2*8/64 = 0.05 pJ, adder
+        // 2 + 8 + ceil(log2 25) = 15 bits: 0.03 * 15/8 = 0.05625 pJ; 460800 MACs.
+        QCOMPARE(c.layers[0].operandBits[0][0], 2);
+        QCOMPARE(c.layers[0].operandBits[0][1], 8);
+        QCOMPARE(c.layers[0].energyPj[0], 48960.0);
+        QVERIFY(w.bitwidthEditor()->costText().contains(QLatin1String("<td>conv2</td>")));
+
+        // The float SGD preset: every product is an fp32 multiply and add (3.7 + 0.9 pJ).
+        QString floatPreset;
+        for (const QString& p : w.experimentPanel()->presetPaths())
+            if (p.endsWith(QLatin1String("float-lenet5bn-mnist-sgd.json"))) floatPreset = p;
+        QVERIFY(!floatPreset.isEmpty());
+        QVERIFY(w.experimentPanel()->loadExperimentFile(floatPreset));
+        QVERIFY2(w.currentCost().has_value(), qPrintable(w.bitwidthEditor()->costText()));
+        const CostEstimate f = *w.currentCost();
+        QCOMPARE(f.inferenceMacs, int64_t(4267008));
+        QCOMPARE(f.layers[1].pricedAs[0], std::string("float"));
+        QCOMPARE(f.inferenceEnergyPj, 4267008 * 4.6);
+        settings_set(settings::kLastExperiment, QString()); // the next window opens the WAGE preset
+    }
+
     void fieldsValidatedAsTyped() {
         MainWindow w;
         w.restoreSession();

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +52,19 @@ int64_t rawInt(const std::string& path, const char* sql) {
     if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+std::string rawText(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    std::string v = "<no row>";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
@@ -453,6 +468,49 @@ private Q_SLOTS:
         QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics"), metrics);
         QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints"), checkpoints);
         QCOMPARE(rawInt(p, "SELECT count(*) FROM pragma_foreign_key_check"), int64_t(0));
+    }
+
+    // The status words are what files hold: each enum value is written and read as this word.
+    void statusNamesAsStored() {
+        QTemporaryDir dir;
+        const std::string p = dir.filePath("runs.db").toStdString();
+        const std::pair<RunStatus, const char*> runs[] = {{RunStatus::Running, "running"},
+                                                          {RunStatus::Finished, "finished"},
+                                                          {RunStatus::Failed, "failed"},
+                                                          {RunStatus::Interrupted, "interrupted"},
+                                                          {RunStatus::Diverged, "diverged"}};
+        const std::pair<TrialStatus, const char*> trials[] = {{TrialStatus::Pending, "pending"},
+                                                              {TrialStatus::Running, "running"},
+                                                              {TrialStatus::Finished, "finished"},
+                                                              {TrialStatus::Failed, "failed"},
+                                                              {TrialStatus::Diverged, "diverged"}};
+        std::vector<int64_t> ids;
+        {
+            RunStore s = RunStore::open(p);
+            const int64_t sweep = s.sweepCreate("names", "{}");
+            for (const auto& [status, word] : runs) {
+                QCOMPARE(std::string(run_status_name(status)), std::string(word));
+                const int64_t id = s.runCreate(info(word));
+                s.runFinish(id, status, "");
+                QCOMPARE(s.runGet(id).status, status);
+                ids.push_back(id);
+            }
+            for (const auto& [status, word] : trials)
+                s.sweepTrialPut(sweep, word, 0, status);
+            const auto got = s.sweepTrialsGet(sweep);
+            QCOMPARE(got.size(), std::size(trials));
+            for (size_t i = 0; i < got.size(); ++i) {
+                QCOMPARE(got[i].configHash, std::string(trials[i].second));
+                QCOMPARE(got[i].status, trials[i].first);
+            }
+        }
+        for (size_t i = 0; i < ids.size(); ++i)
+            QCOMPARE(rawText(p, "SELECT status FROM runs WHERE id = " + std::to_string(ids[i])),
+                     std::string(runs[i].second));
+        for (const auto& [status, word] : trials)
+            QCOMPARE(rawText(p, std::string("SELECT status FROM sweep_trials WHERE config_hash = '") +
+                                    word + "'"),
+                     std::string(word));
     }
 
     void sweepTrialsAreUniquePerConfig() {

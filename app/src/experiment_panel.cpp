@@ -454,6 +454,15 @@ json ExperimentPanel::experimentJson(const json& quantKeys) const {
     return j;
 }
 
+std::optional<Experiment> ExperimentPanel::previewExperiment(const json& quantKeys, QString* error) const {
+    try {
+        return experiment_from_json(experimentJson(quantKeys), m_baseDir.toStdString());
+    } catch (const std::exception& ex) {
+        if (error) *error = QString::fromUtf8(ex.what());
+        return std::nullopt;
+    }
+}
+
 std::optional<Experiment> ExperimentPanel::buildExperiment(const json& quantKeys, QString* error, bool quiet) {
     QString why;
     const auto lr = parseLr(&why);

@@ -72,6 +72,10 @@ public:
     // "layer_quant"}, see quant_bridge_keys); `quiet` shows no reasons (for previews).
     std::optional<Experiment> buildExperiment(const nlohmann::json& quantKeys, QString* error = nullptr,
                                               bool quiet = false);
+    // The experiment buildExperiment would build, for previews (cost): also while a field the
+    // core does not read (data folder, database) is rejected; nullopt with *error when the core
+    // rejects it. Shows no reasons.
+    std::optional<Experiment> previewExperiment(const nlohmann::json& quantKeys, QString* error = nullptr) const;
     // The JSON buildExperiment parses (before the core reads it).
     nlohmann::json experimentJson(const nlohmann::json& quantKeys) const;
 

@@ -90,8 +90,6 @@ private:
     void finishAutomation();
     void chooseRunToResume();
     void loadStoredCurves(qint64 runId);
-    QuantSpec editorSpec() const;
-    nlohmann::json editorLayerBits() const;
     void updatePlans();
 
 public:

@@ -21,6 +21,24 @@ struct RunStore::Impl {
 // The connection behind a store, for the writer's inserts.
 SqliteDb& store_connection(RunStore& store);
 
+// throws: StoreError naming the file and `what` (e.g. "rename a run") when the store is read-only.
+void store_require_writable(const RunStore::Impl& impl, const char* what);
+// throws: StoreError naming the file and the run id that is not in it.
+[[noreturn]] void store_no_such_run(const std::string& path, int64_t runId);
+
+// Inserts a run owned by this process and returns its id.
+// requires: inside a write transaction. throws: InputError for a seed above kSeedMax.
+int64_t store_insert_run(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints);
+
+// Status names as stored in runs.status and sweep_trials.status (store_status.cpp).
+// throws: StoreError naming the file `path` for a run status this program does not know.
+RunStatus store_run_status_parse(const std::string& s, const std::string& path);
+const char* store_trial_status_name(TrialStatus s);
+// An unknown trial status reads as pending.
+TrialStatus store_trial_status_parse(const std::string& s);
+// "W", "A", "G", "E"; anything else reads as W.
+TensorClass store_tensor_class_parse(const std::string& s);
+
 // Row writers for one event each. requires: inside a write transaction on `db`.
 void store_put_step(SqliteDb& db, int64_t runId, const StepMetrics& m);
 void store_put_tensor_stats(SqliteDb& db, int64_t runId, const TensorStats& s);
