@@ -9,7 +9,7 @@
 #include "bitbench/gemm.h"
 #include "engine/graph/graph_engine.h"
 #include "engine/graph/graph_int.h"
-#include "kernels/gemm_s16.h"
+#include "kernels/gemm_i16.h"
 
 #include <tbb/task_arena.h>
 
@@ -269,9 +269,9 @@ private Q_SLOTS:
         QCOMPARE(code_bound(quantizer_parse("dorefa4", "t"), QuantClass::W), 15);
     }
 
-    // gemm_s16_nt equals its definition at the extremes of int16 (chunks of one term) and across
+    // gemm_i16_nt equals its definition at the extremes of int16 (chunks of one term) and across
     // chunk boundaries, with one and two threads.
-    void gemmS16EqualsReference_data() {
+    void gemmI16EqualsReference_data() {
         QTest::addColumn<int>("M");
         QTest::addColumn<int>("N");
         QTest::addColumn<int>("K");
@@ -281,7 +281,7 @@ private Q_SLOTS:
         QTest::newRow("one row") << 1 << 4 << 100 << 255;
         QTest::newRow("columns not a multiple of four") << 17 << 6 << 129 << 127;
     }
-    void gemmS16EqualsReference() {
+    void gemmI16EqualsReference() {
         QFETCH(int, M);
         QFETCH(int, N);
         QFETCH(int, K);
@@ -294,14 +294,14 @@ private Q_SLOTS:
         // Extremes so that int32 partial sums would overflow without the chunks.
         for (int k = 0; k < std::min(K, 64); ++k) a[size_t(k)] = b[size_t(k)] = int16_t(bound);
         std::vector<int64_t> want(size_t(M) * N), got(want.size());
-        gemm_s16_nt_ref(M, N, K, a.data(), K, b.data(), K, want.data(), N);
+        gemm_i16_nt_ref(M, N, K, a.data(), K, b.data(), K, want.data(), N);
         for (int threads : {1, 2}) {
             std::fill(got.begin(), got.end(), -1);
             tbb::task_arena(threads).execute(
-                [&] { gemm_s16_nt(M, N, K, a.data(), K, b.data(), K, got.data(), N, bound, bound); });
+                [&] { gemm_i16_nt(M, N, K, a.data(), K, b.data(), K, got.data(), N, bound, bound); });
             QVERIFY(got == want);
         }
-        QVERIFY(gemm_s16_chunk(bound, bound) * int64_t(bound) * bound < (int64_t(1) << 31));
+        QVERIFY(gemm_i16_chunk(bound, bound) * int64_t(bound) * bound < (int64_t(1) << 31));
     }
 
     // Training steps and an evaluation on the fast kernels equal the reference loops bit for bit,

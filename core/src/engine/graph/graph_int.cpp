@@ -4,7 +4,7 @@
 
 #include "bitbench/gemm.h"
 #include "engine/graph/graph_kernels.h"
-#include "kernels/gemm_s16.h"
+#include "kernels/gemm_i16.h"
 
 #include <tbb/parallel_for.h>
 
@@ -113,7 +113,7 @@ Sums productNt(int64_t rows, int64_t cols, int64_t K, Codes& a, Codes& b, IntPro
         return {p.acc32.data(), nullptr};
     }
     grow(p.acc64, size_t(rows * cols));
-    gemm_s16_nt(rows, cols, K, wide(a), K, wide(b), K, p.acc64.data(), cols, a.bound, b.bound);
+    gemm_i16_nt(rows, cols, K, wide(a), K, wide(b), K, p.acc64.data(), cols, a.bound, b.bound);
     return {nullptr, p.acc64.data()};
 }
 

@@ -1,6 +1,6 @@
-// int16 x int16 products with exact int64 sums (gemm_s16.h). The inner loop is a widening
+// int16 x int16 products with exact int64 sums (gemm_i16.h). The inner loop is a widening
 // multiply-add the compiler turns into pmaddwd (vpdpwssd with AVX-512 VNNI) over chunks of k.
-#include "kernels/gemm_s16.h"
+#include "kernels/gemm_i16.h"
 
 #include <tbb/parallel_for.h>
 
@@ -8,7 +8,7 @@
 
 namespace bitbench {
 
-int64_t gemm_s16_chunk(int32_t boundA, int32_t boundB) {
+int64_t gemm_i16_chunk(int32_t boundA, int32_t boundB) {
     const int64_t product = int64_t(boundA) * int64_t(boundB);
     return std::max<int64_t>(1, (int64_t(0x7FFFFFFF) - 1) / std::max<int64_t>(1, product));
 }
@@ -50,9 +50,9 @@ inline void dot4(const int16_t* a, const int16_t* const b[4], int64_t K, int64_t
 
 } // namespace
 
-void gemm_s16_nt(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
+void gemm_i16_nt(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
                  int64_t* C, int64_t ldc, int32_t boundA, int32_t boundB) {
-    const int64_t chunk = gemm_s16_chunk(boundA, boundB);
+    const int64_t chunk = gemm_i16_chunk(boundA, boundB);
     // Integer sums are exact, so any split of the work gives the same result.
     tbb::parallel_for(int64_t(0), M, [&](int64_t i) {
         const int16_t* a = A + i * lda;
@@ -66,7 +66,7 @@ void gemm_s16_nt(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda,
     });
 }
 
-void gemm_s16_nt_ref(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int16_t* B,
+void gemm_i16_nt_ref(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int16_t* B,
                      int64_t ldb, int64_t* C, int64_t ldc) {
     for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
