@@ -193,6 +193,29 @@ private Q_SLOTS:
         QVERIFY(!sameBits(split[0], floats[0])); // and its weight gradient used their wage8 copy
     }
 
+    // WAGE's Q_E drops its 2^p (the WAGE solver's Q_G normalizes); with sgd the executor multiplies
+    // it back, so a wage8 error has the float error's magnitude: the last layer's first weight
+    // gradient within 8-bit rounding of the one with float errors (not 2^-p times it).
+    void wageErrorsKeepTheirMagnitudeWithSgd() {
+        const json sgd = json::parse(R"({"kind": "sgd"})");
+        auto lastLayerGradient = [&](const char* e) {
+            const Experiment x = experimentOf(json{{"W", "wage8"}, {"A", "wage8"}, {"E", e}}, sgd, 0.05);
+            const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 4 * x.batch, x.batch, x.seed);
+            GraphEngine g(x, false);
+            BatchResult r;
+            g.trainStep(d.trainImages.data(), d.trainLabels.data(), x.batch, 0, x.lrAt(0), r);
+            return g.params()[2]->grad; // f1.w
+        };
+        const std::vector<float> q = lastLayerGradient("wage8"), f = lastLayerGradient("float");
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < f.size(); ++i) {
+            diff += std::abs(double(q[i]) - f[i]);
+            norm += std::abs(double(f[i]));
+        }
+        QVERIFY(norm > 0);
+        QVERIFY2(diff <= 0.05 * norm, qPrintable(QString("gradients differ by %1 of %2").arg(diff).arg(norm)));
+    }
+
     // The E_grad copy is routed through relu, max-pool and flatten only; batch norm or a branch
     // point between the product and the quantize op is refused, naming the op.
     void errorGradCopyNeedsAPlainPath() {

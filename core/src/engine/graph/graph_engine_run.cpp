@@ -38,6 +38,22 @@ void GraphEngine::quantizeError(const Quantizer& q, uint32_t tensor, int64_t ste
     const TensorView v = viewOf(e.data(), n, s, q.granularity);
     quant_observe(q, QuantClass::E, v, {}, plan);
     quant_apply(q, v, plan, {&m_rng, uint64_t(step), tensor}, e.data());
+    // WAGE's Q_E leaves out its group's 2^p (the WAGE solver's Q_G normalizes the gradient
+    // anyway). Any other solver needs the error's magnitude: multiply it back, exactly (a power of
+    // two in double, one rounding), and keep the plan's scale in step for the integer products.
+    // (graph-float, the executor of runs stored before, did not.)
+    if (q.family == QuantFamily::Wage && m_e.optimizer.kind != SolverKind::Wage && m_integerProducts) {
+        std::vector<double> f(plan.groups.size());
+        for (size_t g = 0; g < f.size(); ++g) f[g] = std::ldexp(1.0, plan.groups[g].exponent);
+        const int64_t cols = v.cols, count = v.size();
+        float* x = e.data();
+        if (v.axis == GroupAxis::None)
+            for (int64_t i = 0; i < count; ++i) x[i] = float(double(x[i]) * f[0]);
+        else
+            for (int64_t i = 0; i < count; ++i)
+                x[i] = float(double(x[i]) * f[size_t(v.axis == GroupAxis::Rows ? i / cols : i % cols)]);
+        for (QuantGroup& G : plan.groups) G.scale = float(std::ldexp(double(G.scale), G.exponent));
+    }
 }
 
 void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64_t step) {
