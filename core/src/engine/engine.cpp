@@ -85,7 +85,7 @@ void engine_memory_check(const Experiment& e) {
 
 std::unique_ptr<Engine> engine_create_integer(const Experiment& e);
 std::unique_ptr<Engine> engine_create_float(const Experiment& e);
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool integerProducts = true);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool legacy = false);
 
 EngineKind engine_select(const Experiment& e, EngineRule rule) {
     // Runs stored before integer products ran on the graph executor with float products only.
@@ -129,7 +129,7 @@ std::unique_ptr<Engine> engine_create(const Experiment& e, EngineKind kind) {
     engine_memory_check(e); // refuse before allocating rather than fail half way or be killed
     if (kind == EngineKind::Auto) kind = engine_select(e);
     if (kind == EngineKind::Reference) return engine_create_graph(e, true);
-    if (kind == EngineKind::GraphFloat) return engine_create_graph(e, false, false);
+    if (kind == EngineKind::GraphFloat) return engine_create_graph(e, false, true);
     if (kind == EngineKind::Graph) return engine_create_graph(e, false);
     if (e.needsGraphExecutor())
         throw InputError("experiment '" + e.name + "' needs the graph executor (an op-form model, quantizer families "

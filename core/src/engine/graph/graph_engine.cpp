@@ -30,11 +30,12 @@ int32_t ownerOf(const Graph& g, int32_t i) {
 
 } // namespace
 
-GraphEngine::GraphEngine(const Experiment& e, bool reference, bool integerProducts)
+GraphEngine::GraphEngine(const Experiment& e, bool reference, bool integerProducts, bool legacy)
     : m_e(e), m_graph(e.graph), m_quant(e.quantConfig()), m_rng(e.seed) {
     m_batch = e.batch;
     m_reference = reference;
-    m_integerProducts = integerProducts;
+    m_integerProducts = integerProducts && !legacy;
+    m_legacy = legacy;
     build();
     initParams();
 }
@@ -201,7 +202,7 @@ void GraphEngine::initParams() {
                 const double v = wage_uniform(m_rng, n.w->tensor, uint64_t(j), init.limit);
                 if (!kW) {
                     n.w->value[j] = float(v);
-                } else if (m_integerProducts) {
+                } else if (!m_legacy) {
                     const double s = std::ldexp(1.0, kW - 1);
                     n.w->value[j] = float(std::nearbyint(v * s) / s);
                 } else {
@@ -401,8 +402,8 @@ void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorSta
 
 } // namespace graph_exec
 
-std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool integerProducts) {
-    return std::make_unique<graph_exec::GraphEngine>(e, reference, integerProducts);
+std::unique_ptr<Engine> engine_create_graph(const Experiment& e, bool reference, bool legacy) {
+    return std::make_unique<graph_exec::GraphEngine>(e, reference, true, legacy);
 }
 
 } // namespace bitbench

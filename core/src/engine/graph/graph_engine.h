@@ -92,12 +92,14 @@ class GraphEngine final : public Engine {
 public:
     // reference: every op on the reference loops (the definition); else conv and fc run on
     // im2col and fixed-block float32 products (graph_kernels.h).
-    // integerProducts = false runs every product in float (tests compare the two definitions).
-    GraphEngine(const Experiment& e, bool reference, bool integerProducts = true);
+    // integerProducts = false runs every product in float (tests compare the two definitions);
+    // legacy = true is what the executor computed before integer products (graph-float: float
+    // products, WAGE's init rounding float(w), wage errors not multiplied back for sgd/adam).
+    GraphEngine(const Experiment& e, bool reference, bool integerProducts = true, bool legacy = false);
     ~GraphEngine() override;
 
     const char* kind() const override {
-        return m_reference ? "reference" : m_integerProducts ? "graph" : "graph-float";
+        return m_reference ? "reference" : m_legacy ? "graph-float" : "graph";
     }
     void trainStep(const uint8_t* images, const uint8_t* labels, int32_t n, int64_t step, double lr,
                    BatchResult& out) override;
@@ -149,6 +151,7 @@ private:
     int32_t m_batch = 0;
     bool m_reference = false;
     bool m_integerProducts = true;
+    bool m_legacy = false;
 };
 
 } // namespace bitbench::graph_exec

@@ -42,7 +42,7 @@ void GraphEngine::quantizeError(const Quantizer& q, uint32_t tensor, int64_t ste
     // anyway). Any other solver needs the error's magnitude: multiply it back, exactly (a power of
     // two in double, one rounding), and keep the plan's scale in step for the integer products.
     // (graph-float, the executor of runs stored before, did not.)
-    if (q.family == QuantFamily::Wage && m_e.optimizer.kind != SolverKind::Wage && m_integerProducts) {
+    if (q.family == QuantFamily::Wage && m_e.optimizer.kind != SolverKind::Wage && !m_legacy) {
         std::vector<double> f(plan.groups.size());
         for (size_t g = 0; g < f.size(); ++g) f[g] = std::ldexp(1.0, plan.groups[g].exponent);
         const int64_t cols = v.cols, count = v.size();
