@@ -6,6 +6,7 @@
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
 #include "bitbench/quant.h"
+#include "graph/graph_walk.h"
 
 #include <algorithm>
 
@@ -40,17 +41,6 @@ bool powerOfTwoScale(const Quantizer& q) {
            q.family == QuantFamily::Sign;
 }
 
-// The A quantizer of the quantize op a product reads, through max-pool, relu and flatten.
-Quantizer inputQuantizer(const Graph& g, const std::vector<Quantizer>& quantA, int32_t i) {
-    while (i >= 0) {
-        const OpKind k = g.ops[size_t(i)].kind;
-        if (k == OpKind::Quantize) return quantA[size_t(i)];
-        if (k != OpKind::MaxPool && k != OpKind::Relu && k != OpKind::Flatten) break;
-        i = g.ops[size_t(i)].in[0];
-    }
-    return {};
-}
-
 } // namespace
 
 CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
@@ -60,16 +50,8 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
     // The A quantizer of each quantize op, looked up as the executor does: its own layer_quant
     // entry, else its block owner's (the product it follows), else the base.
     std::vector<Quantizer> quantA(g.ops.size());
-    for (size_t i = 0; i < g.ops.size(); ++i) {
-        if (g.ops[i].kind != OpKind::Quantize) continue;
-        int32_t owner = g.ops[i].in[0];
-        while (owner >= 0 && !g.ops[size_t(owner)].hasWeights() && g.ops[size_t(owner)].kind != OpKind::Add &&
-               !g.ops[size_t(owner)].in.empty())
-            owner = g.ops[size_t(owner)].in[0];
-        if (owner >= 0 && !g.ops[size_t(owner)].hasWeights()) owner = -1;
-        const std::string& key = q.ops.count(g.ops[i].name) || owner < 0 ? g.ops[i].name : g.ops[size_t(owner)].name;
-        quantA[i] = q.forOp(key, QuantClass::A);
-    }
+    for (size_t i = 0; i < g.ops.size(); ++i)
+        if (g.ops[i].kind == OpKind::Quantize) quantA[i] = q.forOp(graph_quantize_key(g, q, int32_t(i)), QuantClass::A);
     CostEstimate est;
     est.batch = batch;
     double unitArea[3] = {0, 0, 0};
@@ -79,7 +61,9 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
         if (!op.hasWeights()) continue;
         const Quantizer qW = q.forOp(op.name, QuantClass::W), qE = q.forOp(op.name, QuantClass::E);
         const Quantizer qEG = q.forOp(op.name, QuantClass::EGrad), qG = q.forOp(op.name, QuantClass::G);
-        const Quantizer qA = inputQuantizer(g, quantA, op.in[0]);
+        // A(in): the quantize op the product reads through max-pool, relu and flatten; else float.
+        const int32_t src = graph_code_source(g, op.in[0]);
+        const Quantizer qA = src >= 0 && g.ops[size_t(src)].kind == OpKind::Quantize ? quantA[size_t(src)] : Quantizer{};
         const bool conv = op.kind == OpKind::Conv;
         const int64_t positions = conv ? int64_t(op.outShape.h) * op.outShape.w : 1;
         const int64_t macs = positions * op.out * op.fanIn();

@@ -4,6 +4,7 @@
 
 #include "bitbench/error.h"
 #include "engine/wage_common.h"
+#include "graph/graph_walk.h"
 
 #include <cmath>
 #include <cstring>
@@ -15,18 +16,6 @@ namespace graph_exec {
 namespace {
 
 constexpr uint64_t kBlobMagic = 0x3148505247424242ull; // "BBBGRPH1"
-
-// The weight op whose block ends at op `i`: back through single-input ops that are not weight
-// ops (pool, relu, BN, flatten, quantize). -1 when the walk reaches the network input first.
-int32_t ownerOf(const Graph& g, int32_t i) {
-    while (i >= 0) {
-        const OpDesc& op = g.ops[size_t(i)];
-        if (op.hasWeights()) return i;
-        if (op.kind == OpKind::Add || op.in.empty()) return -1;
-        i = op.in[0];
-    }
-    return -1;
-}
 
 } // namespace
 
@@ -112,11 +101,10 @@ void GraphEngine::build() {
             break;
         }
         case OpKind::Quantize:
-            n.owner = ownerOf(g, op.in[0]);
+            n.owner = graph_block_owner(g, op.in[0]);
             {
                 // Its own layer_quant entry if it has one, else its owner's classes.
-                const std::string& key =
-                    m_quant.ops.count(op.name) || n.owner < 0 ? op.name : g.ops[size_t(n.owner)].name;
+                const std::string& key = graph_quantize_key(g, m_quant, int32_t(i));
                 n.qA = m_quant.forOp(key, QuantClass::A);
                 n.qErr = m_quant.forOp(key, QuantClass::E);
                 n.qErrGrad = m_quant.forOp(key, QuantClass::EGrad);

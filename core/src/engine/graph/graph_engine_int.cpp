@@ -4,6 +4,7 @@
 #include "engine/graph/graph_engine.h"
 
 #include "engine/graph/graph_kernels.h"
+#include "graph/graph_walk.h"
 
 namespace bitbench::graph_exec {
 
@@ -24,8 +25,7 @@ void GraphEngine::planProducts(Node& n) {
 
     // The input: a quantize op's output, through max-pool, relu and flatten (which keep codes).
     std::string whyX;
-    int32_t i = op.in[0];
-    while (i >= 0 && codePreserving(g.ops[size_t(i)].kind)) i = g.ops[size_t(i)].in[0];
+    const int32_t i = graph_code_source(g, op.in[0]);
     if (i < 0) {
         whyX = "its input is the network input, not integer codes";
     } else if (g.ops[size_t(i)].kind != OpKind::Quantize) {

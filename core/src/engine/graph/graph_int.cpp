@@ -49,10 +49,9 @@ void fillCodes(const float* v, int64_t rows, int64_t cols, const std::vector<dou
 
 // Sizes a work buffer to at least n elements; never shrinks it, so products of different sizes
 // that share it do not clear it again every step.
-template <typename T> void grow(std::vector<T>& v, int64_t n) {
-    if (v.size() < size_t(n)) v.resize(size_t(n));
+template <typename T> void grow(std::vector<T>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
 }
-template <typename T> void grow(std::vector<T>& v, size_t n) { grow(v, int64_t(n)); }
 
 template <typename T> void widen(const std::vector<T>& in, std::vector<int64_t>& out) {
     out.resize(in.size());
