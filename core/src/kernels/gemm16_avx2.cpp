@@ -59,7 +59,9 @@ void tileT(const Tile16& t) {
     }
 }
 
-void tile(const Tile16& t) { return t.aRow == 1 ? tileT<true>(t) : tileT<false>(t); }
+// Constant row offsets only when every row of the tile is real: an nt tile read in place with
+// lda == 2 also has aRow == 1, and its rows past `rows` are past the end of A.
+void tile(const Tile16& t) { return t.aRow == 1 && t.rows == kRows ? tileT<true>(t) : tileT<false>(t); }
 
 void interleave8(const int8_t* r0, const int8_t* r1, int64_t n, int64_t padded, int32_t* out) {
     interleaveRows(r0, r1, n, padded, out);

@@ -35,8 +35,8 @@ inline void addWide(int64_t* c, __m512i v, __mmask16 mask) {
     _mm512_mask_storeu_epi64(c + 8, m1, _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(m1, c + 8)));
 }
 
-// kRows rows x NP panels; kPacked: A rows are consecutive words (aRow == 1), so the row offsets
-// are constants of the loop.
+// kRows rows x NP panels; kPacked: A rows are consecutive words (aRow == 1) and all kRows are
+// real, so the row offsets are constants of the loop.
 template <int NP, bool kPacked>
 void tileT(const Tile16& t) {
     __m512i acc[kRows][NP];
@@ -73,7 +73,9 @@ void tileT(const Tile16& t) {
 #pragma GCC diagnostic pop
 
 void tile(const Tile16& t) {
-    const bool packed = t.aRow == 1;
+    // Constant row offsets only when every row is real (an nt tile read in place with lda == 2
+    // also has aRow == 1, and its rows past `rows` are past the end of A).
+    const bool packed = t.aRow == 1 && t.rows == kRows;
     if (t.cols > 16) return packed ? tileT<2, true>(t) : tileT<2, false>(t);
     return packed ? tileT<1, true>(t) : tileT<1, false>(t);
 }
