@@ -378,7 +378,33 @@ private Q_SLOTS:
         QFETCH(double, lr);
         QFETCH(QString, plan);
         QFETCH(QString, width);
-        const Experiment e = experimentOf(json::parse(quant.toStdString()), json::parse(optimizer.toStdString()), lr);
+        checkAgainstReference(experimentOf(json::parse(quant.toStdString()), json::parse(optimizer.toStdString()), lr),
+                              plan, width);
+    }
+
+    // Banner et al.'s integer form on a net with range BN and one-way quantize points: u8
+    // activations and errors with integer zero points, s8 weights and the 16-bit E_grad copy on
+    // int16 products; the float simulation on float products.
+    void bannerEqualsReference_data() {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<QString>("plan");
+        QTest::newRow("banner8") << "banner8" << "WAE WAE WAE";
+        QTest::newRow("banner8-sim") << "banner8-sim" << "--- --- ---";
+    }
+    void bannerEqualsReference() {
+        QFETCH(QString, method);
+        QFETCH(QString, plan);
+        json m = model(true);
+        // A batch norm after each conv (range BN once the preset rewrites it).
+        m["ops"].insert(m["ops"].begin() + 5, json{{"name", "c2.bn"}, {"op", "batchnorm"}});
+        m["ops"].insert(m["ops"].begin() + 2, json{{"name", "c1.bn"}, {"op", "batchnorm"}});
+        const Experiment e = experiment_from_json({{"name", "banner-int"}, {"dataset", "synthetic"}, {"model", m},
+                                                   {"method", method.toStdString()}, {"batch", 16}, {"seed", 3}});
+        checkAgainstReference(e, plan, plan.contains('W') ? "int16" : "");
+    }
+
+private:
+    void checkAgainstReference(const Experiment& e, const QString& plan, const QString& width) {
         const Run want = train(e, EngineKind::Reference, 1);
         QStringList plans;
         for (const LayerReport& l : want.layers) plans << planOf(l);

@@ -58,7 +58,7 @@ private Q_SLOTS:
         QCOMPARE(a.bits, 8);
         QCOMPARE(a.rounding, Rounding::Stochastic);
         QCOMPARE(a.param, 0.9);
-        QVERIFY(!a.integerZero);
+        QVERIFY(!a.integerZero());
         QCOMPARE(quantizer_parse(json("ternary"), "q").param, 0.7);
         QCOMPARE(quantizer_parse(json("ttq"), "q").param, 0.05);
         QCOMPARE(quantizer_parse(json("ttq"), "q").family, QuantFamily::TernaryLearned);

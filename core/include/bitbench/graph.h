@@ -35,6 +35,12 @@ enum class OpKind {
     Quantize,       // quantizes activations (class A) in forward and errors (class E) in backward
 };
 
+// Which directions a quantize op acts in: both (the default: A forward, E backward), forward only
+// (A; the gradient passes straight through with A's mask and no E), backward only (the identity
+// forward; E, and E_grad, on the gradient). Banner et al. quantize a product's input forward and
+// its output's gradient backward: two points, one direction each.
+enum class QuantizeApply : uint8_t { Both, Forward, Backward };
+
 // The op names in JSON: "conv", "fc", "maxpool", "avgpool", "relu", "batchnorm", "rangebn",
 // "add", "flatten", "quantize".
 const char* op_kind_name(OpKind k);
@@ -64,6 +70,11 @@ struct OpDesc {
     double momentum = 0.1;
     double eps = 1e-5;
     int32_t chunks = 16;   // RangeBatchNorm: the batch's b*h*w values per channel in this many chunks
+
+    // Quantize: JSON "apply": "both" (default, not written), "forward", "backward".
+    QuantizeApply apply = QuantizeApply::Both;
+    bool quantizesForward() const { return kind == OpKind::Quantize && apply != QuantizeApply::Backward; }
+    bool quantizesBackward() const { return kind == OpKind::Quantize && apply != QuantizeApply::Forward; }
 
     // Filled by graph_infer_shapes.
     std::vector<int32_t> in; // indices of the inputs in Graph::ops; -1 = the network input
@@ -98,6 +109,17 @@ struct Graph {
 
     bool operator==(const Graph&) const = default;
 };
+
+// Rewrites that method presets name ("batch_norm": "range", "quantize_points": "banner").
+// graph_range_bn: every batchnorm op becomes a rangebn op of the same name, inputs and eps
+// (chunks 16, momentum 0.9).
+Graph graph_range_bn(const Graph& g);
+// graph_banner_points: Banner et al.'s quantization points. Every quantize op quantizes forward
+// only; every conv, fc and batch norm whose input is not a forward quantize op gets one before it
+// (`<op>.in.quant`); every conv, fc and batch norm gets a backward-only quantize op after it
+// (`<op>.grad.quant`, E on its output gradient and E_grad beside it) that its readers read.
+// throws: InputError when a name it needs is taken.
+Graph graph_banner_points(const Graph& g);
 
 // Parses a model object in either form: {"input": ..., "layers": [...]} (the shorthand of
 // model.h, expanded by graph_from_model) or {"input": ..., "ops": [{"name", "op", "inputs", ...}]}.

@@ -34,6 +34,8 @@ enum class Granularity : uint8_t { Tensor, Channel, Sample };
 enum class RangeSource : uint8_t { Batch, Running };
 
 // One quantizer: a family and its settings. Fields a family does not use keep their defaults.
+enum class ZeroPoint : uint8_t { Min, Integer, Symmetric };
+
 struct Quantizer {
     QuantFamily family = QuantFamily::Float;
     int32_t bits = 0; // 0 for float
@@ -43,9 +45,12 @@ struct Quantizer {
     // The family's parameter: ternary threshold factor (0.7), ttq threshold factor (0.05),
     // terngrad clip factor c (0 = s is max|g|), affine running-range weight of the new value (0.9).
     double param = 0;
-    // Affine only: false = Banner's zero point `min` (a float offset); true = gemmlowp's zero point,
-    // the range widened to contain 0 and the zero point nudged onto the integer grid.
-    bool integerZero = false;
+    // Affine only: Min = Banner's zero point `min` (a float offset); Integer = gemmlowp's zero
+    // point, the range widened to contain 0 and the zero point nudged onto the integer grid;
+    // Symmetric = the range [-m, m] with m = max|x|, zero point 2^(M-1), codes 1 .. 2^M - 1 (so
+    // code - zero is a signed M-bit integer: s8 weights at M = 8, s16 at 16).
+    ZeroPoint zeroPoint = ZeroPoint::Min;
+    bool integerZero() const { return zeroPoint != ZeroPoint::Min; }
 
     bool operator==(const Quantizer&) const = default;
     // The short string when one exists ("wage8", "affine8s", "ternary"), else compact JSON.

@@ -51,7 +51,7 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
     // entry, else its block owner's (the product it follows), else the base.
     std::vector<Quantizer> quantA(g.ops.size());
     for (size_t i = 0; i < g.ops.size(); ++i)
-        if (g.ops[i].kind == OpKind::Quantize) quantA[i] = q.forOp(graph_quantize_key(g, q, int32_t(i)), QuantClass::A);
+        if (g.ops[i].quantizesForward()) quantA[i] = q.forOp(graph_quantize_key(g, q, int32_t(i)), QuantClass::A);
     CostEstimate est;
     est.batch = batch;
     double unitArea[3] = {0, 0, 0};

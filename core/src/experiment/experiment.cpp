@@ -216,6 +216,26 @@ Experiment experiment_from_json(const nlohmann::json& given, const std::string& 
             e.graph = graph_from_model(e.model);
         }
     }
+    // Graph rewrites (method presets set them): the stored experiment keeps the rewritten graph
+    // in op form and not the keys, so it replays as it ran.
+    if (const std::string bn = r.stringOr("batch_norm", "model"); bn == "range") {
+        e.graph = graph_range_bn(e.graph);
+        e.graphModel = true;
+    } else if (bn != "model") {
+        r.fail("batch_norm", "expected \"model\" (as the model says) or \"range\" (Banner et al.'s range batch "
+                             "norm for every batchnorm op), got \"" + bn + "\"");
+    }
+    if (const std::string qp = r.stringOr("quantize_points", "model"); qp == "banner") {
+        try {
+            e.graph = graph_banner_points(e.graph);
+        } catch (const InputError& err) {
+            throw InputError(std::string("experiment.quantize_points: ") + err.what());
+        }
+        e.graphModel = true;
+    } else if (qp != "model") {
+        r.fail("quantize_points", "expected \"model\" (the model's quantize ops) or \"banner\" (Banner et al.'s: "
+                                  "inputs forward, output gradients backward), got \"" + qp + "\"");
+    }
     if (r.has("dataset")) {
         const auto& d = r.raw("dataset");
         if (d.is_string()) {

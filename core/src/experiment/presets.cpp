@@ -20,6 +20,25 @@ constexpr Preset kPresets[] = {
     {"float-sgd", R"({"quant": {"W": "float", "A": "float", "G": "float", "E": "float"}, "loss": "softmax_ce",
                       "batch": 128, "lr": 0.01,
                       "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
+    // Banner et al. 2018 (ALGORITHMS.md §2): range BN, quantize points on every product's and BN's
+    // input (forward) and output gradient (backward), 8-bit affine W (per tensor) and A (running
+    // range), 8-bit stochastic E, SGD momentum 0.9 and weight decay 1e-4 on float master weights,
+    // cross-entropy, lr 0.1 / 0.01 / 0.001. banner8-sim is the authors' float simulation (zero point
+    // = min, a float32 E_grad); banner8 its integer form: s8 weights (symmetric), u8 activations and
+    // errors with an integer zero point, a 16-bit symmetric E_grad (core/doc/methods.md).
+    {"banner8-sim", R"({"batch_norm": "range", "quantize_points": "banner",
+                        "quant": {"W": "affine8", "A": {"family": "affine", "bits": 8, "range": "running"},
+                                  "G": "float", "E": "affine8s", "E_grad": "float"},
+                        "loss": "softmax_ce", "batch": 128, "lr": [[0, 0.1], [1, 0.01], [2, 0.001]],
+                        "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
+    {"banner8", R"({"batch_norm": "range", "quantize_points": "banner",
+                    "quant": {"W": {"family": "affine", "bits": 8, "zero_point": "symmetric"},
+                              "A": {"family": "affine", "bits": 8, "range": "running", "zero_point": "integer"},
+                              "G": "float",
+                              "E": {"family": "affine", "bits": 8, "rounding": "stochastic", "zero_point": "integer"},
+                              "E_grad": {"family": "affine", "bits": 16, "zero_point": "symmetric"}},
+                    "loss": "softmax_ce", "batch": 128, "lr": [[0, 0.1], [1, 0.01], [2, 0.001]],
+                    "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
 };
 
 } // namespace

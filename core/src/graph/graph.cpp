@@ -141,6 +141,11 @@ nlohmann::json graph_to_json(const Graph& g) {
             o["momentum"] = op.momentum;
             o["eps"] = op.eps;
             break;
+        case OpKind::Quantize:
+            // Written only when not the default, so graphs written before keep their text (and
+            // the experiments their configuration hashes).
+            if (op.apply != QuantizeApply::Both) o["apply"] = op.apply == QuantizeApply::Forward ? "forward" : "backward";
+            break;
         default:
             break;
         }

@@ -100,6 +100,13 @@ OpDesc readOp(JsonReader& r, const std::vector<OpDesc>& before,
         op.eps = r.numberOr("eps", op.eps);
         if (!(op.eps > 0)) r.fail("eps", "expected a number above 0");
         break;
+    case OpKind::Quantize: {
+        const std::string a = r.stringOr("apply", "both");
+        if (a == "forward") op.apply = QuantizeApply::Forward;
+        else if (a == "backward") op.apply = QuantizeApply::Backward;
+        else if (a != "both") r.fail("apply", "expected \"both\", \"forward\" or \"backward\", got \"" + a + "\"");
+        break;
+    }
     default:
         break;
     }

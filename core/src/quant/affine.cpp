@@ -9,6 +9,8 @@
 //   x_hat = float(code - zero) * scale + offset
 // Banner: offset = min, zero = 0. Integer zero point: [min, max] widened to contain 0, offset 0,
 // zero = clamp(rne(-min / scale), 0, 2^M - 1), so 0 is exactly a code (u8 codes at M = 8).
+// Symmetric: m = max(|min|, |max|), scale = max(m / (2^(M-1) - 1), 1e-8), offset 0,
+// zero = 2^(M-1), codes clamped to 1 .. 2^M - 1 (code - zero is a signed M-bit integer).
 // Running ranges (Banner's activations): min and max are the means over samples (rows) of each
 // sample's min and max; training updates r = (1 - param) r + param * batch, evaluation uses r.
 // Backward: straight-through, no clip mask.
@@ -20,6 +22,8 @@ namespace {
 
 template <class Out>
 void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, Out out) {
+    // Codes clamped to the plan's codeLo..codeHi (0 .. 2^M - 1, or from 1 when symmetric).
+    const double lo = plan.groups.empty() ? 0.0 : double(plan.groups[0].codeLo);
     const double qmax = double((int64_t(1) << q.bits) - 1);
     auto v = [&](int64_t i, int64_t g) {
         const QuantGroup& G = plan.groups[size_t(g)];
@@ -27,11 +31,11 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
     };
     if (q.rounding == Rounding::Stochastic) {
         for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
-            out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)) + noise_of(w), 0.0, qmax))));
+            out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)) + noise_of(w), lo, qmax))));
         });
         return;
     }
-    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)), 0.0, qmax)))); });
+    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)), lo, qmax)))); });
 }
 
 // Banner's activation range: the mean over rows (samples) of each row's min and max.
@@ -77,22 +81,30 @@ void affine_observe(const Quantizer& q, QuantClass cls, const TensorView& x, con
     for (size_t g = 0; g < plan.groups.size(); ++g) {
         QuantGroup& G = plan.groups[g];
         float mn = lo[g], mx = hi[g];
-        if (q.integerZero) {
+        G.codeLo = 0;
+        if (q.zeroPoint == ZeroPoint::Symmetric) {
+            const float m = std::max(std::fabs(mn), std::fabs(mx));
+            const int32_t half = int32_t(int64_t(1) << (q.bits - 1));
+            mn = -m;
+            mx = m;
+            G.scale = std::max(m / float(half - 1), 1e-8f);
+            G.zero = half;
+            G.offset = 0;
+            G.codeLo = 1;
+        } else if (q.zeroPoint == ZeroPoint::Integer) {
             mn = std::min(mn, 0.0f);
             mx = std::max(mx, 0.0f);
-        }
-        G.scale = std::max((mx - mn) / float(qmax), 1e-8f);
-        if (q.integerZero) {
+            G.scale = std::max((mx - mn) / float(qmax), 1e-8f);
             G.zero = int32_t(std::clamp(std::nearbyint(double(-mn) / double(G.scale)), 0.0, double(qmax)));
             G.offset = 0;
         } else {
+            G.scale = std::max((mx - mn) / float(qmax), 1e-8f);
             G.zero = 0;
             G.offset = mn;
         }
         G.stat = double(mx) - double(mn);
-        G.codeLo = 0;
         G.codeHi = qmax;
-        G.clipLo = float(0 - G.zero) * G.scale + G.offset;
+        G.clipLo = float(G.codeLo - G.zero) * G.scale + G.offset;
         G.clipHi = float(qmax - G.zero) * G.scale + G.offset;
     }
 }

@@ -121,9 +121,10 @@ Quantizer parse_object(const nlohmann::json& j, const std::string& where) {
         q.param = r.numberOr("momentum", q.param);
         if (r.has("zero_point")) {
             const std::string z = r.string("zero_point");
-            if (z != "min" && z != "integer")
-                r.fail("zero_point", "unknown value \"" + z + "\"; allowed: \"min\" (Banner), \"integer\" (gemmlowp)");
-            q.integerZero = z == "integer";
+            if (z != "min" && z != "integer" && z != "symmetric")
+                r.fail("zero_point", "unknown value \"" + z +
+                                         "\"; allowed: \"min\" (Banner), \"integer\" (gemmlowp), \"symmetric\"");
+            q.zeroPoint = z == "integer" ? ZeroPoint::Integer : z == "symmetric" ? ZeroPoint::Symmetric : ZeroPoint::Min;
         }
     }
     if (f == QuantFamily::Ternary || f == QuantFamily::TernaryLearned) q.param = r.numberOr("threshold", q.param);
@@ -150,8 +151,10 @@ void quantizer_check(const Quantizer& q, const std::string& where) {
         throw InputError(where + ".range: running ranges exist for family affine only");
     if (q.range == RangeSource::Running && q.granularity != Granularity::Tensor)
         throw InputError(where + ".range: a running range is per tensor; it needs granularity \"tensor\"");
-    if (q.integerZero && q.family != QuantFamily::Affine)
+    if (q.integerZero() && q.family != QuantFamily::Affine)
         throw InputError(where + ".zero_point: an integer zero point exists for family affine only");
+    if (q.zeroPoint == ZeroPoint::Symmetric && q.bits < 2)
+        throw InputError(where + ".zero_point: a symmetric range needs at least 2 bits");
     const bool ternary = q.family == QuantFamily::Ternary || q.family == QuantFamily::TernaryLearned;
     if (ternary && !(q.param > 0 && q.param < 1))
         throw InputError(where + ".threshold: " + nlohmann::json(q.param).dump() + " is not in (0, 1)" + fam);
@@ -188,7 +191,7 @@ nlohmann::json quantizer_to_json(const Quantizer& q) {
     if (q.family == QuantFamily::Affine) {
         j["range"] = kRangeNames[int(q.range)];
         j["momentum"] = q.param;
-        j["zero_point"] = q.integerZero ? "integer" : "min";
+        j["zero_point"] = q.zeroPoint == ZeroPoint::Integer ? "integer" : q.zeroPoint == ZeroPoint::Symmetric ? "symmetric" : "min";
     }
     if (q.family == QuantFamily::Ternary || q.family == QuantFamily::TernaryLearned) j["threshold"] = q.param;
     if (q.family == QuantFamily::Terngrad) j["clip"] = q.param;

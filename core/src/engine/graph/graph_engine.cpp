@@ -105,9 +105,12 @@ void GraphEngine::build() {
             {
                 // Its own layer_quant entry if it has one, else its owner's classes.
                 const std::string& key = graph_quantize_key(g, m_quant, int32_t(i));
-                n.qA = m_quant.forOp(key, QuantClass::A);
-                n.qErr = m_quant.forOp(key, QuantClass::E);
-                n.qErrGrad = m_quant.forOp(key, QuantClass::EGrad);
+                // A quantize op acting in one direction only leaves the other's classes float.
+                if (op.quantizesForward()) n.qA = m_quant.forOp(key, QuantClass::A);
+                if (op.quantizesBackward()) {
+                    n.qErr = m_quant.forOp(key, QuantClass::E);
+                    n.qErrGrad = m_quant.forOp(key, QuantClass::EGrad);
+                }
                 n.splitE = n.qErrGrad != n.qErr;
             }
             break;
@@ -127,6 +130,36 @@ void GraphEngine::build() {
 }
 
 void GraphEngine::planGradCopies() {
+    // The E_grad copy of a quantize op travels back to the product it feeds through relu,
+    // max-pool and flatten, beside the E copy. `route` says why it cannot ("" when it can) and,
+    // with `mark`, sets up the copy buffers along the way.
+    auto route = [&](Node& q, bool mark) -> std::string {
+        const std::string why = "op '" + q.op->name + "': an E_grad quantizer different from E needs ";
+        if (mark && q.last) { // the loss gradient's E_grad copy starts here
+            q.gradCopy = true;
+            q.dyGrad.resize(q.dy.size());
+        }
+        int32_t i = q.op->in[0];
+        while (true) {
+            if (i < 0) return why + "a conv or fc before it; it reads the network input";
+            Node& n = m_nodes[size_t(i)];
+            if (n.consumers != 1)
+                return why + "'" + n.op->name + "' to have one reader (the E and E_grad copies of a branch point are "
+                                                "not summed)";
+            if (n.op->kind != OpKind::Relu && n.op->kind != OpKind::MaxPool && n.op->kind != OpKind::Flatten &&
+                !n.op->hasWeights())
+                return why + "the conv or fc before it to be reached through relu, max-pool and flatten only; found " +
+                       std::string(op_kind_name(n.op->kind)) + " '" + n.op->name + "'";
+            if (mark) {
+                n.gradCopy = true;
+                n.dyGrad.resize(n.dy.size());
+            }
+            if (n.op->hasWeights()) return {};
+            i = n.op->in[0];
+        }
+    };
+    std::vector<char> served(m_nodes.size(), 0); // products that get an E_grad copy
+    std::vector<Node*> indirect;
     for (Node& q : m_nodes) {
         if (!q.splitE) continue;
         // A product's own split counts only when it is the last op (its E quantizes the loss
@@ -134,31 +167,25 @@ void GraphEngine::planGradCopies() {
         if (q.op->hasWeights() && !q.last) continue;
         if (q.op->kind != OpKind::Quantize && !q.op->hasWeights()) continue;
         if (q.op->kind == OpKind::Quantize && q.op->in[0] < 0) continue; // no gradient flows to the input
-        const std::string why = "op '" + q.op->name + "': an E_grad quantizer different from E needs ";
         if (q.op->hasWeights()) {
             q.gradCopy = true;
             q.dyGrad.resize(q.dy.size());
+            served[size_t(q.index)] = 1;
             continue;
         }
-        if (q.last) { // the loss gradient's E_grad copy starts here
-            q.gradCopy = true;
-            q.dyGrad.resize(q.dy.size());
+        if (!route(q, false).empty()) {
+            indirect.push_back(&q);
+            continue;
         }
-        int32_t i = q.op->in[0];
-        while (true) {
-            if (i < 0) throw InputError(why + "a conv or fc before it; it reads the network input");
-            Node& n = m_nodes[size_t(i)];
-            if (n.consumers != 1)
-                throw InputError(why + "'" + n.op->name + "' to have one reader (the E and E_grad copies of a "
-                                 "branch point are not summed)");
-            n.gradCopy = true;
-            n.dyGrad.resize(n.dy.size());
-            if (n.op->hasWeights()) break;
-            if (n.op->kind != OpKind::Relu && n.op->kind != OpKind::MaxPool && n.op->kind != OpKind::Flatten)
-                throw InputError(why + "the conv or fc before it to be reached through relu, max-pool and flatten "
-                                 "only; found " + std::string(op_kind_name(n.op->kind)) + " '" + n.op->name + "'");
-            i = n.op->in[0];
-        }
+        route(q, true);
+        served[size_t(graph_block_owner(m_graph, q.op->in[0]))] = 1;
+    }
+    // A quantize op further from its product (a batch norm between, as Banner et al.'s point after
+    // range BN) applies E only when a nearer one already gives that product its E_grad copy; the
+    // weight gradient reads that copy. Otherwise its E_grad would be lost: refused.
+    for (Node* q : indirect) {
+        if (q->owner >= 0 && served[size_t(q->owner)]) q->splitE = false;
+        else throw InputError(route(*q, false));
     }
 }
 
@@ -263,6 +290,18 @@ std::vector<LayerReport> GraphEngine::layers() const {
     return r;
 }
 
+const Node* GraphEngine::ownedQuantize(const Node& product, bool forward) const {
+    // A: the last forward point of the block (the one the next product reads); E: the first
+    // backward point (the error the product's own gradients read). One of each in a WAGE block.
+    const Node* found = nullptr;
+    for (const Node& m : m_nodes)
+        if (m.owner == product.index && (forward ? m.op->quantizesForward() : m.op->quantizesBackward())) {
+            found = &m;
+            if (!forward) break;
+        }
+    return found;
+}
+
 std::vector<std::array<QuantPlan, 4>> GraphEngine::quantPlans() const {
     // A and E: the quantize op that ends the layer's block (as collectStats reads A); the last
     // layer's E is the one applied to the loss gradient when no quantize op follows it.
@@ -272,18 +311,11 @@ std::vector<std::array<QuantPlan, 4>> GraphEngine::quantPlans() const {
         std::array<QuantPlan, 4> p;
         if (!isFloat(n.qW)) p[0] = n.planW;
         if (!isFloat(n.qG)) p[2] = n.planG;
-        const Node* q = nullptr;
-        for (const Node& m : m_nodes)
-            if (m.op->kind == OpKind::Quantize && m.owner == n.index) {
-                q = &m;
-                break;
-            }
-        if (q) {
-            if (!isFloat(q->qA)) p[1] = q->planA;
-            if (!isFloat(q->qErr)) p[3] = q->planE;
-        } else if (n.last && !isFloat(n.qE)) {
-            p[3] = n.planE;
-        }
+        const Node* qa = ownedQuantize(n, true);
+        const Node* qe = ownedQuantize(n, false);
+        if (qa && !isFloat(qa->qA)) p[1] = qa->planA;
+        if (qe && !isFloat(qe->qErr)) p[3] = qe->planE;
+        else if (!qe && n.last && !isFloat(n.qE)) p[3] = n.planE;
         r.push_back(std::move(p));
     }
     return r;
@@ -377,13 +409,11 @@ void GraphEngine::collectStats(int64_t step, int32_t bins, std::vector<TensorSta
         StatsBuilder gsb(bins, -INFINITY, INFINITY, 0);
         for (float x : n.w->grad) gsb.add(x, x);
         out.push_back(gsb.finish(step, n.ordinal, n.op->name, TensorClass::G, bitsOf(n.qG)));
-        for (const Node& q : m_nodes) {
-            if (q.op->kind != OpKind::Quantize || q.owner != n.index) continue;
-            const float* x = inputOf(q, 0);
+        if (const Node* q = ownedQuantize(n, true)) {
+            const float* x = inputOf(*q, 0);
             StatsBuilder a(bins, -INFINITY, INFINITY, 0);
-            for (size_t j = 0; j < q.y.size(); ++j) a.add(x[j], q.y[j]);
-            out.push_back(a.finish(step, n.ordinal, n.op->name, TensorClass::A, bitsOf(q.qA)));
-            break;
+            for (size_t j = 0; j < q->y.size(); ++j) a.add(x[j], q->y[j]);
+            out.push_back(a.finish(step, n.ordinal, n.op->name, TensorClass::A, bitsOf(q->qA)));
         }
     }
 }

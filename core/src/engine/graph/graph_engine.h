@@ -107,6 +107,8 @@ public:
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
     std::vector<LayerReport> layers() const override;
     std::vector<std::array<QuantPlan, 4>> quantPlans() const override;
+    // The quantize op of `product`'s block that gives its A (forward) or E (backward) class.
+    const Node* ownedQuantize(const Node& product, bool forward) const;
     uint64_t weightsHash() const override;
     std::vector<uint8_t> weightsSave() const override;
     std::string weightsNonFinite() const override;

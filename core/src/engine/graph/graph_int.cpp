@@ -4,6 +4,7 @@
 
 #include "bitbench/gemm.h"
 #include "engine/graph/graph_kernels.h"
+#include "kernels/gemm16.h"
 #include "kernels/gemm_i16.h"
 
 #include <tbb/parallel_for.h>
@@ -19,7 +20,12 @@ int32_t code_bound(const Quantizer& q, QuantClass cls) {
     switch (q.family) {
     case QuantFamily::Wage: b = cls == QuantClass::G ? 0 : std::max<int64_t>(1, (int64_t(1) << (k - 1)) - 1); break;
     case QuantFamily::Pow2: b = int64_t(1) << (k - 1); break;
-    case QuantFamily::Affine: b = q.integerZero ? (int64_t(1) << k) - 1 : 0; break;
+    case QuantFamily::Affine:
+        // code - zero: within +-(2^M - 1) for an integer zero point, +-(2^(M-1) - 1) symmetric.
+        b = q.zeroPoint == ZeroPoint::Symmetric ? (int64_t(1) << (k - 1)) - 1
+            : q.zeroPoint == ZeroPoint::Integer ? (int64_t(1) << k) - 1
+                                                : 0;
+        break;
     case QuantFamily::Sign:
     case QuantFamily::Ternary:
     case QuantFamily::Terngrad: b = 1; break;
@@ -109,6 +115,15 @@ Sums productNt(int64_t rows, int64_t cols, int64_t K, Codes& a, Codes& b, IntPro
     if (a.narrow() && b.narrow() && K <= kS8MaxTerms) {
         grow(p.acc32, size_t(rows * cols));
         gemm_s8_nt(rows, cols, K, a.c8.data(), K, b.c8.data(), K, p.acc32.data(), cols, false);
+        return {p.acc32.data(), nullptr};
+    }
+    // int16 codes against int8 ones (u8 activations or errors minus their zero point, s8
+    // weights): the int16 x int8 kernel, int32 sums, exact while K * maxA * maxB < 2^31.
+    if (!a.narrow() && b.narrow() && K * int64_t(a.bound) * b.bound < (int64_t(1) << 31)) {
+        if (!p.packed16) p.packed16 = std::make_shared<Gemm16PackedB>();
+        gemm_s16_pack_b(cols, K, b.c8.data(), K, *p.packed16);
+        grow(p.acc32, size_t(rows * cols));
+        gemm_s16_nt_packed(rows, a.c16.data(), K, *p.packed16, p.acc32.data(), cols, true);
         return {p.acc32.data(), nullptr};
     }
     grow(p.acc64, size_t(rows * cols));

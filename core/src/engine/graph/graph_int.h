@@ -8,8 +8,13 @@
 #include "engine/reference/ref_ops.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace bitbench {
+struct Gemm16PackedB;
+}
 
 namespace bitbench::graph_exec {
 
@@ -48,6 +53,7 @@ struct IntProducts {
     Codes x, w, wt, e, eg, col, colT, eT;
     std::vector<int32_t> acc32;
     std::vector<int64_t> acc64, dx64, x64, w64, e64;
+    std::shared_ptr<Gemm16PackedB> packed16; // the int8 side of an int16 x int8 product
 };
 
 // The products of a conv (geom, n >= 1) or an fc (geom.kernel == 0: rows = n, K = fan-in).

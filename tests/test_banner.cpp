@@ -1,0 +1,230 @@
+// Banner et al.'s method as data: the affine quantizer's symmetric zero point (banner8's s8 weights
+// and 16-bit E_grad), the range-BN and quantize-point rewrites, the presets' stored graphs, the
+// direction of one-way quantize ops, and stop + resume of a banner8 run equal to an uninterrupted one.
+#include "bitbench/dataset.h"
+#include "bitbench/engine.h"
+#include "bitbench/error.h"
+#include "bitbench/experiment.h"
+#include "bitbench/graph.h"
+#include "bitbench/quant.h"
+#include "engine/graph/graph_engine.h"
+
+#include <QtTest>
+
+#include <cstring>
+
+using namespace bitbench;
+using nlohmann::json;
+
+namespace {
+
+// conv + BN + pool + relu, conv + BN + relu, fc with a bias: 12 x 12 inputs, batch 16 fills
+// range BN's 16 chunks.
+json bnModel() {
+    return json::parse(R"({"name": "bn-net", "input": {"height": 12, "width": 12, "channels": 1},
+        "ops": [{"name": "input.quant", "op": "quantize"},
+                {"name": "c1", "op": "conv", "out": 8, "kernel": 3, "padding": "same"},
+                {"name": "c1.bn", "op": "batchnorm"},
+                {"name": "c1.pool", "op": "maxpool"},
+                {"name": "c1.relu", "op": "relu"},
+                {"name": "c1.quant", "op": "quantize"},
+                {"name": "c2", "op": "conv", "out": 8, "kernel": 3},
+                {"name": "c2.bn", "op": "batchnorm"},
+                {"name": "c2.relu", "op": "relu"},
+                {"name": "c2.quant", "op": "quantize"},
+                {"name": "f1", "op": "fc", "out": 10, "bias": true}]})");
+}
+
+Experiment bannerExperiment(const char* method) {
+    return experiment_from_json({{"name", "banner-test"}, {"dataset", "synthetic"}, {"model", bnModel()},
+                                 {"method", method}, {"batch", 16}, {"seed", 7}});
+}
+
+std::vector<std::string> names(const Graph& g) {
+    std::vector<std::string> r;
+    for (const OpDesc& op : g.ops) r.push_back(op.name);
+    return r;
+}
+
+std::string applyText(const OpDesc& op) {
+    if (op.kind != OpKind::Quantize) return op_kind_name(op.kind);
+    return op.apply == QuantizeApply::Forward ? "q>" : op.apply == QuantizeApply::Backward ? "q<" : "q<>";
+}
+
+} // namespace
+
+class TestBanner : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    // Symmetric zero point: m = max|x|, scale m / 127, zero 128, codes 1..255 (code - zero in
+    // -127..127), clamp before round also with stochastic rounding.
+    void affineSymmetric() {
+        const Quantizer q = quantizer_parse(json::parse(R"({"family": "affine", "bits": 8, "zero_point": "symmetric"})"),
+                                            "test");
+        QCOMPARE(q.text(), std::string(R"({"bits":8,"family":"affine","granularity":"tensor","momentum":0.9,"range":"batch","rounding":"nearest","zero_point":"symmetric"})"));
+        std::vector<float> x = {-2.0f, -1.0f, 0.0f, 0.5f, 2.0f, 1.0f / 127.0f * 1.5f};
+        const TensorView v{x.data(), 1, int64_t(x.size()), GroupAxis::None};
+        QuantPlan plan;
+        quant_observe(q, QuantClass::W, v, {}, plan);
+        QCOMPARE(plan.groups.size(), size_t(1));
+        const QuantGroup& G = plan.groups[0];
+        QCOMPARE(G.zero, 128);
+        QCOMPARE(G.scale, 2.0f / 127.0f);
+        QCOMPARE(G.offset, 0.0f);
+        QCOMPARE(G.codeLo, 1);
+        QCOMPARE(G.codeHi, 255);
+        std::vector<int32_t> codes(x.size());
+        Random rng(1);
+        quant_apply_codes(q, v, plan, {&rng, 0, 0}, codes.data());
+        // -1 / (2/127) = -63.5: the tie goes to the even code 64; 0.5 / (2/127) = 31.75 -> 160;
+        // 1.5/127 / (2/127) = 0.75 -> 129.
+        QCOMPARE(codes, (std::vector<int32_t>{1, 64, 128, 160, 255, 129}));
+        std::vector<float> out(x.size());
+        quant_apply(q, v, plan, {&rng, 0, 0}, out.data());
+        for (size_t i = 0; i < x.size(); ++i) QCOMPARE(out[i], float(codes[i] - 128) * G.scale);
+        // Stochastic: -m stays at code 1 (clamped to the plan's range before rounding), never 0.
+        Quantizer s = q;
+        s.rounding = Rounding::Stochastic;
+        std::vector<float> lows(4096, -2.0f);
+        lows[0] = 2.0f;
+        const TensorView lv{lows.data(), 1, int64_t(lows.size()), GroupAxis::None};
+        QuantPlan sp;
+        quant_observe(s, QuantClass::E, lv, {}, sp);
+        std::vector<int32_t> sc(lows.size());
+        quant_apply_codes(s, lv, sp, {&rng, 3, 4}, sc.data());
+        for (size_t i = 1; i < sc.size(); ++i) QVERIFY(sc[i] == 1 || sc[i] == 2);
+        // 16 bits: code - zero within +-32767 (an int16).
+        Quantizer w = q;
+        w.bits = 16;
+        QuantPlan wp;
+        quant_observe(w, QuantClass::EGrad, v, {}, wp);
+        QCOMPARE(wp.groups[0].zero, 32768);
+        QCOMPARE(wp.groups[0].scale, 2.0f / 32767.0f);
+        // One bit has no symmetric range.
+        QVERIFY_THROWS_EXCEPTION(InputError, quantizer_parse(json::parse(
+            R"({"family": "affine", "bits": 1, "zero_point": "symmetric"})"), "test"));
+    }
+
+    void rewritesPlaceBannersPoints() {
+        const Graph g = graph_from_json(bnModel());
+        const Graph r = graph_banner_points(graph_range_bn(g));
+        QCOMPARE(names(r), (std::vector<std::string>{"input.quant", "c1", "c1.grad.quant", "c1.bn.in.quant", "c1.bn",
+                                                     "c1.bn.grad.quant", "c1.pool", "c1.relu", "c1.quant", "c2",
+                                                     "c2.grad.quant", "c2.bn.in.quant", "c2.bn", "c2.bn.grad.quant",
+                                                     "c2.relu", "c2.quant", "f1", "f1.grad.quant"}));
+        std::vector<std::string> kinds;
+        for (const OpDesc& op : r.ops) kinds.push_back(applyText(op));
+        QCOMPARE(kinds, (std::vector<std::string>{"q>", "conv", "q<", "q>", "rangebn", "q<", "maxpool", "relu", "q>",
+                                                  "conv", "q<", "q>", "rangebn", "q<", "relu", "q>", "fc", "q<"}));
+        QCOMPARE(r.ops[size_t(r.find("c1.bn"))].momentum, 0.9);
+        QCOMPARE(r.ops[size_t(r.find("c1.bn"))].inputs, std::vector<std::string>{"c1.bn.in.quant"});
+        QCOMPARE(r.ops[size_t(r.find("c1.pool"))].inputs, std::vector<std::string>{"c1.bn.grad.quant"});
+        QCOMPARE(r.classes(), 10);
+        // The JSON writes "apply" only when not "both" and reads it back to an equal graph.
+        const json j = graph_to_json(r);
+        QCOMPARE(j["ops"][0]["apply"], json("forward"));
+        QCOMPARE(j["ops"][2]["apply"], json("backward"));
+        QVERIFY(graph_from_json(j) == r);
+        for (const std::string& name : graph_builtin_names())
+            QVERIFY(graph_to_json(graph_from_json(model_builtin_json(name))).dump().find("apply") == std::string::npos);
+        // A name the points need that the model already has.
+        json taken = bnModel();
+        taken["ops"][5]["name"] = "c2.in.quant";
+        taken["ops"][6]["inputs"] = {"c2.in.quant"};
+        taken["ops"][5]["op"] = "relu";
+        try {
+            experiment_from_json({{"model", taken}, {"dataset", "synthetic"}, {"method", "banner8-sim"}, {"batch", 16}});
+            QFAIL("a taken name was accepted");
+        } catch (const InputError& e) {
+            QVERIFY2(std::string(e.what()).find("experiment.quantize_points: model 'bn-net': the quantization points "
+                                                "need an op named 'c2.in.quant'") != std::string::npos, e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(InputError, experiment_from_json({{"model", bnModel()}, {"batch_norm", "rnage"}}));
+        QVERIFY_THROWS_EXCEPTION(InputError, experiment_from_json({{"model", bnModel()}, {"quantize_points", 1}}));
+        QVERIFY_THROWS_EXCEPTION(InputError, graph_from_json(json::parse(
+            R"({"name": "m", "input": {"height": 2, "width": 2, "channels": 1},
+                "ops": [{"name": "q", "op": "quantize", "apply": "sideways"}, {"name": "f", "op": "fc", "out": 2}]})")));
+    }
+
+    // The stored experiment holds the rewritten graph and not the rewrite keys: it reads back to
+    // the same configuration, and the preset on lenet5-bn equals its explicit form.
+    void presetsStoreTheRewrittenGraph() {
+        for (const char* method : {"banner8", "banner8-sim"}) {
+            const Experiment e = experiment_from_json({{"model", "lenet5-bn"}, {"method", method}});
+            QVERIFY(e.graphModel);
+            const json stored = e.stored();
+            QVERIFY(!stored.contains("batch_norm"));
+            QVERIFY(!stored.contains("quantize_points"));
+            const Experiment back = experiment_from_json(stored);
+            QCOMPARE(back.configHash(), e.configHash());
+            QVERIFY(back.graph == e.graph);
+            QCOMPARE(e.graph.ops[size_t(e.graph.find("conv1.bn"))].kind, OpKind::RangeBatchNorm);
+            QVERIFY(e.graph.find("fc2.grad.quant") == int32_t(e.graph.ops.size()) - 1);
+        }
+        // The presets do not touch experiments that do not name them.
+        const Experiment plain = experiment_from_json({{"model", "lenet5-bn"}, {"method", "float-sgd"}});
+        QCOMPARE(plain.graph.ops[size_t(plain.graph.find("conv1.bn"))].kind, OpKind::BatchNorm);
+    }
+
+    // A forward-only point quantizes values and passes the gradient through; a backward-only
+    // point is the identity forward and quantizes the gradient. On banner8-sim's first step.
+    void oneWayPointsActInOneDirection() {
+        const Experiment e = bannerExperiment("banner8-sim");
+        const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 32, 16, 7);
+        graph_exec::GraphEngine engine(e, true);
+        BatchResult out;
+        engine.trainStep(d.trainImages.data(), d.trainLabels.data(), 16, 0, 0.1, out);
+        const auto& plans = engine.quantPlans();
+        QCOMPARE(plans.size(), size_t(3));
+        for (size_t l = 0; l < plans.size(); ++l) {
+            const auto& p = plans[l];
+            QCOMPARE(p[0].groups.size(), size_t(1)); // W affine8 per tensor
+            // A: the block's last forward point (the logits have none).
+            QCOMPARE(p[1].groups.size(), size_t(l + 1 < plans.size() ? 1 : 0));
+            QCOMPARE(p[3].groups.size(), size_t(1)); // E from the first backward point
+            QCOMPARE(p[3].groups[0].codeHi, 255);
+        }
+        QVERIFY(std::isfinite(out.loss));
+        const std::vector<LayerReport> layers = engine.layers();
+        QCOMPARE(layers.size(), size_t(3));
+        QCOMPARE(layers[0].plan[3].quantizer, std::string("affine8s"));
+    }
+
+    // Stop after 3 steps, save, load into a new engine, 3 more: the weights, the momentum, the
+    // running BN statistics and the running activation ranges equal 6 uninterrupted steps.
+    void resumeEqualsUninterrupted_data() {
+        QTest::addColumn<QString>("method");
+        QTest::newRow("banner8") << "banner8";
+        QTest::newRow("banner8-sim") << "banner8-sim";
+    }
+    void resumeEqualsUninterrupted() {
+        QFETCH(QString, method);
+        const Experiment e = bannerExperiment(method.toStdString().c_str());
+        const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 64, 16, 7);
+        auto steps = [&](Engine& engine, int64_t from, int64_t to) {
+            for (int64_t s = from; s < to; ++s) {
+                BatchResult out;
+                engine.trainStep(d.trainImages.data() + (s % 4) * 16 * d.imageSize(), d.trainLabels.data() + (s % 4) * 16,
+                                 16, s, e.lrAt(0), out);
+            }
+        };
+        auto whole = engine_create(e, EngineKind::Graph);
+        steps(*whole, 0, 6);
+        auto first = engine_create(e, EngineKind::Graph);
+        steps(*first, 0, 3);
+        const std::vector<uint8_t> blob = first->weightsSave();
+        auto second = engine_create(e, EngineKind::Graph);
+        second->weightsLoad(blob);
+        steps(*second, 3, 6);
+        QCOMPARE(second->weightsHash(), whole->weightsHash());
+        QVERIFY(second->weightsSave() == whole->weightsSave());
+        BatchResult a, b;
+        whole->evaluate(d.testImages.data(), d.testLabels.data(), 16, a);
+        second->evaluate(d.testImages.data(), d.testLabels.data(), 16, b);
+        QCOMPARE(a.loss, b.loss);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestBanner)
+#include "test_banner.moc"
