@@ -17,6 +17,11 @@ Cases (--case, repeatable; all three by default), batch 128 on synthetic MNIST-s
                   the PyTorch counterpart of bitbench's integer engine.
   lenet5-bn:ffff  the op graph lenet5-bn in float: batch norm after conv1, conv2 and fc1, fc2 with
                   a bias; softmax cross-entropy; SGD with momentum 0.9 and weight decay 1e-4.
+  lenet5-bn:banner8-sim  the same net under bitbench's banner8-sim preset (Banner et al., the
+                  authors' float simulation): range BN with 8-bit scale, gamma and beta; 8-bit
+                  min/max weights and running-range activations on every product's and BN's
+                  input; 8-bit stochastic errors on every product's and BN's output gradient; the
+                  weight gradient from the float32 copy; lr 0.1.
 
 What is timed matches `bitbench-cli bench`: `--steps` training steps after `--warmup` untimed
 ones (bytes to float input, forward, loss, backward, update, and the NaN / infinity check of the
@@ -37,10 +42,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 BATCHES = 4
-CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5:2888", "lenet5-bn:ffff")
+CASES = ("lenet5:ffff", "lenet5:28f8", "lenet5:2888", "lenet5-bn:ffff", "lenet5-bn:banner8-sim")
 LR_FLOAT = 0.01  # bitbench's default lr_float; --lr changes it
 LR_WAGE = 8.0    # bitbench's default lr (epoch 0), in units of Q_G's steps
 LR_SGD = 0.01    # the float-sgd preset's lr (lenet5-bn)
+LR_BANNER = 0.1  # the banner8 presets' lr (epoch 0)
 
 
 # --- WAGE primitives (ALGORITHMS.md 1.1) --------------------------------------------------------
@@ -218,11 +224,164 @@ class Lenet5Bn(nn.Module):
         pass
 
 
+# --- Banner et al. 2018 (ALGORITHMS.md 2): the banner8-sim step --------------------------------
+
+def uniform_quantize(x, bits, lo, hi, stochastic=False):
+    """The authors' UniformQuantize forward: min/max, clamp before round, zero point = min."""
+    qmax = 2.0 ** bits - 1.0
+    scale = torch.clamp((hi - lo) / qmax, min=1e-8)
+    v = (x - lo) / scale
+    if stochastic:
+        v = v + torch.empty_like(v).uniform_(-0.5, 0.5)
+    return v.clamp(0.0, qmax).round() * scale + lo
+
+
+class QuantSte(torch.autograd.Function):
+    """Forward: uniform_quantize per tensor (min/max of x unless given); backward: straight through."""
+
+    @staticmethod
+    def forward(ctx, x, bits, lo=None, hi=None):
+        return uniform_quantize(x, bits, x.min() if lo is None else lo, x.max() if hi is None else hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, None, None
+
+
+class QuantGrad(torch.autograd.Function):
+    """Identity forward; the gradient quantized to 8 bits per tensor, stochastic (the error E)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return uniform_quantize(g, 8, g.min(), g.max(), stochastic=True)
+
+
+class ProductBiprec(torch.autograd.Function):
+    """conv or fc on quantized operands; backward: the input gradient from the 8-bit stochastic
+    error, the weight gradient from the float32 copy (gradient bifurcation)."""
+
+    @staticmethod
+    def forward(ctx, x, w, conv):
+        ctx.save_for_backward(x, w)
+        ctx.conv = conv
+        return F.conv2d(x, w) if conv else x @ w.t()
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        g8 = uniform_quantize(g, 8, g.min(), g.max(), stochastic=True)
+        if ctx.conv:
+            dx = torch.nn.grad.conv2d_input(x.shape, w, g8)
+            dw = torch.nn.grad.conv2d_weight(x, w.shape, g)
+        else:
+            dx = g8 @ w
+            dw = g.t() @ x
+        return dx, dw, None
+
+
+class QuantMeasure(nn.Module):
+    """8-bit activations with a running range: in training the batch mean of each sample's min and
+    max (running = 0.1 * running + 0.9 * batch); evaluation uses the running values."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("lo", torch.zeros(()))
+        self.register_buffer("hi", torch.zeros(()))
+
+    def forward(self, x):
+        if self.training:
+            flat = x.detach().flatten(1)
+            lo, hi = flat.min(1)[0].mean(), flat.max(1)[0].mean()
+            self.lo.mul_(0.1).add_(0.9 * lo)
+            self.hi.mul_(0.1).add_(0.9 * hi)
+        else:
+            lo, hi = self.lo, self.hi
+        return QuantSte.apply(x, 8, lo, hi)
+
+
+class RangeBn(nn.Module):
+    """Range batch norm with 16 chunks and 8-bit scale, gamma and beta; gradients through the mean
+    and each chunk's max and min (autograd)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.register_buffer("running_mean", torch.zeros(c))
+        self.register_buffer("running_scale", torch.zeros(c))
+
+    def forward(self, x):
+        c = x.shape[1]
+        shape = (1, c) + (1,) * (x.dim() - 2)
+        if self.training:
+            v = x.transpose(0, 1).reshape(c, 16, -1)  # (b, y, x) order cut into 16 runs
+            mean = v.mean((1, 2))
+            n = v.shape[2]
+            fix = 0.5 * 0.35 * (1 + math.sqrt(math.pi * math.log(4))) / math.sqrt(2 * math.log(n))
+            scale = 1.0 / ((v.max(2)[0].mean(1) - v.min(2)[0].mean(1)) * fix + 1e-5)
+            self.running_mean.mul_(0.1).add_(0.9 * mean.detach())
+            self.running_scale.mul_(0.1).add_(0.9 * scale.detach())
+        else:
+            mean, scale = self.running_mean, self.running_scale
+        out = (x - mean.view(shape)) * QuantSte.apply(scale, 8).view(shape)
+        return out * QuantSte.apply(self.weight, 8).view(shape) + QuantSte.apply(self.bias, 8).view(shape)
+
+
+class Lenet5Banner(nn.Module):
+    """lenet5-bn under the banner8-sim preset: range BN with 8-bit parameters, every product's and
+    BN's input quantized forward (8-bit running range), every product's and BN's output gradient
+    quantized to 8 bits (stochastic), weights 8-bit per tensor, the weight gradient from a float32
+    copy; float master weights, SGD momentum 0.9, weight decay 1e-4, cross-entropy."""
+
+    def __init__(self, generator):
+        super().__init__()
+        del generator
+        self.conv1 = nn.Conv2d(1, 32, 5, bias=False)
+        self.conv2 = nn.Conv2d(32, 64, 5, bias=False)
+        self.fc1 = nn.Linear(1024, 512, bias=False)
+        self.fc2 = nn.Linear(512, 10)
+        self.bns = nn.ModuleList([RangeBn(32), RangeBn(64), RangeBn(512)])
+        self.qs = nn.ModuleList([QuantMeasure() for _ in range(7)])
+
+    def prepare(self, images):
+        return images.float() / 256.0
+
+    def product(self, x, layer, conv):
+        return ProductBiprec.apply(x, QuantSte.apply(layer.weight, 8), conv)
+
+    def block(self, x, i, layer, conv):
+        # product (input already quantized), E at its output, A before BN, BN, E at BN's output
+        y = self.product(x, layer, conv)
+        return QuantGrad.apply(self.bns[i](self.qs[2 * i + 1](y)))
+
+    def forward(self, x):
+        x = self.qs[0](x)
+        x = self.qs[2](F.relu(F.max_pool2d(self.block(x, 0, self.conv1, True), 2)))
+        x = self.qs[4](F.relu(F.max_pool2d(self.block(x, 1, self.conv2, True), 2)))
+        x = self.qs[6](F.relu(self.block(x.flatten(1), 2, self.fc1, False)))
+        return self.product(x, self.fc2, False) + self.fc2.bias
+
+    def loss(self, logits, labels):
+        return F.cross_entropy(logits, labels)
+
+    def optimizer(self, lr):
+        return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+
+    def before_step(self):
+        pass
+
+
 def make_model(case, generator):
     if case in ("lenet5:ffff", "lenet5:28f8", "lenet5:2888"):
         return Lenet5(case.split(":")[1], generator)
     if case == "lenet5-bn:ffff":
         return Lenet5Bn(generator)
+    if case == "lenet5-bn:banner8-sim":
+        return Lenet5Banner(generator)
     raise SystemExit(f"torch_peer: unknown case '{case}'; cases are {', '.join(CASES)}")
 
 
@@ -258,6 +417,8 @@ def matmul_gflops(n=2048, reps=3):
 
 def case_lr(case, args):
     """--lr is the float-G rate of the WAGE patterns; 2888 and the float-sgd preset keep their own."""
+    if case == "lenet5-bn:banner8-sim":
+        return LR_BANNER
     return LR_WAGE if case == "lenet5:2888" else LR_SGD if case.startswith("lenet5-bn") else args.lr
 
 

@@ -8,6 +8,7 @@
 #include "bitbench/graph.h"
 #include "bitbench/quant.h"
 #include "engine/graph/graph_engine.h"
+#include "engine/reference/ref_ops.h"
 
 #include <QtTest>
 
@@ -126,6 +127,12 @@ private Q_SLOTS:
         QCOMPARE(j["ops"][0]["apply"], json("forward"));
         QCOMPARE(j["ops"][2]["apply"], json("backward"));
         QVERIFY(graph_from_json(j) == r);
+        QVERIFY(!j["ops"][4].contains("param_bits"));
+        const Graph r8 = graph_range_bn(g, 8);
+        QCOMPARE(r8.ops[size_t(r8.find("c2.bn"))].paramBits, 8);
+        const json j8 = graph_to_json(r8);
+        QCOMPARE(j8["ops"][2]["param_bits"], json(8));
+        QVERIFY(graph_from_json(j8) == r8);
         for (const std::string& name : graph_builtin_names())
             QVERIFY(graph_to_json(graph_from_json(model_builtin_json(name))).dump().find("apply") == std::string::npos);
         // A name the points need that the model already has.
@@ -145,6 +152,43 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(InputError, graph_from_json(json::parse(
             R"({"name": "m", "input": {"height": 2, "width": 2, "channels": 1},
                 "ops": [{"name": "q", "op": "quantize", "apply": "sideways"}, {"name": "f", "op": "fc", "out": 2}]})")));
+    }
+
+    // Banner's range BN with 8-bit parameters: scale, gamma and beta each quantized per tensor
+    // (min/max, nearest); the running scale and d scale / d range use the unquantized scale.
+    void rangeBnParamBits() {
+        std::vector<double> v = {0.0, 0.3, 1.0};
+        ref::quantize_min_max(v, 8);
+        const float step = 1.0f / 255.0f;
+        QCOMPARE(v, (std::vector<double>{0.0, double(76.0f * step), 1.0})); // 0.3 * 255 = 76.5 -> 76
+        const int64_t rows = 64;
+        const int32_t c = 3;
+        std::vector<float> x(size_t(rows * c));
+        for (int64_t r = 0; r < rows; ++r)
+            for (int32_t ch = 0; ch < c; ++ch) x[size_t(r * c + ch)] = float(std::sin(double(r * 7 + ch * 3))) * float(ch + 1);
+        const std::vector<float> gamma = {1.0f, 0.5f, 2.0f}, beta = {0.0f, 0.1f, -0.2f};
+        std::vector<float> yf(x.size()), yq(x.size());
+        ref::BatchNormCache cf, cq;
+        std::vector<double> mf(c, 0), sf(c, 0), mq(c, 0), sq(c, 0);
+        ref::rangebn_forward_train(rows, c, 16, x.data(), gamma.data(), beta.data(), 1e-5, 0.9, yf.data(), cf, mf, sf);
+        ref::rangebn_forward_train(rows, c, 16, x.data(), gamma.data(), beta.data(), 1e-5, 0.9, yq.data(), cq, mq, sq, 8);
+        QCOMPARE(cq.rawScale, cf.invStd);
+        std::vector<double> want = cf.invStd;
+        ref::quantize_min_max(want, 8);
+        QCOMPARE(cq.invStd, want);
+        QVERIFY(cq.invStd != cf.invStd);
+        QCOMPARE(sq, sf); // running scale from the unquantized one
+        for (int64_t r = 0; r < rows; ++r)
+            for (int32_t ch = 0; ch < c; ++ch) {
+                const size_t i = size_t(r * c + ch);
+                QCOMPARE(yq[i], float((double(x[i]) - cq.mean[size_t(ch)]) * want[size_t(ch)] * gamma[size_t(ch)] +
+                                      beta[size_t(ch)]));
+            }
+        // The presets' range BN carries 8-bit parameters; "range" alone stays float.
+        const Experiment e = experiment_from_json({{"model", "lenet5-bn"}, {"method", "banner8"}});
+        QCOMPARE(e.graph.ops[size_t(e.graph.find("conv1.bn"))].paramBits, 8);
+        const Experiment f = experiment_from_json({{"model", "lenet5-bn"}, {"method", "float-sgd"}, {"batch_norm", "range"}});
+        QCOMPARE(f.graph.ops[size_t(f.graph.find("conv1.bn"))].paramBits, 0);
     }
 
     // The stored experiment holds the rewritten graph and not the rewrite keys: it reads back to

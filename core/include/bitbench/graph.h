@@ -70,6 +70,9 @@ struct OpDesc {
     double momentum = 0.1;
     double eps = 1e-5;
     int32_t chunks = 16;   // RangeBatchNorm: the batch's b*h*w values per channel in this many chunks
+    // RangeBatchNorm: 0 (float) or the bits of Banner et al.'s quantization of its scale, gamma
+    // and beta (each per tensor across channels, affine min/max, nearest; straight-through).
+    int32_t paramBits = 0;
 
     // Quantize: JSON "apply": "both" (default, not written), "forward", "backward".
     QuantizeApply apply = QuantizeApply::Both;
@@ -112,8 +115,8 @@ struct Graph {
 
 // Rewrites that method presets name ("batch_norm": "range", "quantize_points": "banner").
 // graph_range_bn: every batchnorm op becomes a rangebn op of the same name, inputs and eps
-// (chunks 16, momentum 0.9).
-Graph graph_range_bn(const Graph& g);
+// (chunks 16, momentum 0.9, param_bits as given: "range" 0, "range8" 8).
+Graph graph_range_bn(const Graph& g, int32_t paramBits = 0);
 // graph_banner_points: Banner et al.'s quantization points. Every quantize op quantizes forward
 // only; every conv, fc and batch norm whose input is not a forward quantize op gets one before it
 // (`<op>.in.quant`); every conv, fc and batch norm gets a backward-only quantize op after it

@@ -218,12 +218,13 @@ Experiment experiment_from_json(const nlohmann::json& given, const std::string& 
     }
     // Graph rewrites (method presets set them): the stored experiment keeps the rewritten graph
     // in op form and not the keys, so it replays as it ran.
-    if (const std::string bn = r.stringOr("batch_norm", "model"); bn == "range") {
-        e.graph = graph_range_bn(e.graph);
+    if (const std::string bn = r.stringOr("batch_norm", "model"); bn == "range" || bn == "range8") {
+        e.graph = graph_range_bn(e.graph, bn == "range8" ? 8 : 0);
         e.graphModel = true;
     } else if (bn != "model") {
-        r.fail("batch_norm", "expected \"model\" (as the model says) or \"range\" (Banner et al.'s range batch "
-                             "norm for every batchnorm op), got \"" + bn + "\"");
+        r.fail("batch_norm", "expected \"model\" (as the model says), \"range\" (Banner et al.'s range batch norm "
+                             "for every batchnorm op) or \"range8\" (the same with 8-bit scale, gamma and beta), "
+                             "got \"" + bn + "\"");
     }
     if (const std::string qp = r.stringOr("quantize_points", "model"); qp == "banner") {
         try {

@@ -26,12 +26,12 @@ constexpr Preset kPresets[] = {
     // cross-entropy, lr 0.1 / 0.01 / 0.001. banner8-sim is the authors' float simulation (zero point
     // = min, a float32 E_grad); banner8 its integer form: s8 weights (symmetric), u8 activations and
     // errors with an integer zero point, a 16-bit symmetric E_grad (core/doc/methods.md).
-    {"banner8-sim", R"({"batch_norm": "range", "quantize_points": "banner",
+    {"banner8-sim", R"({"batch_norm": "range8", "quantize_points": "banner",
                         "quant": {"W": "affine8", "A": {"family": "affine", "bits": 8, "range": "running"},
                                   "G": "float", "E": "affine8s", "E_grad": "float"},
                         "loss": "softmax_ce", "batch": 128, "lr": [[0, 0.1], [1, 0.01], [2, 0.001]],
                         "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
-    {"banner8", R"({"batch_norm": "range", "quantize_points": "banner",
+    {"banner8", R"({"batch_norm": "range8", "quantize_points": "banner",
                     "quant": {"W": {"family": "affine", "bits": 8, "zero_point": "symmetric"},
                               "A": {"family": "affine", "bits": 8, "range": "running", "zero_point": "integer"},
                               "G": "float",

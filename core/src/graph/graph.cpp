@@ -136,6 +136,7 @@ nlohmann::json graph_to_json(const Graph& g) {
             break;
         case OpKind::RangeBatchNorm:
             o["chunks"] = op.chunks;
+            if (op.paramBits) o["param_bits"] = op.paramBits; // written when set, as "apply"
             [[fallthrough]];
         case OpKind::BatchNorm:
             o["momentum"] = op.momentum;

@@ -10,13 +10,14 @@
 
 namespace bitbench {
 
-Graph graph_range_bn(const Graph& g) {
+Graph graph_range_bn(const Graph& g, int32_t paramBits) {
     Graph out = g;
     for (OpDesc& op : out.ops)
         if (op.kind == OpKind::BatchNorm) {
             op.kind = OpKind::RangeBatchNorm;
             op.momentum = 0.9; // the rangebn op's default (Banner et al.'s running update)
             op.chunks = 16;
+            op.paramBits = paramBits;
         }
     graph_infer_shapes(out);
     return out;

@@ -71,6 +71,7 @@ struct Node {
 
     // Batch norm.
     Param* gamma = nullptr;
+    std::vector<float> gammaQ, betaQ; // range BN with param_bits: gamma and beta as the op uses them
     Param* beta = nullptr;
     std::vector<double> runMean, runVar; // runVar: range BN's running scale
     ref::BatchNormCache bn;
@@ -123,6 +124,8 @@ private:
     Param* addParam(std::string name, uint32_t tensor, int64_t size, float value, SolverTensor t);
     void initParams();
     void refreshForwardWeights(Node& n);
+    // A range BN's gamma and beta as it uses them: quantized when its op has param_bits.
+    std::pair<const float*, const float*> rangeBnParams(Node& node);
     // Decides which of a conv/fc's products run on integer codes (graph_int.h), and why.
     void planProducts(Node& n);
     void productForward(Node& n, int32_t batch, const float* x);

@@ -56,6 +56,19 @@ void GraphEngine::quantizeError(const Quantizer& q, uint32_t tensor, int64_t ste
     }
 }
 
+std::pair<const float*, const float*> GraphEngine::rangeBnParams(Node& node) {
+    const int32_t bits = node.op->paramBits;
+    if (!bits) return {node.gamma->value.data(), node.beta->value.data()};
+    // Banner et al.: gamma and beta each quantized per tensor, min/max, nearest.
+    std::vector<double> g(node.gamma->value.begin(), node.gamma->value.end()),
+        b(node.beta->value.begin(), node.beta->value.end());
+    ref::quantize_min_max(g, bits);
+    ref::quantize_min_max(b, bits);
+    node.gammaQ.assign(g.begin(), g.end());
+    node.betaQ.assign(b.begin(), b.end());
+    return {node.gammaQ.data(), node.betaQ.data()};
+}
+
 void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64_t step) {
     const int64_t pixels = int64_t(n) * m_graph.input.size();
     for (int64_t i = 0; i < pixels; ++i) m_input[size_t(i)] = m_inputTable[images[i]];
@@ -88,15 +101,16 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
                 ref::batchnorm_forward_eval(rows, op.outShape.c, x, node.gamma->value.data(), node.beta->value.data(),
                                             op.eps, node.runMean, node.runVar, y);
             break;
-        case OpKind::RangeBatchNorm:
+        case OpKind::RangeBatchNorm: {
+            const auto [gamma, beta] = rangeBnParams(node);
             if (training)
-                ref::rangebn_forward_train(rows, op.outShape.c, op.chunks, x, node.gamma->value.data(),
-                                           node.beta->value.data(), op.eps, op.momentum, y, node.bn, node.runMean,
-                                           node.runVar);
+                ref::rangebn_forward_train(rows, op.outShape.c, op.chunks, x, gamma, beta, op.eps, op.momentum, y,
+                                           node.bn, node.runMean, node.runVar, op.paramBits);
             else
-                ref::rangebn_forward_eval(rows, op.outShape.c, x, node.gamma->value.data(), node.beta->value.data(),
-                                          node.runMean, node.runVar, y);
+                ref::rangebn_forward_eval(rows, op.outShape.c, x, gamma, beta, node.runMean, node.runVar, y,
+                                          op.paramBits);
             break;
+        }
         case OpKind::Quantize: {
             if (isFloat(node.qA)) {
                 std::copy(x, x + count, y);
@@ -210,7 +224,8 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
                                     node.gamma->grad.data(), node.beta->grad.data());
             break;
         case OpKind::RangeBatchNorm:
-            ref::rangebn_backward(rows, op.outShape.c, op.chunks, x, node.gamma->value.data(), dy, node.bn, dx,
+            // The quantized gamma of the forward (straight-through to the float one).
+            ref::rangebn_backward(rows, op.outShape.c, op.chunks, x, rangeBnParams(node).first, dy, node.bn, dx,
                                   node.gamma->grad.data(), node.beta->grad.data());
             break;
         case OpKind::Quantize: {

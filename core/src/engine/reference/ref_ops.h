@@ -62,6 +62,7 @@ template <typename T> void add_forward(int64_t count, const T* a, const T* b, T*
 // Batch norm over [rows][c] (rows = n*h*w). What the backward pass needs from the forward.
 struct BatchNormCache {
     std::vector<double> mean, invStd; // standard BN: per channel; range BN: invStd is the scale
+    std::vector<double> rawScale;     // range BN with quantized parameters: the scale before it
     std::vector<int64_t> maxIndex, minIndex; // range BN: per chunk and channel ([chunk][c]), the
                                              // row of the chunk's first max / min
     double fix = 0;                           // range BN's constant for this batch size
@@ -86,13 +87,20 @@ void batchnorm_backward(int64_t rows, int32_t c, const T* x, const T* gamma, con
 // fix = 0.5 * 0.35 * (1 + sqrt(pi ln 4)) / sqrt(2 ln(rows / chunks)); scale = 1 / (range * fix + eps);
 // y = (x - mean) * scale * gamma + beta. Running mean and scale: (1 - momentum) old + momentum new.
 // requires: rows >= 2 * chunks (so every chunk holds at least two values and ln(rows/chunks) > 0).
+// scaleBits > 0: the scale (the batch's in training, the running one in evaluation) is quantized
+// per tensor (affine min/max, nearest, float32 as the quantizer family) before it is used; the
+// running scale is updated with the unquantized one and the backward's d scale / d range uses it
+// (straight-through), as Banner et al.'s code. gamma and beta come quantized from the caller.
 template <typename T>
 void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* beta,
                            double eps, double momentum, T* y, BatchNormCache& cache, std::vector<double>& runMean,
-                           std::vector<double>& runScale);
+                           std::vector<double>& runScale, int32_t scaleBits = 0);
 template <typename T>
 void rangebn_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta,
-                          const std::vector<double>& runMean, const std::vector<double>& runScale, T* y);
+                          const std::vector<double>& runMean, const std::vector<double>& runScale, T* y,
+                          int32_t scaleBits = 0);
+// Quantizes v in place per tensor: affine min/max, `bits`, nearest (the quantizer family's rule).
+void quantize_min_max(std::vector<double>& v, int32_t bits);
 // Gradients through the mean and through each chunk's max and min element.
 template <typename T>
 void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* dy,

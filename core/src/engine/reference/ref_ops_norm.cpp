@@ -1,6 +1,8 @@
 // Reference batch norm (standard and range): per-channel statistics in double, two passes.
 #include "engine/reference/ref_ops.h"
 
+#include "bitbench/quant.h"
+
 #include <cmath>
 #include <numbers>
 
@@ -29,6 +31,17 @@ template <typename T> std::vector<double> channelMeans(int64_t rows, int32_t c, 
 
 } // namespace
 
+void quantize_min_max(std::vector<double>& v, int32_t bits) {
+    Quantizer q;
+    q.family = QuantFamily::Affine;
+    q.bits = bits;
+    std::vector<float> f(v.begin(), v.end());
+    const TensorView view{f.data(), 1, int64_t(f.size()), GroupAxis::None};
+    QuantPlan plan;
+    quant_observe(q, QuantClass::W, view, {}, plan);
+    quant_apply(q, view, plan, {}, f.data());
+    std::copy(f.begin(), f.end(), v.begin());
+}
 
 template <typename T>
 void batchnorm_forward_train(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta, double eps,
@@ -88,7 +101,7 @@ void batchnorm_backward(int64_t rows, int32_t c, const T* x, const T* gamma, con
 template <typename T>
 void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* beta,
                            double eps, double momentum, T* y, BatchNormCache& cache, std::vector<double>& runMean,
-                           std::vector<double>& runScale) {
+                           std::vector<double>& runScale, int32_t scaleBits) {
     cache.mean = channelMeans(rows, c, x);
     cache.invStd.assign(static_cast<size_t>(c), 0);
     cache.maxIndex.assign(size_t(c) * size_t(chunks), 0);
@@ -119,13 +132,22 @@ void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, 
         runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
         runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
     }
+    cache.rawScale.clear();
+    if (scaleBits) {
+        cache.rawScale = cache.invStd;
+        quantize_min_max(cache.invStd, scaleBits);
+    }
     normalize(rows, c, x, gamma, beta, cache.mean.data(), cache.invStd.data(), y);
 }
 
 template <typename T>
 void rangebn_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta,
-                          const std::vector<double>& runMean, const std::vector<double>& runScale, T* y) {
-    normalize(rows, c, x, gamma, beta, runMean.data(), runScale.data(), y);
+                          const std::vector<double>& runMean, const std::vector<double>& runScale, T* y,
+                          int32_t scaleBits) {
+    if (!scaleBits) return normalize(rows, c, x, gamma, beta, runMean.data(), runScale.data(), y);
+    std::vector<double> s = runScale;
+    quantize_min_max(s, scaleBits);
+    normalize(rows, c, x, gamma, beta, runMean.data(), s.data(), y);
 }
 
 template <typename T>
@@ -145,7 +167,9 @@ void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const
         dgamma[ch] = T(sdyc[size_t(ch)] * s);
         // y = (x - mean) s g + b, s = 1 / (range fix + eps), range = mean_j max_j - mean_j min_j.
         const double dScale = sdyc[size_t(ch)] * g;          // dL/ds
-        const double dRange = dScale * -s * s * cache.fix;   // dL/drange
+        // d scale / d range with the scale before quantization (straight-through).
+        const double sr = cache.rawScale.empty() ? s : cache.rawScale[size_t(ch)];
+        const double dRange = dScale * -sr * sr * cache.fix; // dL/drange
         direct[size_t(ch)] = g * s;
         viaMean[size_t(ch)] = -g * s * sdy[size_t(ch)] / double(rows);
         perChunk[size_t(ch)] = dRange / double(chunks);
@@ -171,9 +195,9 @@ void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const
     template void batchnorm_backward<T>(int64_t, int32_t, const T*, const T*, const T*, const BatchNormCache&, T*,   \
                                         T*, T*);                                                                     \
     template void rangebn_forward_train<T>(int64_t, int32_t, int32_t, const T*, const T*, const T*, double, double,  \
-                                           T*, BatchNormCache&, std::vector<double>&, std::vector<double>&);         \
+                                           T*, BatchNormCache&, std::vector<double>&, std::vector<double>&, int32_t); \
     template void rangebn_forward_eval<T>(int64_t, int32_t, const T*, const T*, const T*, const std::vector<double>&, \
-                                          const std::vector<double>&, T*);                                           \
+                                          const std::vector<double>&, T*, int32_t);                                  \
     template void rangebn_backward<T>(int64_t, int32_t, int32_t, const T*, const T*, const T*, const BatchNormCache&, \
                                       T*, T*, T*);
 BITBENCH_REF_NORM(float)
