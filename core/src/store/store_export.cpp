@@ -161,6 +161,51 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
     return t;
 }
 
+std::string export_run_method(const RunRecord& r) {
+    try {
+        const nlohmann::json j = nlohmann::json::parse(r.info.experimentJson);
+        if (j.is_object() && j.contains("method") && j["method"].is_string()) return j["method"].get<std::string>();
+    } catch (const nlohmann::json::exception&) {
+    }
+    return {};
+}
+
+ExportTable export_method_table(RunStore& store, const std::vector<int64_t>& runIds) {
+    ExportTable t;
+    t.columns = {{"run", "Run", true},
+                 {"method", "Method", false},
+                 {"dataset", "Data", false},
+                 {"model", "Model", false},
+                 {"bits", "Bits", false},
+                 {"epochs", "Epochs", true},
+                 {"best_test_error_pct", "Best test error (%)", true},
+                 {"paper_test_error_pct", "Paper (%)", true},
+                 {"energy_step", "Energy per step (45 nm)", true},
+                 {"energy_inference", "Energy per inference (45 nm)", true}};
+    for (int64_t id : runIds) {
+        const RunRecord r = store.runGet(id);
+        double best = NAN;
+        const std::vector<EpochMetrics> epochs = store.epochsGet(id);
+        for (const EpochMetrics& e : epochs)
+            if (std::isfinite(e.testError)) best = std::isfinite(best) ? std::min(best, e.testError) : e.testError;
+        const std::string method = export_run_method(r);
+        std::string dataset = r.info.dataset, step, inference;
+        try {
+            const Experiment e = run_experiment_of(r);
+            if (dataset.empty()) dataset = e.datasetKind;
+            const CostEstimate c = cost_estimate(e);
+            step = cost_format_energy(c.trainStepEnergyPj);
+            inference = cost_format_energy(c.inferenceEnergyPj);
+        } catch (const std::exception&) { // a configuration this version cannot read: no estimate
+        }
+        const std::optional<double> paper = method_paper_test_error(method, dataset);
+        t.rows.push_back({std::to_string(r.id), method, dataset, r.info.model, r.info.bitsPattern,
+                          std::to_string(epochs.size()), fmt("%.2f", best * 100), paper ? fmt("%.2f", *paper) : "",
+                          step, inference});
+    }
+    return t;
+}
+
 ExportTable export_curves_table(RunStore& store, const std::vector<int64_t>& runIds) {
     ExportTable t;
     t.columns = {{"run", "Run", true},
