@@ -117,6 +117,32 @@ ExportFormat export_format_parse(const std::string& name) {
     throw InputError("unknown export format '" + name + "' (expected csv, md or latex)");
 }
 
+namespace {
+
+// The last and the best test error of a run's epochs (NaN when none has one), and the sum and
+// count of their training speeds.
+struct EpochsSummary {
+    double finalErr = NAN, bestErr = NAN, ipsSum = 0;
+    int ipsCount = 0;
+};
+
+EpochsSummary epochsSummary(const std::vector<EpochMetrics>& epochs) {
+    EpochsSummary m;
+    for (const EpochMetrics& e : epochs) {
+        if (std::isfinite(e.testError)) {
+            m.finalErr = e.testError;
+            m.bestErr = std::isfinite(m.bestErr) ? std::min(m.bestErr, e.testError) : e.testError;
+        }
+        if (std::isfinite(e.imagesPerSecond)) {
+            m.ipsSum += e.imagesPerSecond;
+            ++m.ipsCount;
+        }
+    }
+    return m;
+}
+
+} // namespace
+
 ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& runIds) {
     ExportTable t;
     t.columns = {{"run", "Run", true},
@@ -141,22 +167,11 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
     for (int64_t id : runIds) {
         const RunRecord r = store.runGet(id);
         const std::vector<EpochMetrics> epochs = store.epochsGet(id);
-        double finalErr = NAN, bestErr = NAN, ipsSum = 0;
-        int ipsCount = 0;
-        for (const EpochMetrics& e : epochs) {
-            if (std::isfinite(e.testError)) {
-                finalErr = e.testError;
-                bestErr = std::isfinite(bestErr) ? std::min(bestErr, e.testError) : e.testError;
-            }
-            if (std::isfinite(e.imagesPerSecond)) {
-                ipsSum += e.imagesPerSecond;
-                ++ipsCount;
-            }
-        }
+        const EpochsSummary m = epochsSummary(epochs);
         t.rows.push_back({std::to_string(r.id), r.info.name, r.info.bitsPattern, r.info.model,
-                          std::to_string(epochs.size()), fmt("%.2f", finalErr * 100),
-                          fmt("%.2f", bestErr * 100),
-                          ipsCount ? fmt("%.0f", ipsSum / ipsCount) : std::string(), energy(r)});
+                          std::to_string(epochs.size()), fmt("%.2f", m.finalErr * 100),
+                          fmt("%.2f", m.bestErr * 100),
+                          m.ipsCount ? fmt("%.0f", m.ipsSum / m.ipsCount) : std::string(), energy(r)});
     }
     return t;
 }
@@ -184,10 +199,8 @@ ExportTable export_method_table(RunStore& store, const std::vector<int64_t>& run
                  {"energy_inference", "Energy per inference (45 nm)", true}};
     for (int64_t id : runIds) {
         const RunRecord r = store.runGet(id);
-        double best = NAN;
         const std::vector<EpochMetrics> epochs = store.epochsGet(id);
-        for (const EpochMetrics& e : epochs)
-            if (std::isfinite(e.testError)) best = std::isfinite(best) ? std::min(best, e.testError) : e.testError;
+        const double best = epochsSummary(epochs).bestErr;
         const std::string method = export_run_method(r);
         std::string dataset = r.info.dataset, step, inference;
         try {
