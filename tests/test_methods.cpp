@@ -124,6 +124,14 @@ private Q_SLOTS:
              {"quant", q},
              {"layer_quant", {{"conv1", {{"W", "sign"}, {"E", "wage8"}}}}}});
         QCOMPARE(named.configHash(), e.configHash());
+        QCOMPARE(errorOf([&] {
+                     experiment_from_json({{"model", "lenet5-bn"},
+                                           {"dataset", "synthetic"},
+                                           {"optimizer", "sgd"},
+                                           {"quant", q},
+                                           {"layer_quant", {{"@last", "float"}}}});
+                 }),
+                 QStringLiteral(R"(experiment.layer_quant.@last: expected an object of classes, e.g. {"W": "float"})"));
         // Only @first and @last are aliases.
         QVERIFY(errorOf([&] {
                     experiment_from_json({{"model", "lenet5-bn"},

@@ -139,10 +139,11 @@ nlohmann::json layer_quant_resolve(const nlohmann::json& given, const Graph& g) 
     for (const char* alias : {"@first", "@last"}) {
         if (!given.contains(alias)) continue;
         const nlohmann::json& v = given[alias];
-        if (first.empty()) throw InputError(std::string("experiment.layer_quant.") + alias + ": model '" + g.name +
-                                            "' has no conv or fc");
+        const std::string where = std::string("experiment.layer_quant.") + alias;
+        if (first.empty()) throw InputError(where + ": model '" + g.name + "' has no conv or fc");
+        if (!v.is_object()) throw InputError(where + ": expected an object of classes, e.g. {\"W\": \"float\"}");
         const std::string& op = std::string(alias) == "@first" ? first : last;
-        if (!out.contains(op) || !v.is_object() || !out[op].is_object()) {
+        if (!out.contains(op) || !out[op].is_object()) { // a malformed own entry: quant_config_parse names it
             if (!out.contains(op)) out[op] = v;
             continue;
         }
