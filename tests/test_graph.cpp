@@ -299,14 +299,14 @@ private Q_SLOTS:
 
     void builtinNames() {
         QCOMPARE(model_builtin_names(), (std::vector<std::string>{"lenet5", "vgg7", "mlp"}));
-        QCOMPARE(graph_builtin_names(), (std::vector<std::string>{"lenet5-bn", "resnet8"}));
+        QCOMPARE(graph_builtin_names(), (std::vector<std::string>{"lenet5-bn", "resnet8", "lenet5-bnn"}));
         try {
             model_builtin_json("resnet9");
             QFAIL("resnet9 was accepted");
         } catch (const InputError& e) {
             QCOMPARE(std::string(e.what()),
                      std::string("unknown model 'resnet9'; built-in models are lenet5, vgg7, "
-                                 "mlp, lenet5-bn, resnet8 (or give a model object with "
+                                 "mlp, lenet5-bn, resnet8, lenet5-bnn (or give a model object with "
                                  "\"input\" and \"layers\")"));
         }
         // The layer-list reader (today's engines) refuses op graphs by name.

@@ -79,6 +79,26 @@ std::vector<std::vector<double>> integerLatent(const std::vector<uint8_t>& blob)
     return out;
 }
 
+// Three steps, a checkpoint, three more on a fresh engine: equal to six uninterrupted steps.
+void checkResumesBitForBit(const Experiment& e) {
+    const double lr = e.lr.front().lr;
+    const Batches b = batchesFor(e);
+    auto straight = engine_create(e, EngineKind::Graph);
+    auto first = engine_create(e, EngineKind::Graph);
+    BatchResult r;
+    for (int64_t step = 0; step < 6; ++step) straight->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+    for (int64_t step = 0; step < 3; ++step) first->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+    const std::vector<uint8_t> blob = first->weightsSave();
+    auto resumed = engine_create(e, EngineKind::Graph);
+    resumed->weightsLoad(blob);
+    QCOMPARE(resumed->weightsHash(), first->weightsHash());
+    for (int64_t step = 3; step < 6; ++step) resumed->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
+    QCOMPARE(resumed->weightsHash(), straight->weightsHash());
+    // A blob cut short is refused, not half loaded.
+    std::vector<uint8_t> cut(blob.begin(), blob.end() - 5);
+    QVERIFY_THROWS_EXCEPTION(DataError, resumed->weightsLoad(cut));
+}
+
 } // namespace
 
 class TestGraphEngine : public QObject {
@@ -346,23 +366,130 @@ private Q_SLOTS:
                                         {"method", "float-sgd"},
                                         {"optimizer", json::parse(optimizer.toStdString())}};
         j["batch"] = 16;
-        const Experiment e = experimentOf(j);
-        const double lr = e.lr.front().lr;
+        checkResumesBitForBit(experimentOf(j));
+    }
+
+    // Each method preset of WAGE's table on its net: stop + resume equals uninterrupted (BC with
+    // Adam, its latent clip and Glorot scale; TTQ's learned scales and their solver state; DoReFa's
+    // and TernGrad's draws), and the loss falls on four batches seen three times.
+    void methodPresets_data() {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<QString>("model");
+        QTest::newRow("bc") << "bc" << "lenet5-bn";
+        QTest::newRow("bnn") << "bnn" << "lenet5-bnn";
+        QTest::newRow("twn") << "twn" << "lenet5-bn";
+        QTest::newRow("ttq") << "ttq" << "lenet5-bn";
+        QTest::newRow("dorefa") << "dorefa" << "lenet5-bn";
+        QTest::newRow("terngrad") << "terngrad" << "lenet5";
+    }
+    void methodPresets() {
+        QFETCH(QString, method);
+        QFETCH(QString, model);
+        const Experiment e =
+            experimentOf({{"model", model.toStdString()}, {"method", method.toStdString()}, {"batch", 16}});
+        checkResumesBitForBit(e);
         const Batches b = batchesFor(e);
-        auto straight = engine_create(e, EngineKind::Graph);
-        auto first = engine_create(e, EngineKind::Graph);
-        BatchResult r;
-        for (int64_t step = 0; step < 6; ++step) straight->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
-        for (int64_t step = 0; step < 3; ++step) first->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
-        const std::vector<uint8_t> blob = first->weightsSave();
-        auto resumed = engine_create(e, EngineKind::Graph);
-        resumed->weightsLoad(blob);
-        QCOMPARE(resumed->weightsHash(), first->weightsHash());
-        for (int64_t step = 3; step < 6; ++step) resumed->trainStep(b.images(step), b.labels(step), 16, step, lr, r);
-        QCOMPARE(resumed->weightsHash(), straight->weightsHash());
-        // A blob cut short is refused, not half loaded.
-        std::vector<uint8_t> cut(blob.begin(), blob.end() - 5);
-        QVERIFY_THROWS_EXCEPTION(DataError, resumed->weightsLoad(cut));
+        auto engine = engine_create(e);
+        QCOMPARE(QString(engine->kind()), QStringLiteral("graph"));
+        double first = 0, last = 0;
+        for (int64_t step = 0; step < 12; ++step) {
+            BatchResult r;
+            engine->trainStep(b.images(step), b.labels(step), 16, step, e.lr.front().lr, r);
+            QVERIFY(std::isfinite(r.loss));
+            if (step < 4) first += r.loss;
+            if (step >= 8) last += r.loss;
+        }
+        QVERIFY2(last < first, qPrintable(QStringLiteral("loss %1 -> %2").arg(first).arg(last)));
+    }
+
+    // BinaryConnect's solver options: latent weights of binarized layers stay in [-H, H]; the
+    // Glorot scale multiplies the step of those layers only (Adam's first step is lr * g / (|g| +
+    // eps): about lr per weight, times 1/sqrt(1.5 / (fan_in + fan_out))).
+    void latentClipAndGlorotScale() {
+        auto run = [&](const json& opt, double lr) {
+            const Experiment e = experimentOf({{"model", "lenet5-bn"},
+                                               {"method", "bc"},
+                                               {"optimizer", opt},
+                                               {"batch", 16}});
+            const Batches b = batchesFor(e);
+            auto engine = engine_create(e);
+            std::vector<uint8_t> before = engine->weightsSave();
+            BatchResult r;
+            engine->trainStep(b.images(0), b.labels(0), 16, 0, lr, r);
+            return std::make_pair(before, engine->weightsSave());
+        };
+        // conv1's 800 weights are the blob's first parameter: u64 magic, u64 count, u64 size, floats.
+        auto conv1 = [](const std::vector<uint8_t>& blob) {
+            std::vector<float> w(800);
+            std::memcpy(w.data(), blob.data() + 24, 800 * sizeof(float));
+            return w;
+        };
+        const auto [b0, clipped] = run({{"kind", "adam"}, {"latent_clip", 0.25}}, 1.0);
+        const auto [b1, free] = run({{"kind", "adam"}}, 1.0);
+        float maxClipped = 0, maxFree = 0;
+        for (float v : conv1(clipped)) maxClipped = std::max(maxClipped, std::fabs(v));
+        for (float v : conv1(free)) maxFree = std::max(maxFree, std::fabs(v));
+        QCOMPARE(maxClipped, 0.25f);
+        QVERIFY(maxFree > 0.9f);
+        const auto [b2, plain] = run({{"kind", "adam"}}, 1e-4);
+        const auto [b3, scaled] = run({{"kind", "adam"}, {"lr_scale", "glorot"}}, 1e-4);
+        const double expect = 1.0 / std::sqrt(1.5 / (25 + 32 * 25)); // fan_in 25, fan_out 32 x 5 x 5
+        const std::vector<float> w0 = conv1(b2), wp = conv1(plain), ws = conv1(scaled);
+        int moved = 0;
+        for (size_t i = 0; i < w0.size(); ++i) {
+            const double dp = double(wp[i]) - w0[i], ds = double(ws[i]) - w0[i];
+            if (std::fabs(dp) < 5e-5) continue; // a tiny gradient: eps matters
+            ++moved;
+            QVERIFY2(std::fabs(ds / dp / expect - 1) < 1e-3, qPrintable(QString::number(ds / dp)));
+        }
+        QVERIFY(moved > 400);
+    }
+
+    // A stochastic W quantizer draws anew for each step: with the rate 0 the latent weights stay,
+    // but the binarized ones (and so the evaluation) change after a step. No batch norm, so
+    // nothing else moves.
+    void stochasticWeightsDrawEachStep() {
+        const Experiment e = experimentOf({{"model", "mlp"},
+                                           {"quant", {{"W", "signs"}, {"A", "float"}, {"G", "float"}, {"E", "float"}}},
+                                           {"optimizer", "adam"},
+                                           {"loss", "softmax_ce"},
+                                           {"lr", 0.001},
+                                           {"batch", 16}});
+        const Batches b = batchesFor(e);
+        auto engine = engine_create(e);
+        BatchResult before, after, r;
+        engine->evaluate(b.images(0), b.labels(0), 16, before);
+        const uint64_t hash = engine->weightsHash();
+        engine->trainStep(b.images(0), b.labels(0), 16, 0, 0.0, r);
+        QCOMPARE(engine->weightsHash(), hash);
+        engine->evaluate(b.images(0), b.labels(0), 16, after);
+        QVERIFY(after.loss != before.loss);
+    }
+
+    // BinaryNet on lenet5-bnn: sign W x sign A products run on int8 codes (conv1 reads the float
+    // image); E is float, so the backward products stay float32. The plan says so per layer.
+    void binaryNetForwardRunsOnCodes() {
+        const Experiment e = experimentOf({{"model", "lenet5-bnn"}, {"method", "bnn"}, {"batch", 16}});
+        auto engine = engine_create(e);
+        QStringList plan;
+        for (const LayerReport& l : engine->layers())
+            plan << l.name.c_str() + QStringLiteral(":") + (l.plan[0].integer ? "int" : "float") + "/" +
+                        (l.plan[3].integer ? "int" : "float");
+        QCOMPARE(plan.join(' '), QStringLiteral("conv1:float/float conv2:int/float fc1:int/float fc2:int/float"));
+        QVERIFY2(engine->layers()[1].plan[0].why.find("int8") != std::string::npos, engine->layers()[1].plan[0].why.c_str());
+    }
+
+    // sign(relu(x)) is +1 everywhere: sign activations after a relu are refused, naming the ops.
+    void signActivationsAfterReluAreRefused() {
+        const Experiment e = experimentOf({{"model", "lenet5-bn"}, {"method", "bnn"}, {"batch", 16}});
+        try {
+            engine_create(e);
+            QFAIL("sign activations after relu were accepted");
+        } catch (const InputError& err) {
+            QCOMPARE(QString(err.what()), QStringLiteral("op 'conv1.quant': sign activations read relu 'conv1.relu', "
+                                                         "so every one is +1; use a model without relu before them "
+                                                         "(lenet5-bnn)"));
+        }
     }
 
     void evaluationUsesRunningStatistics() {

@@ -360,6 +360,10 @@ private Q_SLOTS:
             << 0.001 << "WA- WA- WA-" << "int16"; // pow8 codes reach -128
         QTest::newRow("dorefa W A E, adam")
             << R"({"W": "dorefa4", "A": "dorefa4", "E": "dorefa8"})" << adam << 0.001 << "WAE WAE WAE" << "int8";
+        QTest::newRow("ternary W (TWN) against int8 activations and errors: int8 adds and subtracts")
+            << R"({"W": "ternary", "A": "wage8", "E": "wage8"})" << sgd << 0.05 << "WAE WAE WAE" << "int8";
+        QTest::newRow("sign W (BinaryConnect) against int8 activations and errors, adam")
+            << R"({"W": "sign", "A": "wage8", "E": "wage8"})" << adam << 0.001 << "WAE WAE WAE" << "int8";
         QTest::newRow("sign W, float E: forward only")
             << R"({"W": "sign", "A": "wage8"})" << sgd << 0.05 << "WA- WA- WA-" << "int8";
         QTest::newRow("E_grad wage16 apart from E wage8: int8 dx, int16 dW")

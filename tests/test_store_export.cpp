@@ -2,6 +2,7 @@
 // an RFC 4180 round trip, and the errors for bad formats and missing runs.
 // Set BITBENCH_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change.
 #include "bitbench/error.h"
+#include "bitbench/experiment.h"
 #include "bitbench/store.h"
 #include "bitbench/store_export.h"
 #include "test_store_synthetic.h"
@@ -180,6 +181,41 @@ private Q_SLOTS:
             for (size_t r = 0; r < t.rows.size(); ++r)
                 QCOMPARE(rows[r + 1], t.rows[r]);
         }
+    }
+
+    // WAGE's comparison table: the method from the experiment as given, the paper's figure where
+    // it has one for that method and data, and the cost model's energies.
+    void methodTable() {
+        QTemporaryDir dir;
+        const std::string p = dir.filePath("runs.db").toStdString();
+        RunStore store = RunStore::open(p);
+        std::vector<int64_t> ids;
+        for (const char* dataset : {"mnist", "fashion-mnist"}) {
+            const nlohmann::json given = {{"method", "bc"}, {"model", "lenet5-bn"}, {"dataset", "mnist"}};
+            const Experiment e = experiment_from_json(given);
+            const int64_t id = store.runCreate(RunInfo{"bc", given.dump(), e.stored().dump(), e.configHash(), 1,
+                                                       e.bits.base.dashed(), "lenet5-bn", dataset, "", ""});
+            RunWriter w(p, id);
+            for (int k = 0; k < 2; ++k) {
+                EpochMetrics m = syntheticEpoch(k, 600 * (k + 1));
+                m.testError = k ? 0.02 : 0.0125;
+                w.onEpoch(m);
+            }
+            w.finish(RunStatus::Finished, "{}");
+            ids.push_back(id);
+        }
+        const ExportTable t = export_method_table(store, ids);
+        QCOMPARE(t.columns[7].key, std::string("paper_test_error_pct"));
+        const std::vector<std::string> first(t.rows[0].begin(), t.rows[0].begin() + 8);
+        QCOMPARE(first, (std::vector<std::string>{std::to_string(ids[0]), "bc", "mnist", "lenet5-bn", "1-f-f-f", "2",
+                                                  "1.25", "1.29"}));
+        QCOMPARE(t.rows[1][2], std::string("fashion-mnist"));
+        QCOMPARE(t.rows[1][7], std::string()); // the paper has no Fashion-MNIST column
+        QVERIFY(!t.rows[0][8].empty());
+        QVERIFY(!t.rows[0][9].empty());
+        QVERIFY(t.rows[0][8] != t.rows[0][9]);
+        QCOMPARE(export_run_method(store.runGet(ids[0])), std::string("bc"));
+        QVERIFY(export_latex(t).find("Paper (\\%)") != std::string::npos);
     }
 
     void sweepSelectsItsRuns() {

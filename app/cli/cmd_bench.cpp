@@ -212,10 +212,11 @@ int benchRun(const BenchOptions& opt) {
 Command cli_add_bench(CLI::App& app) {
     auto opt = std::make_shared<BenchOptions>();
     auto* sub = app.add_subcommand("bench", "Measure training and evaluation speed on synthetic data of the model's input shape");
-    sub->add_option("--model", opt->model, "Built-in model (lenet5, vgg7, mlp, lenet5-bn, resnet8) or a model JSON file")->capture_default_str();
+    sub->add_option("--model", opt->model, "Built-in model (lenet5, vgg7, mlp, lenet5-bn, lenet5-bnn, resnet8) or a model JSON file")->capture_default_str();
     auto* bits = sub->add_option("--bits", opt->bits, "W-A-G-E pattern (e.g. 2-8-8-8, 2888, 28ff)")->capture_default_str();
-    auto* method = sub->add_option("--method", opt->method, "Method preset instead of --bits (wage, float-sgd, banner8, banner8-sim): "
-                                             "op-graph models such as lenet5-bn and resnet8 train with float-sgd")
+    auto* method = sub->add_option("--method", opt->method, "Method preset instead of --bits (wage, float-sgd, banner8, banner8-sim, bc, bnn, "
+                                             "twn, ttq, dorefa, terngrad): op-graph models such as lenet5-bn and resnet8 "
+                                             "train with float-sgd")
         ->excludes(bits);
     sub->add_option("--experiment", opt->experiment,
                     "An experiment file to time (its model, quantizers and solver) on synthetic data at --batch")

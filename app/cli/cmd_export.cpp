@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -49,8 +50,13 @@ int exportRuns(const ExportOptions& o) {
         for (const RunRecord& r : store.runsList())
             ids.push_back(r.id);
     if (sweepId) ids = export_sweep_runs(store, sweepId);
-    const ExportTable t =
-        o.curves ? export_curves_table(store, ids) : export_summary_table(store, ids);
+    // A sweep of method presets (runs naming a "method") gives the comparison table.
+    const bool methods = sweepId && std::any_of(ids.begin(), ids.end(), [&](int64_t id) {
+        return !export_run_method(store.runGet(id)).empty();
+    });
+    const ExportTable t = o.curves   ? export_curves_table(store, ids)
+                          : methods ? export_method_table(store, ids)
+                                    : export_summary_table(store, ids);
     const std::string text = export_render(t, format);
 
     if (o.output.empty()) {

@@ -46,7 +46,9 @@ struct SweepTrialPlan {
 //   {"bits": PATTERN, "set": {keys}} whose keys apply to that trial only), "grid": per-class lists of
 //   bits over the base pattern, {"E": [2, 4, 8], "G": [8, "f"]}, "layers":   per-layer variations
 //   over the base, {"conv1": {"W": [2, 4]}, "fc2": {"A": [4, 8]}}:
-//               every combination of the listed values, each as a per-layer override.
+//               every combination of the listed values, each as a per-layer override;
+//   "trials": [{"label": L, "set": {experiment keys}}, ...], each trial the base with its keys
+//               (a "method", a "model", a "dataset"), labels and config hashes distinct.
 // `*name` receives the sweep's name.
 // throws: InputError naming the key that is wrong and what was expected.
 std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std::string& dir,

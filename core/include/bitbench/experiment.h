@@ -81,10 +81,14 @@ Experiment experiment_load(const std::string& path);
 
 // Method presets: the keys a method's recipe sets, used as defaults under the experiment's own
 // keys when it says "method": NAME. Known: "wage" (WAGE 2-8-8-8, SSE, its lr schedule) and
-// "float-sgd" (float32 everywhere, softmax cross-entropy, SGD momentum 0.9, weight decay 1e-4).
+// "float-sgd" (float32 everywhere, softmax cross-entropy, SGD momentum 0.9, weight decay 1e-4),
+// and WAGE's baselines "bc", "bnn", "twn", "ttq", "dorefa", "terngrad" (core/doc/methods.md).
 // throws: InputError for an unknown name, listing the known ones.
 nlohmann::json experiment_method_json(const std::string& name);
 std::vector<std::string> experiment_method_names();
+// The test error (percent) WAGE's comparison table gives for a method on a data set kind
+// ("mnist", "cifar10"), or nothing where the table has no figure.
+std::optional<double> method_paper_test_error(const std::string& method, const std::string& dataset);
 
 // Checks that integer training can represent the learning rates (multiples of 2^-16 below 2^15).
 void experiment_validate(const Experiment& e);

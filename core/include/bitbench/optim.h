@@ -35,18 +35,25 @@ struct OptimizerConfig {
     double beta2 = 0.999;     // adam: in [0, 1)
     double eps = 1e-8;        // adam: >= 0
     int32_t warmupEpochs = 0; // sgd, adam: linear warm-up epochs (schedule_lr)
+    // sgd, adam, for the latent weights of conv/fc layers whose W quantizer is not float
+    // (BinaryConnect, BinaryNet): clip to [-latentClip, latentClip] after each update (0 = none),
+    // and the step scaled by 1/sqrt(1.5 / (fan_in + fan_out)) (lrGlorot, the authors' W_LR_scale).
+    double latentClip = 0;
+    bool lrGlorot = false;
 
     bool operator==(const OptimizerConfig&) const = default;
 };
 
 // Reads {"kind": "wage"} | {"kind": "sgd", "momentum", "weight_decay", "nesterov",
 // "warmup_epochs"} | {"kind": "adam", "betas": [b1, b2], "eps", "weight_decay", "warmup_epochs"},
+// sgd and adam also "latent_clip" (>= 0) and "lr_scale" ("none" | "glorot"),
 // every key but "kind" optional (defaults above); a bare string "sgd" is {"kind": "sgd"}.
 // `where` names the object in messages ("experiment.optimizer").
 // throws: InputError naming the key: unknown keys, keys of another kind, wrong types, values
 // out of range ("experiment.optimizer.betas[1]: expected a number in [0, 1), got 1").
 OptimizerConfig optimizer_parse(const nlohmann::json& j, const std::string& where);
-// The canonical form: "kind" and every key of that kind, with its value (defaults included).
+// The canonical form: "kind" and every key of that kind, with its value (defaults included),
+// except "latent_clip" and "lr_scale", written only when set (earlier configuration hashes stay).
 nlohmann::json optimizer_to_json(const OptimizerConfig& c);
 
 // Where a solver's update happens in training. Steps count from 0 over the whole run.

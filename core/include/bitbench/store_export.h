@@ -33,6 +33,16 @@ ExportFormat export_format_parse(const std::string& name);
 // throws StoreError for a missing run.
 ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& runIds);
 
+// The method of a run ("method" in the experiment as given), or "" when it names none.
+std::string export_run_method(const RunRecord& r);
+
+// WAGE's comparison table for runs of method presets (a sweep such as sweep-wage-table.json): one
+// row per run with its method, data, model, bits, epochs, best test error (percent), the figure
+// WAGE's table gives for that method and data (method_paper_test_error; empty where it has none)
+// and the cost model's energy per training step and per inference (45 nm, default table).
+// throws StoreError for a missing run.
+ExportTable export_method_table(RunStore& store, const std::vector<int64_t>& runIds);
+
 // Per-epoch values in long form (run, epoch, step, key, value), one row per stored value, runs
 // in the order given, then by epoch and key. Epochs are numbered from 1, as everything printed
 // (the stored epoch plus 1); step is the stored one, the global steps done when the epoch ended.

@@ -103,6 +103,43 @@ std::string bitsText(int32_t b) {
     return b == 0 ? std::string("f") : std::to_string(b);
 }
 
+// "trials": [{"label": L, "set": {experiment keys}}, ...]: each trial is the base with its own
+// keys (e.g. a "method" and a "dataset"), bits and quantizers as the keys say.
+std::vector<SweepTrialPlan> sweep_expand_trials(const nlohmann::json& list, const nlohmann::json& base,
+                                                const std::string& baseDir) {
+    if (!list.is_array() || list.empty())
+        throw InputError("sweep.trials: expected a non-empty list of {\"label\": ..., \"set\": {...}}");
+    std::vector<SweepTrialPlan> trials;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const nlohmann::json& t = list[i];
+        const std::string at = "sweep.trials[" + std::to_string(i) + "]";
+        if (!t.is_object()) throw InputError(at + ": expected an object with \"label\" and \"set\"");
+        for (const auto& [k, v] : t.items())
+            if (k != "label" && k != "set") throw InputError(at + ": unknown key \"" + k + "\" (expected label, set)");
+        if (!t.contains("label") || !t["label"].is_string() || t["label"].get<std::string>().empty())
+            throw InputError(at + ".label: expected a non-empty string");
+        if (!t.contains("set") || !t["set"].is_object()) throw InputError(at + ".set: expected an object of experiment keys");
+        const std::string label = t["label"].get<std::string>();
+        for (const SweepTrialPlan& o : trials)
+            if (o.label == label) throw InputError(at + ".label: \"" + label + "\" is used twice");
+        nlohmann::json j = base;
+        for (const auto& [k, v] : t["set"].items()) j[k] = v;
+        j["name"] = base.value("name", std::string("experiment")) + "@" + label;
+        SweepTrialPlan plan{label, {}, {}};
+        try {
+            plan.experiment = experiment_from_json(j, baseDir);
+        } catch (const InputError& e) {
+            throw InputError(at + " (" + label + "): " + e.what());
+        }
+        plan.configHash = plan.experiment.configHash();
+        for (const SweepTrialPlan& o : trials)
+            if (o.configHash == plan.configHash)
+                throw InputError(at + " (" + label + "): trains the same experiment as \"" + o.label + "\"");
+        trials.push_back(std::move(plan));
+    }
+    return trials;
+}
+
 } // namespace
 
 std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std::string& dir,
@@ -110,9 +147,9 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
     if (!sweep.is_object()) throw InputError("sweep: expected a JSON object");
     for (const auto& [k, v] : sweep.items())
         if (k != "name" && k != "base" && k != "grid" && k != "patterns" && k != "layers" &&
-            k != "set")
+            k != "set" && k != "trials")
             throw InputError("sweep: unknown key \"" + k +
-                             "\" (expected name, base, grid, patterns, layers, set)");
+                             "\" (expected name, base, grid, patterns, layers, trials, set)");
     if (!sweep.contains("base") || !(sweep["base"].is_string() || sweep["base"].is_object()))
         throw InputError(
             "sweep.base: expected the path of the base experiment file or an experiment object");
@@ -138,11 +175,12 @@ std::vector<SweepTrialPlan> sweep_expand(const nlohmann::json& sweep, const std:
             base[k] = v;
     }
     const int modes = int(sweep.contains("patterns")) + int(sweep.contains("grid")) +
-                      int(sweep.contains("layers"));
+                      int(sweep.contains("layers")) + int(sweep.contains("trials"));
     if (modes != 1)
         throw InputError(
-            "sweep: give exactly one of \"patterns\" (a list), \"grid\" (per-class lists) or "
-            "\"layers\" (per-layer variations)");
+            "sweep: give exactly one of \"patterns\" (a list), \"grid\" (per-class lists), "
+            "\"layers\" (per-layer variations) or \"trials\" (labelled experiment keys)");
+    if (sweep.contains("trials")) return sweep_expand_trials(sweep["trials"], base, baseDir);
     // The base's name and bits are read here before experiment_from_json sees them.
     const auto keyOrigin = [&](const char* key) {
         return (sweep.contains("set") && sweep["set"].contains(key) ? "sweep.set." : "sweep.base.") + std::string(key);

@@ -122,6 +122,37 @@ private:
     std::string m_where;
 };
 
+// "layer_quant" may name the first and the last conv/fc as "@first" and "@last" (the methods'
+// first/last-layer conventions, whatever the model calls them); an entry under the op's own name
+// wins over the alias for the classes both give.
+nlohmann::json layer_quant_resolve(const nlohmann::json& given, const Graph& g) {
+    if (!given.is_object()) return given; // quant_config_parse names the error
+    std::string first, last;
+    for (const OpDesc& op : g.ops)
+        if (op.hasWeights()) {
+            if (first.empty()) first = op.name;
+            last = op.name;
+        }
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [k, v] : given.items())
+        if (k != "@first" && k != "@last") out[k] = v;
+    for (const char* alias : {"@first", "@last"}) {
+        if (!given.contains(alias)) continue;
+        const nlohmann::json& v = given[alias];
+        const std::string where = std::string("experiment.layer_quant.") + alias;
+        if (first.empty()) throw InputError(where + ": model '" + g.name + "' has no conv or fc");
+        if (!v.is_object()) throw InputError(where + ": expected an object of classes, e.g. {\"W\": \"float\"}");
+        const std::string& op = std::string(alias) == "@first" ? first : last;
+        if (!out.contains(op) || !out[op].is_object()) { // a malformed own entry: quant_config_parse names it
+            if (!out.contains(op)) out[op] = v;
+            continue;
+        }
+        for (const auto& [cls, q] : v.items())
+            if (!out[op].contains(cls)) out[op][cls] = q;
+    }
+    return out;
+}
+
 } // namespace
 
 uint64_t seed_parse(const std::string& text, const std::string& what) {
@@ -260,7 +291,9 @@ Experiment experiment_from_json(const nlohmann::json& given, const std::string& 
             throw InputError("experiment: give either \"bits\"/\"layer_bits\" (the WAGE shorthand) or "
                              "\"quant\"/\"layer_quant\" (quantizer families), not both");
         if (!r.has("quant")) r.fail("layer_quant", "needs \"quant\" beside it");
-        const nlohmann::json* layerQuant = r.has("layer_quant") ? &r.raw("layer_quant") : nullptr;
+        nlohmann::json layerQuantOps;
+        if (r.has("layer_quant")) layerQuantOps = layer_quant_resolve(r.raw("layer_quant"), e.graph);
+        const nlohmann::json* layerQuant = r.has("layer_quant") ? &layerQuantOps : nullptr;
         QuantConfig q = quant_config_parse(r.raw("quant"), layerQuant, "experiment");
         for (const auto& [op, set] : q.ops)
             if (e.graph.find(op) < 0)

@@ -1,4 +1,5 @@
-// Built-in op graphs: LeNet-5 with batch norm (TWN's MNIST net) and a small ResNet for 28x28.
+// Built-in op graphs: LeNet-5 with batch norm (TWN's MNIST net), the same in BinaryNet's block
+// order (no relu) and a small ResNet for 28x28.
 #include "graph/graph_builtin.h"
 
 #include "bitbench/graph.h"
@@ -88,15 +89,41 @@ const char* kResnet8 = R"({
   ]
 })";
 
+// WAGE's LeNet-5 in BinaryNet's block order (MatthieuCourbariaux/BinaryNet, cifar10.py): conv,
+// max-pool, BN, then the quantize op where BinaryNet binarizes (its hard tanh's mask is the sign
+// family's backward); no relu, whose output sign(0) = +1 would make every activation +1. The last
+// fc is followed by a BN, as BinaryNet's last dense layer, and gives the logits.
+const char* kLenet5Bnn = R"({
+  "name": "lenet5-bnn",
+  "input": {"height": 28, "width": 28, "channels": 1, "transform": "unit"},
+  "ops": [
+    {"name": "input.quant", "op": "quantize", "inputs": ["input"]},
+    {"name": "conv1", "op": "conv", "out": 32, "kernel": 5, "padding": "valid"},
+    {"name": "conv1.pool", "op": "maxpool"},
+    {"name": "conv1.bn", "op": "batchnorm"},
+    {"name": "conv1.quant", "op": "quantize"},
+    {"name": "conv2", "op": "conv", "out": 64, "kernel": 5, "padding": "valid"},
+    {"name": "conv2.pool", "op": "maxpool"},
+    {"name": "conv2.bn", "op": "batchnorm"},
+    {"name": "conv2.quant", "op": "quantize"},
+    {"name": "fc1", "op": "fc", "out": 512},
+    {"name": "fc1.bn", "op": "batchnorm"},
+    {"name": "fc1.quant", "op": "quantize"},
+    {"name": "fc2", "op": "fc", "out": 10},
+    {"name": "fc2.bn", "op": "batchnorm"}
+  ]
+})";
+
 } // namespace
 
 std::vector<std::string> graph_builtin_names() {
-    return {"lenet5-bn", "resnet8"};
+    return {"lenet5-bn", "resnet8", "lenet5-bnn"};
 }
 
 const char* graph_builtin_text(const std::string& name) {
     if (name == "lenet5-bn") return kLenet5Bn;
     if (name == "resnet8") return kResnet8;
+    if (name == "lenet5-bnn") return kLenet5Bnn;
     return nullptr;
 }
 

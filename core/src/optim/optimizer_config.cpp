@@ -14,8 +14,8 @@ namespace {
 
 // The keys each kind reads besides "kind".
 const std::vector<std::string>& keysOf(SolverKind k) {
-    static const std::vector<std::string> wage, sgd{"momentum", "weight_decay", "nesterov", "warmup_epochs"},
-        adam{"betas", "eps", "weight_decay", "warmup_epochs"};
+    static const std::vector<std::string> wage, sgd{"momentum", "weight_decay", "nesterov", "warmup_epochs", "latent_clip", "lr_scale"},
+        adam{"betas", "eps", "weight_decay", "warmup_epochs", "latent_clip", "lr_scale"};
     return k == SolverKind::Sgd ? sgd : k == SolverKind::Adam ? adam : wage;
 }
 
@@ -66,7 +66,13 @@ OptimizerConfig optimizer_parse(const nlohmann::json& j, const std::string& wher
         c.eps = nonNegative("eps", 1e-8);
         c.weightDecay = nonNegative("weight_decay", 0);
     }
-    if (c.kind != SolverKind::Wage) c.warmupEpochs = int32_t(r.integerOr("warmup_epochs", 0, kWarmupEpochsMax, 0));
+    if (c.kind != SolverKind::Wage) {
+        c.warmupEpochs = int32_t(r.integerOr("warmup_epochs", 0, kWarmupEpochsMax, 0));
+        c.latentClip = nonNegative("latent_clip", 0);
+        const std::string scale = r.stringOr("lr_scale", "none");
+        if (scale == "glorot") c.lrGlorot = true;
+        else if (scale != "none") r.fail("lr_scale", "expected \"none\" or \"glorot\", got \"" + scale + "\"");
+    }
     r.finish();
     return c;
 }
@@ -84,6 +90,9 @@ nlohmann::json optimizer_to_json(const OptimizerConfig& c) {
         j["weight_decay"] = c.weightDecay;
         j["warmup_epochs"] = c.warmupEpochs;
     }
+    // Written only when set, so the configurations of earlier experiments keep their hash.
+    if (c.latentClip > 0) j["latent_clip"] = c.latentClip;
+    if (c.lrGlorot) j["lr_scale"] = "glorot";
     return j;
 }
 

@@ -117,6 +117,32 @@ ExportFormat export_format_parse(const std::string& name) {
     throw InputError("unknown export format '" + name + "' (expected csv, md or latex)");
 }
 
+namespace {
+
+// The last and the best test error of a run's epochs (NaN when none has one), and the sum and
+// count of their training speeds.
+struct EpochsSummary {
+    double finalErr = NAN, bestErr = NAN, ipsSum = 0;
+    int ipsCount = 0;
+};
+
+EpochsSummary epochsSummary(const std::vector<EpochMetrics>& epochs) {
+    EpochsSummary m;
+    for (const EpochMetrics& e : epochs) {
+        if (std::isfinite(e.testError)) {
+            m.finalErr = e.testError;
+            m.bestErr = std::isfinite(m.bestErr) ? std::min(m.bestErr, e.testError) : e.testError;
+        }
+        if (std::isfinite(e.imagesPerSecond)) {
+            m.ipsSum += e.imagesPerSecond;
+            ++m.ipsCount;
+        }
+    }
+    return m;
+}
+
+} // namespace
+
 ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& runIds) {
     ExportTable t;
     t.columns = {{"run", "Run", true},
@@ -141,22 +167,54 @@ ExportTable export_summary_table(RunStore& store, const std::vector<int64_t>& ru
     for (int64_t id : runIds) {
         const RunRecord r = store.runGet(id);
         const std::vector<EpochMetrics> epochs = store.epochsGet(id);
-        double finalErr = NAN, bestErr = NAN, ipsSum = 0;
-        int ipsCount = 0;
-        for (const EpochMetrics& e : epochs) {
-            if (std::isfinite(e.testError)) {
-                finalErr = e.testError;
-                bestErr = std::isfinite(bestErr) ? std::min(bestErr, e.testError) : e.testError;
-            }
-            if (std::isfinite(e.imagesPerSecond)) {
-                ipsSum += e.imagesPerSecond;
-                ++ipsCount;
-            }
-        }
+        const EpochsSummary m = epochsSummary(epochs);
         t.rows.push_back({std::to_string(r.id), r.info.name, r.info.bitsPattern, r.info.model,
-                          std::to_string(epochs.size()), fmt("%.2f", finalErr * 100),
-                          fmt("%.2f", bestErr * 100),
-                          ipsCount ? fmt("%.0f", ipsSum / ipsCount) : std::string(), energy(r)});
+                          std::to_string(epochs.size()), fmt("%.2f", m.finalErr * 100),
+                          fmt("%.2f", m.bestErr * 100),
+                          m.ipsCount ? fmt("%.0f", m.ipsSum / m.ipsCount) : std::string(), energy(r)});
+    }
+    return t;
+}
+
+std::string export_run_method(const RunRecord& r) {
+    try {
+        const nlohmann::json j = nlohmann::json::parse(r.info.experimentJson);
+        if (j.is_object() && j.contains("method") && j["method"].is_string()) return j["method"].get<std::string>();
+    } catch (const nlohmann::json::exception&) {
+    }
+    return {};
+}
+
+ExportTable export_method_table(RunStore& store, const std::vector<int64_t>& runIds) {
+    ExportTable t;
+    t.columns = {{"run", "Run", true},
+                 {"method", "Method", false},
+                 {"dataset", "Data", false},
+                 {"model", "Model", false},
+                 {"bits", "Bits", false},
+                 {"epochs", "Epochs", true},
+                 {"best_test_error_pct", "Best test error (%)", true},
+                 {"paper_test_error_pct", "Paper (%)", true},
+                 {"energy_step", "Energy per step (45 nm)", true},
+                 {"energy_inference", "Energy per inference (45 nm)", true}};
+    for (int64_t id : runIds) {
+        const RunRecord r = store.runGet(id);
+        const std::vector<EpochMetrics> epochs = store.epochsGet(id);
+        const double best = epochsSummary(epochs).bestErr;
+        const std::string method = export_run_method(r);
+        std::string dataset = r.info.dataset, step, inference;
+        try {
+            const Experiment e = run_experiment_of(r);
+            if (dataset.empty()) dataset = e.datasetKind;
+            const CostEstimate c = cost_estimate(e);
+            step = cost_format_energy(c.trainStepEnergyPj);
+            inference = cost_format_energy(c.inferenceEnergyPj);
+        } catch (const std::exception&) { // a configuration this version cannot read: no estimate
+        }
+        const std::optional<double> paper = method_paper_test_error(method, dataset);
+        t.rows.push_back({std::to_string(r.id), method, dataset, r.info.model, r.info.bitsPattern,
+                          std::to_string(epochs.size()), fmt("%.2f", best * 100), paper ? fmt("%.2f", *paper) : "",
+                          step, inference});
     }
     return t;
 }

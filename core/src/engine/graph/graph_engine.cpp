@@ -81,6 +81,11 @@ void GraphEngine::build() {
                 n.dcol.resize(n.col.size());
             }
             if (n.qW.family == QuantFamily::Wage) n.log2Alpha = wage_init(op.fanIn(), n.qW.bits).log2Alpha;
+            if (m_e.optimizer.lrGlorot && !isFloat(n.qW)) {
+                // BinaryConnect's W_LR_scale; Lasagne's fan-out of a conv is out x kernel area.
+                const int64_t fanOut = op.kind == OpKind::Conv ? int64_t(op.out) * op.kernel * op.kernel : op.out;
+                n.lrScale = 1.0 / std::sqrt(1.5 / double(op.fanIn() + fanOut));
+            }
             break;
         }
         case OpKind::MaxPool:
@@ -112,6 +117,16 @@ void GraphEngine::build() {
                     n.qErrGrad = m_quant.forOp(key, QuantClass::EGrad);
                 }
                 n.splitE = n.qErrGrad != n.qErr;
+            }
+            if (n.qA.family == QuantFamily::Sign) {
+                // sign(relu(x)) is +1 everywhere (sign(0) = +1): BinaryNet's blocks have no relu.
+                for (int32_t j = op.in[0]; j >= 0; j = g.ops[size_t(j)].in[0]) {
+                    const OpKind k = g.ops[size_t(j)].kind;
+                    if (k == OpKind::Relu)
+                        throw InputError("op '" + op.name + "': sign activations read relu '" + g.ops[size_t(j)].name +
+                                         "', so every one is +1; use a model without relu before them (lenet5-bnn)");
+                    if (k != OpKind::MaxPool && k != OpKind::Flatten) break;
+                }
             }
             break;
         default:
@@ -254,7 +269,12 @@ void GraphEngine::refreshForwardWeights(Node& n) {
         args.learned = n.learned.data();
     }
     quant_observe(n.qW, QuantClass::W, v, args, n.planW);
-    quant_apply(n.qW, v, n.planW, {&m_rng, 0, n.w->tensor}, n.wq.data());
+    // A stochastic W draws anew for each step that uses these weights (the solver's update count
+    // is that step); graph-float drew step 0, tensor = the weight's, every time.
+    const QuantDraws draws = m_legacy ? QuantDraws{&m_rng, 0, n.w->tensor}
+                                      : QuantDraws{&m_rng, uint64_t(n.w->solver->stepsTaken()),
+                                                   kQuantWTensor + uint32_t(n.ordinal)};
+    quant_apply(n.qW, v, n.planW, draws, n.wq.data());
     if (n.log2Alpha)
         for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);
     if (n.ip.forward || n.ip.inputGrad)

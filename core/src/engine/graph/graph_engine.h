@@ -26,6 +26,7 @@ constexpr uint32_t kQuantATensor = 0x20000; // + op index: stochastic A quantize
 constexpr uint32_t kQuantETensor = 0x30000; // + op index: stochastic E quantizers (and the loss gradient)
 constexpr uint32_t kQuantEGradTensor = 0x40000; // + op index: stochastic E_grad quantizers
 constexpr uint32_t kTtqScaleTensor = 0x50000;  // + 2 * weight-op ordinal (Wp), + 1 (Wn): no draws
+constexpr uint32_t kQuantWTensor = 0x60000;    // + weight-op ordinal: stochastic W quantizers
 // Stochastic quantizers in evaluation draw from this step, the same for every test batch.
 constexpr uint64_t kEvalStep = 0xFFFFFFFFFFull;
 
@@ -63,6 +64,7 @@ struct Node {
     QuantPlan planG;              // the G quantizer's plan of the last update
     std::vector<float> col, dcol; // conv on the fast kernels: im2col columns and their gradient
     int32_t log2Alpha = 0; // WAGE W: forward weights are divided by alpha
+    double lrScale = 1;    // the optimizer's lr_scale "glorot" for a quantized W: 1/sqrt(1.5/(fan_in + fan_out))
     Quantizer qW, qG, qE;
     IntProducts ip; // which products run on integer codes, and their buffers
 

@@ -281,7 +281,11 @@ void GraphEngine::update(int64_t step, double lr) {
                 quant_observe(node.qG, QuantClass::G, v, {}, plan);
                 quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data());
             }
-            w.solver->update(w.value.data(), w.grad.data(), int64_t(w.value.size()), rate, {step});
+            w.solver->update(w.value.data(), w.grad.data(), int64_t(w.value.size()), rate * node.lrScale, {step});
+            if (m_e.optimizer.latentClip > 0 && !isFloat(node.qW)) { // BinaryConnect: W stays in [-H, H]
+                const float h = float(m_e.optimizer.latentClip);
+                for (float& v : w.value) v = std::clamp(v, -h, h);
+            }
             if (node.b) node.b->solver->update(node.b->value.data(), node.b->grad.data(),
                                                int64_t(node.b->value.size()), rate, {step});
             if (node.wp) { // TTQ: dL/dWp and dL/dWn from the family's backward, then their solvers
