@@ -7,6 +7,8 @@ BITBENCH_PACKAGES_CORE=(build-essential cmake ninja-build pkg-config libeigen3-d
   nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev ca-certificates)
 BITBENCH_PACKAGES_GUI=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev libvulkan-dev
   xvfb xauth)
+# Datasets from Debian: Fashion-MNIST's original IDX .gz files (linked in by scripts/setup).
+BITBENCH_PACKAGES_DATA=(dataset-fashion-mnist)
 # Fuzzing (scripts/test --fuzz): clang with libFuzzer and the sanitizer runtimes.
 BITBENCH_PACKAGES_FUZZ=(clang libclang-rt-dev)
 
