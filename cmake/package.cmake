@@ -14,8 +14,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "workbench for training neural networks wi
 set(CPACK_PACKAGE_DESCRIPTION
   "bitbench trains neural networks with integer arithmetic at chosen bitwidths (WAGE and its\n"
   "successors): integer codes with power-of-two scales, int32 products, bit-identical results\n"
-  "with any thread count. The workbench (bitbench) shows curves and quantization error live;\n"
-  "bitbench-cli trains, sweeps, replays and exports. Runs are kept in SQLite.")
+  "with any thread count. The workbench (bitbench) shows curves and quantization error live,\n"
+  "and bitbench-cli trains, sweeps, replays and exports. Runs are kept in SQLite.")
 string(JOIN "" CPACK_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
@@ -23,5 +23,4 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "dataset-fashion-mnist")
-set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR}/package)
 include(CPack)
