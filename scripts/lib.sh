@@ -4,9 +4,12 @@ BITBENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages the build, the tests and the data fetch need.
 BITBENCH_PACKAGES_CORE=(build-essential cmake ninja-build pkg-config libeigen3-dev libtbb-dev
-  nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev ca-certificates)
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev zlib1g-dev libxxhash-dev ca-certificates
+  help2man file dpkg-dev)
 BITBENCH_PACKAGES_GUI=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev libvulkan-dev
-  xvfb xauth)
+  xvfb xauth librsvg2-bin desktop-file-utils)
+# Datasets from Debian: Fashion-MNIST's original IDX .gz files (linked in by scripts/setup).
+BITBENCH_PACKAGES_DATA=(dataset-fashion-mnist)
 # Fuzzing (scripts/test --fuzz): clang with libFuzzer and the sanitizer runtimes.
 BITBENCH_PACKAGES_FUZZ=(clang libclang-rt-dev)
 

@@ -73,4 +73,18 @@ for f in "${files[@]}"; do before[$f]=$(stamp "$f"); done
 for f in "${files[@]}"; do
   [ "$(stamp "$f")" = "${before[$f]}" ] || fail "$f changed (inode, mtime or size) although it was intact"
 done
-say "ok: fetched, repaired a truncated and a corrupted file under a lock, left intact data alone"
+
+# 5. Fashion-MNIST: each file a link to Debian's verified .gz; a lost link comes back, and a
+#    plain file that would be read instead of the .gz stops setup unless it holds the same bytes.
+fashion="$BITBENCH_DATA_DIR/datasets/fashion-mnist"
+for f in "${files[@]}"; do
+  [ "$(readlink "$fashion/$f.gz")" = "/usr/share/datasets/fashion-mnist/$f.gz" ] || fail "$fashion/$f.gz is not a link to Debian's file"
+done
+rm "$fashion/t10k-labels-idx1-ubyte.gz"
+printf 'not idx' >"$fashion/train-labels-idx1-ubyte"
+if "$setup" --no-gui >"$work/fashion.log" 2>&1; then fail "setup accepted a plain train-labels-idx1-ubyte that differs from Debian's"; fi
+grep -q "$fashion/train-labels-idx1-ubyte differs" "$work/fashion.log" || { cat "$work/fashion.log" >&2; fail "setup did not name the differing plain file"; }
+gzip -dc "$fashion/train-labels-idx1-ubyte.gz" >"$fashion/train-labels-idx1-ubyte"
+"$setup" --no-gui >"$work/fashion.log" 2>&1 || { cat "$work/fashion.log" >&2; fail "setup refused a plain file equal to Debian's"; }
+[ -L "$fashion/t10k-labels-idx1-ubyte.gz" ] || fail "setup did not link the removed t10k-labels-idx1-ubyte.gz again"
+say "ok: fetched, repaired a truncated and a corrupted file under a lock, left intact data alone, linked Fashion-MNIST"

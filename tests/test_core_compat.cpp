@@ -50,6 +50,8 @@ private Q_SLOTS:
         QTest::newRow("wage-lenet5-mnist-2888") << "wage-lenet5-mnist-2888.json" << "15f21bb4bf67580a";
         QTest::newRow("wage-vgg7-cifar10-2888") << "wage-vgg7-cifar10-2888.json" << "a622bc427648589e";
         QTest::newRow("float-lenet5-mnist") << "float-lenet5-mnist.json" << "73222083cb962864";
+        // Added later: pinned as first computed, so sweeps over it keep finding their trials.
+        QTest::newRow("wage-lenet5-fashion-mnist-2888") << "wage-lenet5-fashion-mnist-2888.json" << "3b0c0bf17df52e8e";
         QTest::newRow("store-v2 wage") << "../tests/golden/store-v2/wage.json" << "0fb25e28f02d2dc2";
         QTest::newRow("store-v2 float") << "../tests/golden/store-v2/float.json" << "185c26ec06c03610";
     }

@@ -1,6 +1,7 @@
 // Dataset loaders (IDX folders, CIFAR-10 batches), the synthetic generator and CIFAR augmentation.
 #include "bitbench/dataset.h"
 #include "bitbench/error.h"
+#include "bitbench/experiment.h"
 #include "bitbench/paths.h"
 
 #include <QTemporaryDir>
@@ -325,6 +326,49 @@ private Q_SLOTS:
                  qPrintable(msg));
     }
 
+    // Fashion-MNIST is an IDX folder under its own name in the data directory; the .gz files
+    // as Debian ships them load as they are, and an experiment may name the kind.
+    void loadsFashionMnistByKind() {
+        QTemporaryDir tmp;
+        const fs::path dir = fs::path(tmp.path().toStdString()) / "datasets" / "fashion-mnist";
+        fs::create_directories(dir);
+        writeIdxFolder(dir, {5, 3, 3}, {5}, {2, 3, 3}, {2}, true);
+        const QByteArray saved = qgetenv("BITBENCH_DATA_DIR");
+        qputenv("BITBENCH_DATA_DIR", tmp.path().toUtf8());
+        QCOMPARE(QString::fromStdString(paths_dataset_dir("fashion-mnist")), QString::fromStdString(dir.string()));
+        const Dataset d = dataset_load("fashion-mnist", "");
+        const Experiment e = experiment_from_json(
+            nlohmann::json::parse(R"({"model": "mlp", "dataset": "fashion-mnist", "bits": "2-8-8-8"})"));
+        const Dataset viaExperiment = dataset_for_experiment(e, "");
+        const QString wrongKind = messageOf<InputError>(
+            [] { experiment_from_json(nlohmann::json::parse(R"({"model": "mlp", "dataset": "fashion"})")); });
+        saved.isNull() ? qunsetenv("BITBENCH_DATA_DIR") : qputenv("BITBENCH_DATA_DIR", saved);
+        QCOMPARE(d.name, std::string("fashion-mnist"));
+        QCOMPARE(d.trainCount(), int64_t(5));
+        QCOMPARE(d.testCount(), int64_t(2));
+        QCOMPARE(e.datasetKind, std::string("fashion-mnist"));
+        QCOMPARE(viaExperiment.trainImages, d.trainImages);
+        QVERIFY2(wrongKind.contains(QStringLiteral("\"fashion\"")) &&
+                     wrongKind.contains(QStringLiteral("fashion-mnist")),
+                 qPrintable(wrongKind));
+    }
+
+    // A bare experiment name is looked up in the shipped experiments (the source tree's here);
+    // a path, or a name found nowhere, is left for the reader to open or name.
+    void findsShippedExperimentsByName() {
+        const std::vector<std::string> dirs = paths_experiment_dirs();
+        QVERIFY(!dirs.empty());
+        QVERIFY(fs::equivalent(dirs.back(), BITBENCH_SOURCE_DIR "/experiments"));
+        const std::string found = paths_find_experiment("wage-lenet5-fashion-mnist-2888");
+        QVERIFY2(fs::equivalent(found, BITBENCH_SOURCE_DIR "/experiments/wage-lenet5-fashion-mnist-2888.json"),
+                 found.c_str());
+        QVERIFY(fs::equivalent(paths_find_experiment("sweep-wage-patterns.json"),
+                               BITBENCH_SOURCE_DIR "/experiments/sweep-wage-patterns.json"));
+        QCOMPARE(paths_find_experiment("no-such-experiment"), std::string("no-such-experiment"));
+        QCOMPARE(paths_find_experiment("./wage-lenet5-mnist-2888.json"), std::string("./wage-lenet5-mnist-2888.json"));
+        QCOMPARE(paths_find_experiment(""), std::string());
+    }
+
     // --- synthetic ------------------------------------------------------------------------
 
     void syntheticIsDeterministic() {
@@ -494,6 +538,21 @@ private Q_SLOTS:
     }
 
     // --- the real data --------------------------------------------------------------------
+
+    void loadsRealFashionMnist() {
+        const fs::path dir = paths_dataset_dir("fashion-mnist");
+        if (!fs::exists(dir / (std::string(kTrainImages) + ".gz")))
+            QSKIP(qPrintable(QStringLiteral("Fashion-MNIST not found in %1 (run scripts/setup to link it)")
+                                 .arg(QString::fromStdString(dir.string()))));
+        const Dataset d = dataset_load("fashion-mnist", "");
+        QCOMPARE(d.name, std::string("fashion-mnist"));
+        QCOMPARE(d.trainCount(), int64_t(60000));
+        QCOMPARE(d.testCount(), int64_t(10000));
+        QCOMPARE(d.height, 28);
+        QCOMPARE(d.classes, 10);
+        QCOMPARE(QList<int>(d.trainLabels.begin(), d.trainLabels.begin() + 5), (QList<int>{9, 0, 0, 3, 0}));
+        QCOMPARE(QList<int>(d.testLabels.begin(), d.testLabels.begin() + 5), (QList<int>{9, 2, 1, 1, 6}));
+    }
 
     void loadsRealMnist() {
         const fs::path dir = paths_mnist_dir();

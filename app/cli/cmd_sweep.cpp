@@ -5,6 +5,7 @@
 
 #include "bitbench/analysis.h"
 #include "bitbench/error.h"
+#include "bitbench/paths.h"
 
 #include <CLI/CLI.hpp>
 
@@ -50,7 +51,9 @@ private:
     Trainer& m_t;
 };
 
-int sweep(const SweepOptions& o) {
+int sweep(const SweepOptions& options) {
+    SweepOptions o = options;
+    o.path = paths_find_experiment(o.path);
     const nlohmann::json sweepJson = json_file_read(o.path, "sweep file");
     const auto slash = o.path.find_last_of('/');
     std::string name;
@@ -223,7 +226,7 @@ int sweep(const SweepOptions& o) {
 Command cli_add_sweep(CLI::App& app) {
     auto o = std::make_shared<SweepOptions>();
     auto* sub = app.add_subcommand("sweep", "Run a grid of bitwidths (sweep JSON); re-running skips finished trials");
-    sub->add_option("sweep", o->path, "Sweep JSON file (see experiments/sweep-*.json)")->required();
+    sub->add_option("sweep", o->path, "Sweep JSON file, or the name of a shipped sweep (e.g. sweep-wage-patterns)")->required();
     sub->add_option("--db", o->db, "Run database (default: runs.db in the data directory)");
     sub->add_option("--data-dir", o->dataDir, "Folder holding the dataset files");
     sub->add_option("--jobs", o->jobs, "Trials trained at once (each with cores/jobs threads)")->check(CLI::Range(1, 64));

@@ -11,7 +11,7 @@ namespace bitbench::cli {
 Command cli_add_train(CLI::App& app) {
     auto opt = std::make_shared<TrainOptions>();
     auto* sub = app.add_subcommand("train", "Train an experiment (JSON file) and report test error per epoch");
-    sub->add_option("experiment", opt->experimentPath, "Experiment JSON file (see experiments/)")->required();
+    sub->add_option("experiment", opt->experimentPath, "Experiment JSON file, or the name of a shipped experiment (e.g. wage-lenet5-mnist-2888)")->required();
     add_train_options(sub, *opt);
     return {sub, [opt] { return train_run(*opt); }};
 }

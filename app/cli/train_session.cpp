@@ -151,7 +151,7 @@ int32_t keep_checkpoints_of(const std::string& text) {
 }
 
 Experiment train_experiment(const TrainOptions& opt) {
-    Experiment e = experiment_load(opt.experimentPath);
+    Experiment e = experiment_load(paths_find_experiment(opt.experimentPath));
     if (!opt.bits.empty()) {
         if (e.quantGiven)
             throw InputError("--bits: experiment '" + e.name + "' gives quantizer families (\"quant\"); --bits "

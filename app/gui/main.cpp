@@ -12,6 +12,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QRegularExpression>
 
 #include <cstdio>
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("bitbench"));
     QApplication::setOrganizationName(QStringLiteral("bitbench"));
     QApplication::setApplicationVersion(QLatin1String(bitbench::kVersion));
+    // The installed theme icon when there is one, else the SVG built into the program; the desktop
+    // file name lets Wayland shells match the window to its menu entry.
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("bitbench"), QIcon(QStringLiteral(":/bitbench.svg"))));
+    QGuiApplication::setDesktopFileName(QStringLiteral("bitbench"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Workbench for integer low-precision training"));

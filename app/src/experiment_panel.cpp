@@ -356,7 +356,8 @@ void ExperimentPanel::validate() {
                                  .arg(m->inW)
                                  .arg(m->inC)
                                  .arg(g && m->layers.empty() ? tr(", %1 ops").arg(g->ops.size()) : QString()));
-        const bool mnistLike = kind == QLatin1String("mnist") || kind == QLatin1String("idx");
+        const bool mnistLike =
+            kind == QLatin1String("mnist") || kind == QLatin1String("fashion-mnist") || kind == QLatin1String("idx");
         if (mnistLike && m->inC != 1)
             modelReason = tr("%1 expects %2x%3x%4 images; %5 images are 28x28x1")
                               .arg(QString::fromStdString(m->name))
@@ -377,9 +378,7 @@ void ExperimentPanel::validate() {
     QString dataReason;
     if (kind != QLatin1String("synthetic")) {
         QString dir = dataDir();
-        if (dir.isEmpty())
-            dir = kind == QLatin1String("cifar10") ? QString::fromStdString(paths_data_dir() + "/datasets/cifar10")
-                                                  : QString::fromStdString(paths_mnist_dir());
+        if (dir.isEmpty()) dir = QString::fromStdString(paths_dataset_dir(kind.toStdString()));
         const QDir d(dir);
         if (!d.exists()) dataReason = tr("Folder %1 does not exist; run scripts/setup or choose the dataset folder").arg(dir);
         else if (kind == QLatin1String("cifar10") ? !cifarFolderOk(d) : !idxFolderOk(d))

@@ -9,6 +9,7 @@
 #include "quant_bridge.h"
 #include "runs_window.h"
 
+#include "bitbench/paths.h"
 #include "bitbench/version.h"
 
 #include "bitbench_widgets/bitwidth_editor.h"
@@ -35,21 +36,14 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
-#ifndef BITBENCH_EXPERIMENTS_DIR
-#define BITBENCH_EXPERIMENTS_DIR ""
-#endif
-
 namespace bitbench {
 
 namespace {
 
-// Shipped experiments: next to the sources in a build tree, or installed beside the program.
+// Shipped experiments: installed beside the program, or next to the sources in a build tree.
 QStringList presetDirs() {
     QStringList dirs;
-    const QString app = QCoreApplication::applicationDirPath();
-    for (const QString& d : {QString::fromUtf8(BITBENCH_EXPERIMENTS_DIR), app + QStringLiteral("/../../experiments"),
-                             app + QStringLiteral("/../share/bitbench/experiments")})
-        if (!d.isEmpty() && QDir(d).exists()) dirs << QDir(d).canonicalPath();
+    for (const std::string& d : paths_experiment_dirs()) dirs << QString::fromStdString(d);
     return dirs;
 }
 

@@ -8,12 +8,11 @@
 namespace bitbench {
 
 Dataset dataset_load(const std::string& kind, const std::string& dir) {
-    if (kind == "mnist" || kind == "idx")
-        return dataset_load_idx(dir.empty() ? paths_mnist_dir() : dir);
-    if (kind == "cifar10")
-        return dataset_load_cifar10(dir.empty() ? paths_data_dir() + "/datasets/cifar10" : dir);
+    if (kind == "mnist" || kind == "fashion-mnist" || kind == "idx")
+        return dataset_load_idx(dir.empty() ? paths_dataset_dir(kind) : dir);
+    if (kind == "cifar10") return dataset_load_cifar10(dir.empty() ? paths_dataset_dir(kind) : dir);
     throw InputError("unknown dataset kind '" + kind +
-                     "': expected one of mnist, idx (an MNIST-style IDX folder), cifar10");
+                     "': expected one of mnist, fashion-mnist, idx (an MNIST-style IDX folder), cifar10");
 }
 
 Dataset dataset_for_experiment(const Experiment& e, const std::string& dataDir) {

@@ -278,9 +278,10 @@ Experiment experiment_from_json(const nlohmann::json& given, const std::string& 
             e.datasetDir = dr.stringOr("dir", "");
             dr.finish();
         }
-        if (e.datasetKind != "mnist" && e.datasetKind != "idx" && e.datasetKind != "cifar10" &&
-            e.datasetKind != "synthetic")
-            r.fail("dataset", "unknown kind \"" + e.datasetKind + "\", expected mnist, idx, cifar10 or synthetic");
+        if (e.datasetKind != "mnist" && e.datasetKind != "fashion-mnist" && e.datasetKind != "idx" &&
+            e.datasetKind != "cifar10" && e.datasetKind != "synthetic")
+            r.fail("dataset", "unknown kind \"" + e.datasetKind +
+                                  "\", expected mnist, fashion-mnist, idx, cifar10 or synthetic");
     }
     auto weightOp = [&](const std::string& name) {
         const int32_t i = e.graph.find(name);
