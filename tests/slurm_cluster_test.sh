@@ -121,16 +121,18 @@ cat >"$T/sweep.json" <<'EOF'
 {"name": "cluster-test", "base": "base.json", "patterns": ["2888", "2-8-8-4", "2-8-8-6", "2-6-8-8"]}
 EOF
 
-# The database's runs as "config hash, status, weights hash of each epoch" lines, sorted.
+# The database's runs as "config hash, status, weights hash of each epoch" lines, sorted, and
+# their number.
 runs_of() {
-  local db=$1 n id
-  n=$("$cli" runs list --db "$db" --json | grep -o '"id":[0-9]*' | wc -l)
-  for id in $("$cli" runs list --db "$db" --json | grep -o '"id":[0-9]*' | cut -d: -f2); do
+  local db=$1 ids id
+  ids=$("$cli" runs list --db "$db" --json | grep -o '"id": *[0-9]*' | grep -o '[0-9]*$')
+  for id in $ids; do
     "$cli" runs show "$id" --db "$db" --json \
-      | grep -o '"config_hash":"[0-9a-f]*"\|"status":"[a-z]*"\|"weights_hash":"[0-9a-f]*"' | tr '\n' ' '
+      | grep -o '"config_hash": *"[0-9a-f]*"\|"status": *"[a-z]*"\|"weights_hash": *"[0-9a-f]*"' \
+      | tr -d ' ' | tr '\n' ' '
     echo
   done | sort
-  echo "runs: $n"
+  echo "runs: $(echo "$ids" | grep -c .)"
 }
 
 "$cli" sweep "$T/sweep.json" --db "$T/local.db" --threads 1 >"$T/local.out" \
@@ -140,6 +142,10 @@ expected=$(runs_of "$T/local.db")
 "$cli" sweep "$T/sweep.json" --db "$T/main.db" --slurm --cpus-per-task 1 --time 5 >"$T/submit.out" \
   || fail "sweep --slurm failed: $(cat "$T/submit.out")"
 cat "$T/submit.out" >&2
+# While the jobs are queued or running, sweep-status names each trial's state.
+early=$("$cli" sweep-status "$T/sweep.json" --db "$T/main.db")
+printf '%s\n' "$early" >&2
+[ "$(echo "$early" | grep -cE '^ +[0-3]  .* (pending|running|finished) ')" = 4 ] || fail "sweep-status: $early"
 merge_job=$(sed -n 's/.* and merge job \([0-9]*\) after it$/\1/p' "$T/submit.out")
 [ -n "$merge_job" ] || fail "no merge job id in: $(cat "$T/submit.out")"
 
@@ -153,15 +159,18 @@ grep -q "JobId=$merge_job .*JobState=COMPLETED" "$T/jobcomp.txt" \
 say "array and merge done after ${SECONDS} s"
 
 got=$(runs_of "$T/main.db")
+printf '%s\n' "$got" >&2
 [ "$got" = "$expected" ] || fail "main database differs from the local sweep:
 --- local
 $expected
 --- cluster
 $got"
 echo "$got" | grep -q '^runs: 4$' || fail "expected 4 runs, got: $got"
-[ "$(echo "$got" | grep -c '"status":"finished"')" = 4 ] || fail "not every run finished: $got"
+[ "$(echo "$got" | grep -c '"status":"finished" .*"weights_hash":"[0-9a-f]\{16\}"')" = 4 ] \
+  || fail "not every run finished with a weights hash: $got"
 
 status=$("$cli" sweep-status "$T/sweep.json" --db "$T/main.db")
+printf '%s\n' "$status" >&2
 [ "$(echo "$status" | grep -c ' finished ')" = 4 ] || fail "sweep-status: $status"
 # Submitting again finds nothing to run; merging again adds nothing.
 again=$("$cli" sweep "$T/sweep.json" --db "$T/main.db" --slurm)

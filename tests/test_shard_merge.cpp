@@ -243,7 +243,7 @@ private Q_SLOTS:
     // resumes from the shard's checkpoint, and merging again updates that run, finished, with the
     // weights of an uninterrupted trial.
     void killedTaskResumesFromShard() {
-        writeFile(QStringLiteral("long-base.json"), experiment(40, 1024));
+        writeFile(QStringLiteral("long-base.json"), experiment(30, 4096));
         writeFile(QStringLiteral("long.json"), R"({"name": "long", "base": "long-base.json", "patterns": ["2888"]})");
         const QString main = path(QStringLiteral("killed.db")), shard = path(QStringLiteral("killed-0.db"));
         QProcess p;
@@ -257,7 +257,7 @@ private Q_SLOTS:
         ::kill(pid_t(p.processId()), SIGKILL);
         p.waitForFinished();
         QVERIFY(sqlInt(shard, QStringLiteral("SELECT count(*) FROM checkpoints")) >= 1);
-        QVERIFY2(sqlInt(shard, QStringLiteral("SELECT count(*) FROM epoch_hashes")) < 40, "the task finished before the kill");
+        QVERIFY2(sqlInt(shard, QStringLiteral("SELECT count(*) FROM epoch_hashes")) < 30, "the task finished before the kill");
 
         createDb(main);
         Result r = merge(main, {shard});
@@ -276,7 +276,7 @@ private Q_SLOTS:
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM runs")), int64_t(1));
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM sweep_trials WHERE status = 'finished'")),
                  int64_t(1));
-        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM epoch_hashes")), int64_t(40));
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM epoch_hashes")), int64_t(30));
 
         const QString whole = path(QStringLiteral("whole.db"));
         r = cli({QStringLiteral("sweep"), path(QStringLiteral("long.json")), QStringLiteral("--db"), whole,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -60,9 +61,9 @@ int processRun(const std::vector<std::string>& argv, std::string& out, std::stri
     }
     pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
     std::string* sinks[2] = {&out, &err};
-    int open = 2;
+    int pipesOpen = 2;
     char buf[4096];
-    while (open > 0) {
+    while (pipesOpen > 0) {
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR) continue;
             break;
@@ -75,7 +76,7 @@ int processRun(const std::vector<std::string>& argv, std::string& out, std::stri
             } else if (n == 0 || errno != EINTR) {
                 close(fds[i].fd);
                 fds[i].fd = -1;
-                --open;
+                --pipesOpen;
             }
         }
     }
@@ -295,7 +296,10 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
                                        " merge --allow-missing --db " + shellQuote(db) + shards + "\n");
 
     std::string indices;
-    for (size_t i : todo) indices += (indices.empty() ? "" : ",") + std::to_string(i);
+    for (size_t i : todo) {
+        if (!indices.empty()) indices += ',';
+        indices += std::to_string(i);
+    }
     if (o.maxParallel > 0) indices += "%" + std::to_string(o.maxParallel);
     std::vector<std::string> common;
     if (!o.partition.empty()) common.push_back("--partition=" + o.partition);
