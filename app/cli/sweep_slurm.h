@@ -43,13 +43,14 @@ std::string shard_jobs_path(const std::string& dir);
 // (afterany). Prints the job ids and how to follow them. `dataDir` and `threads`, `keep` (as
 // typed) are passed on to each task's `sweep-trial`.
 // throws: InputError (exit 2) when sbatch is not on the PATH, a path the jobs need does not exist,
-//         or earlier jobs of the sweep are still queued or running; OutputError when sbatch fails.
+//         or earlier jobs of the sweep are still queued or running; Error (exit 1) with sbatch's
+//         message when sbatch refuses a job (the array is cancelled when the merge job is refused).
 int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const std::string& dataDir,
                        int32_t threads, const std::string& keep, const SlurmOptions& o);
 
 // Where squeue places the jobs named: by "JOB" or "JOB_TASK" id, the state (PENDING, RUNNING, ...)
-// and the node list. Jobs squeue no longer knows are absent. throws OutputError when squeue fails
-// for another reason.
+// and the node list. Jobs that have ended, or that squeue no longer knows, are absent. throws Error
+// when squeue fails for another reason.
 struct SlurmJobState {
     std::string state, nodes;
 };
