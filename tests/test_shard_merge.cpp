@@ -186,6 +186,49 @@ private Q_SLOTS:
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM runs")), int64_t(1));
     }
 
+    // A merge killed inside its transaction (it holds the main database's write lock, and waits
+    // to read its second shard, which this test keeps locked) leaves the main database as it was.
+    void mergeKilledMidwayChangesNothing() {
+        const QString main = path(QStringLiteral("killed-merge.db"));
+        const QString first = path(QStringLiteral("km-0.db")), second = path(QStringLiteral("km-1.db"));
+        QVERIFY(trial(QStringLiteral("a.json"), 0, first).code == 0);
+        QVERIFY(trial(QStringLiteral("a.json"), 1, second).code == 0);
+        createDb(main);
+        const QList<int64_t> before = rowCounts(main);
+        sqlite3* lock = nullptr;
+        QCOMPARE(sqlite3_open(second.toUtf8().constData(), &lock), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(lock, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
+                                    "UPDATE runs SET name = name",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        QProcess p;
+        p.start(QStringLiteral(BITBENCH_CLI_PATH), {QStringLiteral("merge"), QStringLiteral("--db"), main, first, second});
+        QVERIFY(p.waitForStarted());
+        // Inside the transaction: the main database's write lock is taken.
+        bool inside = false;
+        for (int i = 0; i < 500 && !inside && p.state() == QProcess::Running; ++i) {
+            sqlite3* probe = nullptr;
+            sqlite3_open(main.toUtf8().constData(), &probe);
+            inside = sqlite3_exec(probe, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_BUSY;
+            sqlite3_exec(probe, "ROLLBACK", nullptr, nullptr, nullptr);
+            sqlite3_close(probe);
+            QThread::msleep(10);
+        }
+        QVERIFY2(inside, p.readAllStandardError().constData());
+        QThread::msleep(300);
+        ::kill(pid_t(p.processId()), SIGKILL);
+        p.waitForFinished();
+        sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_close(lock);
+        QCOMPARE(rowCounts(main), before);
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM pragma_integrity_check WHERE "
+                                             "integrity_check != 'ok'")),
+                 int64_t(0));
+        const Result r = merge(main, {first, second});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM runs")), int64_t(2));
+    }
+
     // Shards of two sweeps: each run goes back to its own sweep, found by name and JSON.
     void shardsOfTwoSweeps() {
         const QString main = path(QStringLiteral("two.db"));
