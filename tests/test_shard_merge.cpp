@@ -109,6 +109,18 @@ class TestShardMerge : public QObject {
                    more);
     }
 
+    // Starts the one trial of long.json (8 epochs) into `shard` and returns once its first
+    // checkpoint is stored.
+    void startLongTrial(QProcess& p, const QString& shard) {
+        p.start(QStringLiteral(BITBENCH_CLI_PATH),
+                {QStringLiteral("sweep-trial"), path(QStringLiteral("long.json")), QStringLiteral("--index"),
+                 QStringLiteral("0"), QStringLiteral("--shard"), shard, QStringLiteral("--threads"),
+                 QStringLiteral("1")});
+        QVERIFY(p.waitForStarted());
+        for (int i = 0; i < 3000 && sqlInt(shard, QStringLiteral("SELECT count(*) FROM checkpoints")) < 1; ++i)
+            QThread::msleep(10);
+    }
+
     Result merge(const QString& db, const QStringList& shards) {
         return cli(QStringList{QStringLiteral("merge"), QStringLiteral("--db"), db} + shards);
     }
@@ -120,6 +132,8 @@ private Q_SLOTS:
         writeFile(QStringLiteral("a.json"),
                   R"({"name": "a", "base": "base.json", "patterns": ["2888", "2-8-8-4", "2-8-8-6"]})");
         writeFile(QStringLiteral("b.json"), R"({"name": "b", "base": "base.json", "patterns": ["2-6-8-8"]})");
+        writeFile(QStringLiteral("long-base.json"), experiment(8, 1024));
+        writeFile(QStringLiteral("long.json"), R"({"name": "long", "base": "long-base.json", "patterns": ["2888"]})");
     }
 
     // Shards merged give the runs a local sweep gives; merging again adds nothing; a local sweep
@@ -286,21 +300,13 @@ private Q_SLOTS:
     // resumes from the shard's checkpoint, and merging again updates that run, finished, with the
     // weights of an uninterrupted trial.
     void killedTaskResumesFromShard() {
-        writeFile(QStringLiteral("long-base.json"), experiment(30, 4096));
-        writeFile(QStringLiteral("long.json"), R"({"name": "long", "base": "long-base.json", "patterns": ["2888"]})");
         const QString main = path(QStringLiteral("killed.db")), shard = path(QStringLiteral("killed-0.db"));
         QProcess p;
-        p.start(QStringLiteral(BITBENCH_CLI_PATH),
-                {QStringLiteral("sweep-trial"), path(QStringLiteral("long.json")), QStringLiteral("--index"),
-                 QStringLiteral("0"), QStringLiteral("--shard"), shard, QStringLiteral("--threads"),
-                 QStringLiteral("1")});
-        QVERIFY(p.waitForStarted());
-        for (int i = 0; i < 3000 && sqlInt(shard, QStringLiteral("SELECT count(*) FROM checkpoints")) < 1; ++i)
-            QThread::msleep(10);
+        startLongTrial(p, shard);
         ::kill(pid_t(p.processId()), SIGKILL);
         p.waitForFinished();
         QVERIFY(sqlInt(shard, QStringLiteral("SELECT count(*) FROM checkpoints")) >= 1);
-        QVERIFY2(sqlInt(shard, QStringLiteral("SELECT count(*) FROM epoch_hashes")) < 30, "the task finished before the kill");
+        QVERIFY2(sqlInt(shard, QStringLiteral("SELECT count(*) FROM epoch_hashes")) < 8, "the task finished before the kill");
 
         createDb(main);
         Result r = merge(main, {shard});
@@ -319,13 +325,30 @@ private Q_SLOTS:
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM runs")), int64_t(1));
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM sweep_trials WHERE status = 'finished'")),
                  int64_t(1));
-        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM epoch_hashes")), int64_t(30));
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM epoch_hashes")), int64_t(8));
 
         const QString whole = path(QStringLiteral("whole.db"));
         r = cli({QStringLiteral("sweep"), path(QStringLiteral("long.json")), QStringLiteral("--db"), whole,
                  QStringLiteral("--threads"), QStringLiteral("1")});
         QVERIFY2(r.code == 0, r.err.constData());
         QCOMPARE(runHashes(main), runHashes(whole));
+    }
+
+    // A task stopped by SIGTERM (what Slurm sends at a job's time limit) exits 130 and leaves its
+    // trial failed with a message saying so; the merge carries the message to the main database.
+    void terminatedTaskSaysWhy() {
+        const QString main = path(QStringLiteral("term.db")), shard = path(QStringLiteral("term-0.db"));
+        QProcess p;
+        startLongTrial(p, shard);
+        ::kill(pid_t(p.processId()), SIGTERM);
+        const Result r = test::processFinish(p);
+        QCOMPARE(r.code, 130);
+        createDb(main);
+        QVERIFY(merge(main, {shard}).code == 0);
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM sweep_trials WHERE status = 'failed' AND "
+                                             "message LIKE 'stopped by a signal%resumes it'")),
+                 int64_t(1));
+        QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM runs WHERE status = 'interrupted'")), int64_t(1));
     }
 
     // --slurm without sbatch on the PATH: exit 2 and a message saying what is missing.

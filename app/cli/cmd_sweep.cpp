@@ -165,8 +165,13 @@ int sweep(const SweepOptions& o) {
                              tr.label.c_str(), (long long)runId, t.divergence().message.c_str());
                 diverged.push_back(i);
             } else {
+                // Stopped by SIGINT or SIGTERM (Ctrl-C, or a cluster job's time limit): the run
+                // keeps its checkpoint and the next sweep resumes it.
                 store.sweepTrialPut(sweepId, tr.configHash, runId,
-                                    complete ? TrialStatus::Finished : TrialStatus::Failed);
+                                    complete ? TrialStatus::Finished : TrialStatus::Failed,
+                                    complete ? std::string()
+                                             : "stopped by a signal (Ctrl-C, or the job's time limit) at step " +
+                                                   std::to_string(t.globalStep()) + "; running the sweep again resumes it");
             }
             results[i] = s;
             results[i]["run_id"] = runId;
