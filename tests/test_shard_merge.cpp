@@ -11,6 +11,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QTemporaryDir>
 #include <QThread>
 
@@ -173,6 +174,13 @@ private Q_SLOTS:
         QCOMPARE(r.out.count(": final test error"), 1);
         // Same configurations, same weights as the local sweep: the shard changes nothing.
         QCOMPARE(runHashes(main), runHashes(local));
+        r = cli({QStringLiteral("sweep-status"), path(QStringLiteral("a.json")), QStringLiteral("--db"), main,
+                 QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QJsonArray trials = r.last().value(QStringLiteral("trials")).toArray();
+        QCOMPARE(trials.size(), 3);
+        for (const auto& t : trials)
+            QCOMPARE(t.toObject().value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
     }
 
     // A merge that fails half-way (its second shard is of a newer schema) names the shard and
@@ -315,6 +323,9 @@ private Q_SLOTS:
         QCOMPARE(sqlInt(main, QStringLiteral("SELECT count(*) FROM sweep_trials WHERE status = 'failed' AND "
                                              "message LIKE '%task ended before the trial did%'")),
                  int64_t(1));
+        r = cli({QStringLiteral("sweep-status"), path(QStringLiteral("long.json")), QStringLiteral("--db"), main});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.out.contains("failed") && r.out.contains("task ended before the trial did"), r.out.constData());
 
         r = trial(QStringLiteral("long.json"), 0, shard);
         QVERIFY2(r.code == 0, r.err.constData());

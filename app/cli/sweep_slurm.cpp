@@ -100,6 +100,14 @@ std::string shellQuote(const std::string& s) {
     return q + "'";
 }
 
+// Text for a comment line of a script: control characters (a newline would end the comment and
+// start a command) become '?'.
+std::string commentText(std::string s) {
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return s;
+}
+
 // The absolute, normalized form of an existing path. throws InputError saying what it is for.
 std::string existingAbsolute(const std::string& path, const std::string& what, bool folder) {
     std::error_code ec;
@@ -283,15 +291,15 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
     if (taskThreads > 0) taskArgs += " --threads " + std::to_string(taskThreads);
     if (!keep.empty()) taskArgs += " --keep-checkpoints " + shellQuote(keep);
     const std::string trialScript = dir + "/trial.sh";
-    file_write_atomic(trialScript, "#!/bin/sh\n# bitbench sweep '" + plan.name + "' (sweep " +
-                                       std::to_string(sweepId) + " of " + db +
+    file_write_atomic(trialScript, "#!/bin/sh\n# bitbench sweep '" + commentText(plan.name) + "' (sweep " +
+                                       std::to_string(sweepId) + " of " + commentText(db) +
                                        "): the trial whose index is the array task id, into its own shard.\n"
                                        "exec " + shellQuote(program) + " sweep-trial " +
                                        shellQuote(sweepFile) + taskArgs + "\n");
     std::string shards;
     for (size_t i : todo) shards += " " + shellQuote(shard_path(dir, i));
     const std::string mergeScript = dir + "/merge.sh";
-    file_write_atomic(mergeScript, "#!/bin/sh\n# bitbench: folds the trials' shards into " + db +
+    file_write_atomic(mergeScript, "#!/bin/sh\n# bitbench: folds the trials' shards into " + commentText(db) +
                                        " once the array has ended.\nexec " + shellQuote(program) +
                                        " merge --allow-missing --db " + shellQuote(db) + shards + "\n");
 
