@@ -465,7 +465,8 @@ private Q_SLOTS:
         QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(store_schema_latest()));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor IS NULL"), int64_t(4));
         // Schema 4: every run, old or new, has its own uid (what a shard merge knows it by).
-        QCOMPARE(rawInt(p, "SELECT count(DISTINCT uid) FROM runs WHERE length(uid) = 32"), int64_t(5));
+        QCOMPARE(rawInt(p, "SELECT count(DISTINCT uid) FROM runs WHERE length(uid) = 32"),
+                 int64_t(5));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor = 'graph'"), int64_t(1));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics"), metrics);
         QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints"), checkpoints);

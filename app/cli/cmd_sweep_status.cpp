@@ -34,7 +34,8 @@ struct TrialView {
 };
 
 // What the trial's shard holds: its trial's status and message, its run's epochs.
-void readShard(const std::string& shard, TrialView& v, std::string& shardStatus, std::string& shardMessage) {
+void readShard(const std::string& shard, TrialView& v, std::string& shardStatus,
+               std::string& shardMessage) {
     std::error_code ec;
     if (!fs::exists(shard, ec)) return;
     try {
@@ -64,7 +65,8 @@ int sweepStatus(const StatusOptions& o) {
         if (s.name == plan.name && s.sweepJson == sweepJson) sweepId = s.id;
     std::map<std::string, SweepTrial> trials;
     if (sweepId)
-        for (SweepTrial& t : store.sweepTrialsGet(sweepId)) trials[t.configHash] = std::move(t);
+        for (SweepTrial& t : store.sweepTrialsGet(sweepId))
+            trials[t.configHash] = std::move(t);
 
     // The latest submission to Slurm, if any, and what squeue says of its jobs.
     nlohmann::json jobs = nlohmann::json::object();
@@ -78,7 +80,8 @@ int sweepStatus(const StatusOptions& o) {
                 for (const auto& t : jobs.at("trials"))
                     submitted[t.at("index").get<size_t>()] = t.at("shard").get<std::string>();
             } catch (const nlohmann::json::exception& e) {
-                throw InputError(error_message_file(shard_jobs_path(dir), std::string("unreadable: ") + e.what()));
+                throw InputError(error_message_file(shard_jobs_path(dir),
+                                                    std::string("unreadable: ") + e.what()));
             }
         }
     }
@@ -103,19 +106,22 @@ int sweepStatus(const StatusOptions& o) {
             v.status = q->second.state == "PENDING" ? "pending" : "running";
             v.node = q->second.nodes;
             v.detail = "job " + q->first + (v.node.empty() ? "" : " on " + v.node);
-            if (q->second.state != "PENDING" && q->second.state != "RUNNING") v.detail += " (" + q->second.state + ")";
+            if (q->second.state != "PENDING" && q->second.state != "RUNNING")
+                v.detail += " (" + q->second.state + ")";
         } else if (shardStatus == "finished" || shardStatus == "diverged") {
             v.status = shardStatus;
             v.detail = "in its shard, not merged yet";
         } else if (shardStatus == "failed" || shardStatus == "running") {
             v.status = "failed";
-            v.detail = shardStatus == "running" ? "its task ended before the trial did" : shardMessage;
+            v.detail =
+                shardStatus == "running" ? "its task ended before the trial did" : shardMessage;
         } else if (mainStatus == TrialStatus::Failed) {
             v.status = "failed";
             v.detail = t->second.message;
         } else if (mainStatus == TrialStatus::Running) {
             v.status = "running";
-            v.detail = "claimed by process " + std::to_string(t->second.claimPid) + " on " + t->second.claimHost;
+            v.detail = "claimed by process " + std::to_string(t->second.claimPid) + " on " +
+                       t->second.claimHost;
         } else if (submitted.count(i) && !queue.empty()) {
             v.status = "pending";
             v.detail = "submitted";
@@ -125,11 +131,12 @@ int sweepStatus(const StatusOptions& o) {
     }
 
     std::printf("sweep %s'%s' in %s: %zu trials\n",
-                sweepId ? ("#" + std::to_string(sweepId) + " ").c_str() : "", plan.name.c_str(), db.c_str(),
-                plan.trials.size());
+                sweepId ? ("#" + std::to_string(sweepId) + " ").c_str() : "", plan.name.c_str(),
+                db.c_str(), plan.trials.size());
     if (!arrayJob.empty()) {
         const auto m = queue.find(mergeJob);
-        std::printf("slurm: job array %s, merge job %s (%s)%s\n", arrayJob.c_str(), mergeJob.c_str(),
+        std::printf("slurm: job array %s, merge job %s (%s)%s\n", arrayJob.c_str(),
+                    mergeJob.c_str(),
                     m != queue.end() ? m->second.state.c_str() : "not in the queue",
                     squeue ? "" : "; squeue is not on the PATH, queue states unknown");
     }
@@ -138,7 +145,8 @@ int sweepStatus(const StatusOptions& o) {
         const TrialView& v = views[i];
         std::string progress;
         if (v.epochsDone >= 0)
-            progress = "epoch " + std::to_string(v.epochsDone) + "/" + std::to_string(plan.trials[i].experiment.epochs);
+            progress = "epoch " + std::to_string(v.epochsDone) + "/" +
+                       std::to_string(plan.trials[i].experiment.epochs);
         std::printf("%3zu  %-14s %-9s%s%s%s%s\n", i, plan.trials[i].label.c_str(), v.status.c_str(),
                     v.runId ? (" run " + std::to_string(v.runId)).c_str() : "",
                     progress.empty() ? "" : ("  " + progress).c_str(), v.detail.empty() ? "" : "  ",
@@ -151,8 +159,10 @@ int sweepStatus(const StatusOptions& o) {
         out.push_back(j);
     }
     if (o.json)
-        std::printf("%s\n", nlohmann::json({{"sweep_id", sweepId}, {"array_job", arrayJob},
-                                            {"merge_job", mergeJob}, {"trials", out}})
+        std::printf("%s\n", nlohmann::json({{"sweep_id", sweepId},
+                                            {"array_job", arrayJob},
+                                            {"merge_job", mergeJob},
+                                            {"trials", out}})
                                 .dump()
                                 .c_str());
     return kExitOk;
@@ -163,10 +173,12 @@ int sweepStatus(const StatusOptions& o) {
 Command cli_add_sweep_status(CLI::App& app) {
     auto o = std::make_shared<StatusOptions>();
     auto* sub = app.add_subcommand(
-        "sweep-status", "Each trial of a sweep: pending, running (on which node), finished or failed");
+        "sweep-status",
+        "Each trial of a sweep: pending, running (on which node), finished or failed");
     sub->add_option("sweep", o->path, "Sweep JSON file")->required();
     sub->add_option("--db", o->db, "Run database (default: runs.db in the data directory)");
-    sub->add_flag("--json", o->json, "Print one JSON object with every trial's status as the last stdout line");
+    sub->add_flag("--json", o->json,
+                  "Print one JSON object with every trial's status as the last stdout line");
     return {sub, [o] { return sweepStatus(*o); }};
 }
 

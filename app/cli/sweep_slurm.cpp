@@ -33,14 +33,16 @@ namespace {
 // exit status (128 + signal when a signal ended it). throws Error when it cannot be started.
 int processRun(const std::vector<std::string>& argv, std::string& out, std::string& err) {
     int outPipe[2], errPipe[2];
-    if (pipe2(outPipe, O_CLOEXEC) != 0) throw Error("cannot run " + argv[0] + ": " + std::strerror(errno));
+    if (pipe2(outPipe, O_CLOEXEC) != 0)
+        throw Error("cannot run " + argv[0] + ": " + std::strerror(errno));
     if (pipe2(errPipe, O_CLOEXEC) != 0) {
         close(outPipe[0]);
         close(outPipe[1]);
         throw Error("cannot run " + argv[0] + ": " + std::strerror(errno));
     }
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
@@ -89,14 +91,16 @@ int processRun(const std::vector<std::string>& argv, std::string& out, std::stri
 }
 
 std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+        s.pop_back();
     return s;
 }
 
 // A word for /bin/sh: single-quoted, with each ' written as '\''.
 std::string shellQuote(const std::string& s) {
     std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return q + "'";
 }
 
@@ -121,14 +125,16 @@ std::string existingAbsolute(const std::string& path, const std::string& what, b
 }
 
 // The folder each trial reads its data from (synthetic data reads none), checked to exist.
-std::set<std::string> dataFolders(const std::vector<SweepTrialPlan>& trials, const std::string& dataDir) {
+std::set<std::string> dataFolders(const std::vector<SweepTrialPlan>& trials,
+                                  const std::string& dataDir) {
     std::set<std::string> out;
     for (const SweepTrialPlan& t : trials) {
         const Experiment& e = t.experiment;
         if (e.datasetKind == "synthetic") continue;
         std::string dir = !dataDir.empty() ? dataDir : e.datasetDir;
         if (dir.empty())
-            dir = e.datasetKind == "cifar10" ? paths_data_dir() + "/datasets/cifar10" : paths_mnist_dir();
+            dir = e.datasetKind == "cifar10" ? paths_data_dir() + "/datasets/cifar10"
+                                             : paths_mnist_dir();
         out.insert(existingAbsolute(dir, "the data of trial " + t.label, true));
     }
     return out;
@@ -142,17 +148,18 @@ std::string sbatchSubmit(const std::vector<std::string>& argv) {
     if (const auto semi = id.find(';'); semi != std::string::npos) id.resize(semi);
     if (code != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
         std::string cmd;
-        for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-        throw Error("sbatch failed (exit " + std::to_string(code) + "): " +
-                    trimmed(err.empty() ? out : err) + "\n  command: " + cmd);
+        for (const std::string& a : argv)
+            cmd += (cmd.empty() ? "" : " ") + a;
+        throw Error("sbatch failed (exit " + std::to_string(code) +
+                    "): " + trimmed(err.empty() ? out : err) + "\n  command: " + cmd);
     }
     return id;
 }
 
 bool stateFinal(const std::string& s) {
-    static const std::set<std::string> done = {"COMPLETED", "CANCELLED",  "FAILED",   "TIMEOUT",
-                                               "NODE_FAIL", "PREEMPTED",  "BOOT_FAIL", "DEADLINE",
-                                               "OUT_OF_MEMORY", "SPECIAL_EXIT"};
+    static const std::set<std::string> done = {
+        "COMPLETED", "CANCELLED", "FAILED",   "TIMEOUT",       "NODE_FAIL",
+        "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT"};
     return done.count(s.substr(0, s.find(' '))) != 0;
 }
 
@@ -164,7 +171,8 @@ SweepPlan sweep_plan_read(const std::string& path) {
     p.json = json_file_read(path, "sweep file");
     const auto slash = path.find_last_of('/');
     try { // every message names the sweep file
-        p.trials = sweep_expand(p.json, slash == std::string::npos ? "." : path.substr(0, slash), &p.name);
+        p.trials =
+            sweep_expand(p.json, slash == std::string::npos ? "." : path.substr(0, slash), &p.name);
     } catch (const InputError& e) {
         throw InputError(error_message_file(path, e.what()));
     } catch (const nlohmann::json::exception& e) {
@@ -200,7 +208,8 @@ std::map<std::string, SlurmJobState> slurm_queue(const std::vector<std::string>&
     std::map<std::string, SlurmJobState> out;
     if (jobIds.empty()) return out;
     std::string ids;
-    for (const std::string& j : jobIds) ids += (ids.empty() ? "" : ",") + j;
+    for (const std::string& j : jobIds)
+        ids += (ids.empty() ? "" : ",") + j;
     std::string text, err;
     // -r: one line per array task, pending ones too.
     const int code = processRun({"squeue", "-h", "-r", "-j", ids, "-o", "%i|%T|%N"}, text, err);
@@ -231,15 +240,19 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
     // this shell's working directory.
     char exe[4096];
     const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) throw Error(std::string("cannot find this program's own path: ") + std::strerror(errno));
-    const std::string program = existingAbsolute(std::string(exe, size_t(n)), "bitbench-cli", false);
+    if (n <= 0)
+        throw Error(std::string("cannot find this program's own path: ") + std::strerror(errno));
+    const std::string program =
+        existingAbsolute(std::string(exe, size_t(n)), "bitbench-cli", false);
     const std::string sweepFile = existingAbsolute(plan.path, "the sweep file", false);
-    const std::string data = dataDir.empty() ? std::string() : existingAbsolute(dataDir, "--data-dir", true);
+    const std::string data =
+        dataDir.empty() ? std::string() : existingAbsolute(dataDir, "--data-dir", true);
     dataFolders(plan.trials, data);
 
     const std::string db = fs::absolute(dbPath).lexically_normal().string();
     RunStore store = RunStore::open(db);
-    if (store.readOnly()) throw StoreError("cannot record the sweep in '" + db + "': " + store.readOnlyReason());
+    if (store.readOnly())
+        throw StoreError("cannot record the sweep in '" + db + "': " + store.readOnlyReason());
     const int64_t sweepId = store.sweepFindOrCreate(plan.name, plan.json.dump());
     const std::string dir = shard_dir(db, sweepId);
 
@@ -258,17 +271,21 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
         const auto queued = slurm_queue(ids);
         if (!queued.empty()) {
             std::string list;
-            for (const std::string& id : ids) list += " " + id;
-            throw InputError("sweep " + std::to_string(sweepId) + " '" + plan.name +
-                             "' still has jobs queued or running (" + std::to_string(queued.size()) +
-                             " in squeue); wait for them (bitbench-cli sweep-status) or cancel them "
-                             "with: scancel" + list);
+            for (const std::string& id : ids)
+                list += " " + id;
+            throw InputError(
+                "sweep " + std::to_string(sweepId) + " '" + plan.name +
+                "' still has jobs queued or running (" + std::to_string(queued.size()) +
+                " in squeue); wait for them (bitbench-cli sweep-status) or cancel them "
+                "with: scancel" +
+                list);
         }
     }
 
     std::map<std::string, TrialStatus> done;
     for (const SweepTrial& t : store.sweepTrialsGet(sweepId))
-        if (t.status == TrialStatus::Finished || t.status == TrialStatus::Diverged) done[t.configHash] = t.status;
+        if (t.status == TrialStatus::Finished || t.status == TrialStatus::Diverged)
+            done[t.configHash] = t.status;
     std::vector<size_t> todo;
     for (size_t i = 0; i < plan.trials.size(); ++i)
         if (!done.count(plan.trials[i].configHash)) todo.push_back(i);
@@ -282,7 +299,9 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
 
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec) throw OutputError(error_message_file(dir, "cannot create the shard folder: " + ec.message()));
+    if (ec)
+        throw OutputError(
+            error_message_file(dir, "cannot create the shard folder: " + ec.message()));
 
     std::string taskArgs = " --index \"$SLURM_ARRAY_TASK_ID\" --shard " + shellQuote(dir) +
                            "/trial-\"$SLURM_ARRAY_TASK_ID\".db";
@@ -291,17 +310,21 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
     if (taskThreads > 0) taskArgs += " --threads " + std::to_string(taskThreads);
     if (!keep.empty()) taskArgs += " --keep-checkpoints " + shellQuote(keep);
     const std::string trialScript = dir + "/trial.sh";
-    file_write_atomic(trialScript, "#!/bin/sh\n# bitbench sweep '" + commentText(plan.name) + "' (sweep " +
-                                       std::to_string(sweepId) + " of " + commentText(db) +
-                                       "): the trial whose index is the array task id, into its own shard.\n"
-                                       "exec " + shellQuote(program) + " sweep-trial " +
-                                       shellQuote(sweepFile) + taskArgs + "\n");
+    file_write_atomic(trialScript,
+                      "#!/bin/sh\n# bitbench sweep '" + commentText(plan.name) + "' (sweep " +
+                          std::to_string(sweepId) + " of " + commentText(db) +
+                          "): the trial whose index is the array task id, into its own shard.\n"
+                          "exec " +
+                          shellQuote(program) + " sweep-trial " + shellQuote(sweepFile) + taskArgs +
+                          "\n");
     std::string shards;
-    for (size_t i : todo) shards += " " + shellQuote(shard_path(dir, i));
+    for (size_t i : todo)
+        shards += " " + shellQuote(shard_path(dir, i));
     const std::string mergeScript = dir + "/merge.sh";
-    file_write_atomic(mergeScript, "#!/bin/sh\n# bitbench: folds the trials' shards into " + commentText(db) +
-                                       " once the array has ended.\nexec " + shellQuote(program) +
-                                       " merge --allow-missing --db " + shellQuote(db) + shards + "\n");
+    file_write_atomic(mergeScript, "#!/bin/sh\n# bitbench: folds the trials' shards into " +
+                                       commentText(db) + " once the array has ended.\nexec " +
+                                       shellQuote(program) + " merge --allow-missing --db " +
+                                       shellQuote(db) + shards + "\n");
 
     std::string indices;
     for (size_t i : todo) {
@@ -322,8 +345,9 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
     array.push_back(trialScript);
     const std::string arrayJob = sbatchSubmit(array);
 
-    std::vector<std::string> merge = {sbatch, "--parsable", "--job-name=bitbench-" + plan.name + "-merge",
-                                      "--dependency=afterany:" + arrayJob, "--output=" + dir + "/merge-%j.log"};
+    std::vector<std::string> merge = {
+        sbatch, "--parsable", "--job-name=bitbench-" + plan.name + "-merge",
+        "--dependency=afterany:" + arrayJob, "--output=" + dir + "/merge-%j.log"};
     merge.insert(merge.end(), common.begin(), common.end());
     merge.push_back(mergeScript);
     std::string mergeJob;
@@ -335,15 +359,20 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
         throw Error(std::string(e.what()) + "\n  the job array " + arrayJob + " was cancelled");
     }
 
-    nlohmann::json record = {{"sweep_id", sweepId}, {"name", plan.name}, {"sweep", sweepFile},
-                             {"db", db}, {"array_job", arrayJob}, {"merge_job", mergeJob},
+    nlohmann::json record = {{"sweep_id", sweepId},
+                             {"name", plan.name},
+                             {"sweep", sweepFile},
+                             {"db", db},
+                             {"array_job", arrayJob},
+                             {"merge_job", mergeJob},
                              {"trials", nlohmann::json::array()}};
     const std::time_t now = std::time(nullptr);
     char when[32];
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     record["submitted_at"] = when;
     for (size_t i : todo)
-        record["trials"].push_back({{"index", i}, {"label", plan.trials[i].label},
+        record["trials"].push_back({{"index", i},
+                                    {"label", plan.trials[i].label},
                                     {"config_hash", plan.trials[i].configHash},
                                     {"shard", shard_path(dir, i)}});
     file_write_atomic(jobsFile, record.dump(2) + "\n");
@@ -351,8 +380,9 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
     std::printf("submitted job array %s (%zu tasks, trial indices %s) and merge job %s after it\n",
                 arrayJob.c_str(), todo.size(), indices.c_str(), mergeJob.c_str());
     std::printf("shards and logs: %s\n", dir.c_str());
-    std::printf("follow: squeue -j %s,%s   or   bitbench-cli sweep-status %s --db %s\n", arrayJob.c_str(),
-                mergeJob.c_str(), shellQuote(sweepFile).c_str(), shellQuote(db).c_str());
+    std::printf("follow: squeue -j %s,%s   or   bitbench-cli sweep-status %s --db %s\n",
+                arrayJob.c_str(), mergeJob.c_str(), shellQuote(sweepFile).c_str(),
+                shellQuote(db).c_str());
     return 0;
 }
 

@@ -56,7 +56,8 @@ void copyRows(SqliteQuery& select, SqliteDb& to, const std::string& table, int64
 int64_t putRun(SqliteDb& from, SqliteDb& to, int64_t fromRun, int64_t existing) {
     SqliteQuery row = from.query("SELECT * FROM runs WHERE id = ?");
     row.bind(1, fromRun);
-    if (!row.step()) throw StoreError(error_message_file(from.path(), "lost run " + std::to_string(fromRun)));
+    if (!row.step())
+        throw StoreError(error_message_file(from.path(), "lost run " + std::to_string(fromRun)));
     int64_t id = existing;
     if (existing == 0) {
         std::string cols, marks;
@@ -74,7 +75,8 @@ int64_t putRun(SqliteDb& from, SqliteDb& to, int64_t fromRun, int64_t existing) 
     } else {
         std::string sets;
         for (int c = 0; c < row.colCount(); ++c)
-            if (row.colName(c) != "id") sets += (sets.empty() ? "" : ", ") + row.colName(c) + " = ?";
+            if (row.colName(c) != "id")
+                sets += (sets.empty() ? "" : ", ") + row.colName(c) + " = ?";
         const std::string sql = "UPDATE runs SET " + sets + " WHERE id = ?";
         SqliteQuery update = to.query(sql.c_str());
         int n = 0;
@@ -124,11 +126,11 @@ void putTrials(SqliteDb& from, SqliteDb& to, int64_t fromRun, int64_t run) {
             status = "failed";
             message = kTaskEnded;
         }
-        auto put = to.query(
-            "INSERT INTO sweep_trials (sweep, config_hash, run, status, message) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sweep, config_hash) DO UPDATE SET "
-            "run = excluded.run, status = excluded.status, message = excluded.message, "
-            "claim_host = NULL, claim_pid = NULL, claim_token = NULL");
+        auto put =
+            to.query("INSERT INTO sweep_trials (sweep, config_hash, run, status, message) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sweep, config_hash) DO UPDATE SET "
+                     "run = excluded.run, status = excluded.status, message = excluded.message, "
+                     "claim_host = NULL, claim_pid = NULL, claim_token = NULL");
         put.bind(1, sweep).bind(2, hash).bind(3, run).bind(4, status);
         if (message.empty())
             put.bindNull(5);
@@ -149,9 +151,10 @@ ShardMergeResult mergeShard(SqliteDb& to, const std::string& shardPath) {
         auto q = from.query("SELECT id, uid FROM runs ORDER BY id");
         while (q.step()) {
             if (q.isNull(1))
-                throw StoreError(error_message_file(
-                    shardPath, "run " + std::to_string(q.colInt(0)) + " has no uid; open the shard "
-                                                                       "once read-write to give it one"));
+                throw StoreError(
+                    error_message_file(shardPath, "run " + std::to_string(q.colInt(0)) +
+                                                      " has no uid; open the shard "
+                                                      "once read-write to give it one"));
             runs.emplace_back(q.colInt(0), q.colText(1));
         }
     }
@@ -203,7 +206,8 @@ std::vector<ShardMergeResult> RunStore::shardsMerge(const std::vector<std::strin
     std::error_code ec;
     for (const std::string& p : shardPaths)
         if (std::filesystem::equivalent(p, m_impl->path, ec))
-            throw StoreError(error_message_file(p, "is the database being merged into, not a shard of it"));
+            throw StoreError(
+                error_message_file(p, "is the database being merged into, not a shard of it"));
     SqliteDb& db = m_impl->db;
     // One transaction for every shard: a merge that fails or is killed half-way leaves this
     // database exactly as it was. Each shard is opened (read-only) only when its turn comes.
