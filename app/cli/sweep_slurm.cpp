@@ -318,8 +318,10 @@ int sweep_slurm_submit(const SweepPlan& plan, const std::string& dbPath, const s
                           shellQuote(program) + " sweep-trial " + shellQuote(sweepFile) + taskArgs +
                           "\n");
     std::string shards;
-    for (size_t i : todo)
-        shards += " " + shellQuote(shard_path(dir, i));
+    for (size_t i : todo) {
+        shards += ' ';
+        shards += shellQuote(shard_path(dir, i));
+    }
     const std::string mergeScript = dir + "/merge.sh";
     file_write_atomic(mergeScript, "#!/bin/sh\n# bitbench: folds the trials' shards into " +
                                        commentText(db) + " once the array has ended.\nexec " +
