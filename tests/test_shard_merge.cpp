@@ -5,6 +5,8 @@
 #include "test_cli_process.h"
 
 #include "bitbench/store.h"
+#include "bitbench/error.h"
+#include "store/sqlite_db.h"
 #include "store/store_schema.h"
 
 #include <sqlite3.h>
@@ -40,18 +42,15 @@ QByteArray experiment(int epochs, int trainLimit, const char* dataset = "synthet
                    {"name": "fc2", "type": "fc", "out": 10}]}})");
 }
 
+// One integer from a query on a database file, read with the store's own connection class; -1
+// when the file cannot be read (a shard its task has not created yet).
 int64_t sqlInt(const QString& db, const QString& sql) {
-    sqlite3* h = nullptr;
-    int64_t v = -1;
-    if (sqlite3_open_v2(db.toUtf8().constData(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(h, sql.toUtf8().constData(), -1, &st, nullptr) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+    try {
+        SqliteDb h(db.toStdString(), db.toStdString(), SQLITE_OPEN_READONLY);
+        return h.scalarInt(sql.toUtf8().constData());
+    } catch (const StoreError&) {
+        return -1;
     }
-    sqlite3_close(h);
-    return v;
 }
 
 // Rows of every table a merge writes, as one comparable list.
