@@ -12,6 +12,8 @@ BITBENCH_PACKAGES_GUI=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev lib
 BITBENCH_PACKAGES_DATA=(dataset-fashion-mnist)
 # Fuzzing (scripts/test --fuzz): clang with libFuzzer and the sanitizer runtimes.
 BITBENCH_PACKAGES_FUZZ=(clang libclang-rt-dev)
+# The cluster test (label slurm): a private single-node Slurm cluster on localhost.
+BITBENCH_PACKAGES_SLURM=(slurmctld slurmd slurm-client munge)
 
 say() { printf 'bitbench: %s\n' "$*" >&2; }
 die() { printf 'bitbench: error: %s\n' "$*" >&2; exit 1; }

@@ -442,7 +442,7 @@ private Q_SLOTS:
 
     // A database of the release before engines were recorded (schema 2, tests/golden/store-v2)
     // upgrades in place: its runs get no executor (NULL: they replay and resume by the rule of
-    // that release), and new runs store theirs.
+    // that release), and new runs store theirs; every run gets a uid.
     void upgradesVersion2Database() {
         QTemporaryDir dir;
         const std::string p = dir.filePath("runs.db").toStdString();
@@ -462,8 +462,11 @@ private Q_SLOTS:
             QCOMPARE(s.runGet(s.runCreate(graph)).info.executor, std::string("graph"));
             QCOMPARE(s.runGet(s.runCreate(info("unknown"))).info.executor, std::string());
         }
-        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(3));
+        QCOMPARE(rawInt(p, "PRAGMA user_version"), int64_t(store_schema_latest()));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor IS NULL"), int64_t(4));
+        // Schema 4: every run, old or new, has its own uid (what a shard merge knows it by).
+        QCOMPARE(rawInt(p, "SELECT count(DISTINCT uid) FROM runs WHERE length(uid) = 32"),
+                 int64_t(5));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM runs WHERE executor = 'graph'"), int64_t(1));
         QCOMPARE(rawInt(p, "SELECT count(*) FROM metrics"), metrics);
         QCOMPARE(rawInt(p, "SELECT count(*) FROM checkpoints"), checkpoints);

@@ -1,6 +1,8 @@
-// `bitbench-cli sweep SWEEP.json`: runs a grid of bitwidths, skipping finished trials on re-runs.
+// `bitbench-cli sweep SWEEP.json`: runs a grid of bitwidths, skipping finished trials on re-runs;
+// `sweep --slurm` submits it to a Slurm cluster, and `sweep-trial` is one cluster task's trial.
 #include "cli_common.h"
 #include "bitbench/run_recording.h"
+#include "sweep_slurm.h"
 #include "train_session.h"
 
 #include "bitbench/analysis.h"
@@ -29,6 +31,9 @@ struct SweepOptions {
     int32_t threads = 0;
     bool json = false;
     std::string keepCheckpoints; // --keep-checkpoints as typed; empty = not given
+    bool slurm = false;          // submit to Slurm instead of training here
+    SlurmOptions slurmOptions;
+    int64_t index = -1; // sweep-trial: the trial to run, by its position in the sweep
 };
 
 // The exit code a failed trial's error stands for (as cli_run_guarded would report it).
@@ -53,21 +58,30 @@ private:
 
 int sweep(const SweepOptions& options) {
     SweepOptions o = options;
-    o.path = paths_find_experiment(o.path);
-    const nlohmann::json sweepJson = json_file_read(o.path, "sweep file");
-    const auto slash = o.path.find_last_of('/');
-    std::string name;
-    std::vector<SweepTrialPlan> trials;
-    try { // every message names the sweep file
-        trials = sweep_expand(sweepJson, slash == std::string::npos ? "." : o.path.substr(0, slash), &name);
-    } catch (const InputError& e) {
-        throw InputError(error_message_file(o.path, e.what()));
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(error_message_file(o.path, std::string("sweep: ") + e.what()));
+    o.path = paths_find_experiment(o.path); // a shipped sweep may be named without its folder
+    SweepPlan plan = sweep_plan_read(o.path);
+    const nlohmann::json& sweepJson = plan.json;
+    const std::string& name = plan.name;
+    std::vector<SweepTrialPlan>& trials = plan.trials;
+    if (o.slurm)
+        return sweep_slurm_submit(plan, train_db_path(o.db), o.dataDir, o.threads,
+                                  o.keepCheckpoints, o.slurmOptions);
+    if (o.index >= 0) {
+        if (size_t(o.index) >= trials.size())
+            throw InputError(error_message_file(
+                o.path, "has no trial with index " + std::to_string(o.index) + " (its " +
+                            std::to_string(trials.size()) + " trials are 0.." +
+                            std::to_string(trials.size() - 1) + ")"));
+        trials = std::vector<SweepTrialPlan>{trials[size_t(o.index)]};
     }
     const std::string dbPath = train_db_path(o.db);
     RunStore store = RunStore::open(dbPath);
     if (store.readOnly()) throw StoreError("cannot record the sweep in '" + dbPath + "': " + store.readOnlyReason());
+    // A shard is written by its task alone: whatever an earlier task left running has ended (it
+    // was killed or ran out of time), and this one resumes it from the shard's newest checkpoint.
+    if (o.index >= 0)
+        store.shardTakeOver(
+            "its task ended before the trial did (killed, out of time or out of memory)");
     // Two sweep processes started together must find the same sweep: one transaction.
     const int64_t sweepId = store.sweepFindOrCreate(name, sweepJson.dump());
     const int32_t keep = keep_checkpoints_of(o.keepCheckpoints);
@@ -156,8 +170,15 @@ int sweep(const SweepOptions& options) {
                              tr.label.c_str(), (long long)runId, t.divergence().message.c_str());
                 diverged.push_back(i);
             } else {
-                store.sweepTrialPut(sweepId, tr.configHash, runId,
-                                    complete ? TrialStatus::Finished : TrialStatus::Failed);
+                // Stopped by SIGINT or SIGTERM (Ctrl-C, or a cluster job's time limit): the run
+                // keeps its checkpoint and the next sweep resumes it.
+                store.sweepTrialPut(
+                    sweepId, tr.configHash, runId,
+                    complete ? TrialStatus::Finished : TrialStatus::Failed,
+                    complete ? std::string()
+                             : "stopped by a signal (Ctrl-C, or the job's time limit) at step " +
+                                   std::to_string(t.globalStep()) +
+                                   "; running the sweep again resumes it");
             }
             results[i] = s;
             results[i]["run_id"] = runId;
@@ -232,6 +253,51 @@ Command cli_add_sweep(CLI::App& app) {
     sub->add_option("--jobs", o->jobs, "Trials trained at once (each with cores/jobs threads)")->check(CLI::Range(1, 64));
     sub->add_option("--threads", o->threads, "Threads per trial (default: cores / jobs)")->check(CLI::Range(0, 1024));
     sub->add_flag("--json", o->json, "Print one JSON object with every trial's summary as the last stdout line");
+    add_keep_checkpoints_option(sub, o->keepCheckpoints);
+    sub->add_flag(
+        "--slurm", o->slurm,
+        "Submit the trials still to run as a Slurm job array (one shard database per trial) "
+        "and a merge job after it, instead of training here");
+    sub->add_option("--partition", o->slurmOptions.partition, "--slurm: the partition to run in");
+    sub->add_option("--time", o->slurmOptions.time,
+                    "--slurm: each trial's time limit (sbatch --time)");
+    sub->add_option("--cpus-per-task", o->slurmOptions.cpusPerTask,
+                    "--slurm: cores per trial (also its training threads)")
+        ->check(CLI::Range(1, 1024));
+    sub->add_option("--mem", o->slurmOptions.mem, "--slurm: memory per trial (sbatch --mem)");
+    sub->add_option("--max-parallel", o->slurmOptions.maxParallel,
+                    "--slurm: trials running at once at most (the array's %K)")
+        ->check(CLI::Range(1, 100000));
+    sub->add_option("--sbatch-arg", o->slurmOptions.sbatchArgs,
+                    "--slurm: one more sbatch argument for both jobs (repeatable), e.g. "
+                    "--sbatch-arg=--account=X")
+        ->allow_extra_args(false);
+    sub->callback([o, sub] {
+        if (o->slurm) return;
+        for (const char* opt : {"--partition", "--time", "--cpus-per-task", "--mem",
+                                "--max-parallel", "--sbatch-arg"})
+            if (sub->count(opt) > 0) throw CLI::ValidationError(opt, "only applies with --slurm");
+    });
+    return {sub, [o] { return sweep(*o); }};
+}
+
+Command cli_add_sweep_trial(CLI::App& app) {
+    auto o = std::make_shared<SweepOptions>();
+    auto* sub = app.add_subcommand(
+        "sweep-trial",
+        "Run one trial of a sweep into its own shard database (what a Slurm array task runs)");
+    sub->add_option("sweep", o->path, "Sweep JSON file")->required();
+    sub->add_option("--index", o->index,
+                    "The trial's position in the sweep, from 0 (the array task id)")
+        ->required()
+        ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+    sub->add_option("--shard", o->db, "The trial's shard database (created, or resumed from)")
+        ->required();
+    sub->add_option("--data-dir", o->dataDir, "Folder holding the dataset files");
+    sub->add_option("--threads", o->threads, "Training threads (default: the machine's cores)")
+        ->check(CLI::Range(0, 1024));
+    sub->add_flag("--json", o->json,
+                  "Print one JSON object with the trial's summary as the last stdout line");
     add_keep_checkpoints_option(sub, o->keepCheckpoints);
     return {sub, [o] { return sweep(*o); }};
 }

@@ -153,6 +153,15 @@ struct TrialClaim {
     ProcessOwner owner;
 };
 
+// What RunStore::shardsMerge did with one shard database.
+struct ShardMergeResult {
+    std::string shard;     // its path, as given
+    int32_t added = 0;     // runs new to this database
+    int32_t updated = 0;   // runs merged before whose shard has progressed since (rows replaced)
+    int32_t unchanged = 0; // runs merged before in the same state: nothing added
+    std::vector<int64_t> runIds; // this database's ids of the shard's runs, in the shard's order
+};
+
 // Metric keys the store writes. Per step: loss, error, lr, images_per_s. Per epoch (at the
 // epoch's last global step): train_loss, train_error, test_loss, test_error, epoch_seconds,
 // epoch_images_per_s.
@@ -258,6 +267,22 @@ public:
     TrialClaim sweepTrialClaim(int64_t sweepId, const std::string& configHash, const RunInfo& info,
                                int32_t keepCheckpoints = kKeepCheckpointsDefault);
     std::vector<SweepTrial> sweepTrialsGet(int64_t sweepId);
+
+    // Folds shard databases (each written by one cluster task, storage.md "Shards") into this
+    // one in a single write transaction: every run with its metrics, statistics, histograms,
+    // epoch hashes and checkpoints, its sweep (found or created by name and JSON) and its trial
+    // links. A run is known by its uid: merging a shard again adds nothing when its run is in
+    // the state merged before, and replaces the run's rows (same id here) when it has progressed.
+    // A run still marked running (its task was killed or ran out of time) arrives interrupted,
+    // its trial failed with a message; no writer or claim is carried over. A trial that this
+    // database already has finished or diverged with another run keeps that run.
+    // throws: StoreError naming the shard that cannot be read (missing, not a run database, of a
+    //         newer or older schema) or this database's error; then nothing at all is merged.
+    std::vector<ShardMergeResult> shardsMerge(const std::vector<std::string>& shardPaths);
+    // For a shard, which one process writes at a time (its task): forgets the writers and claims
+    // of earlier processes, which have ended. Runs still marked running become interrupted and
+    // trials still running become failed with `message`. Returns the trials changed.
+    int32_t shardTakeOver(const std::string& message);
 
     // The fingerprint of each file (named relative to its folder in the result). A hash is read
     // from the file_fingerprints cache when the file's absolute path, size and modification time

@@ -111,6 +111,12 @@ SqliteQuery& SqliteQuery::bindNull(int i) {
     return *this;
 }
 
+SqliteQuery& SqliteQuery::bindValue(int i, const sqlite3_value* v) {
+    if (int rc = sqlite3_bind_value(m_stmt, i, v); rc != SQLITE_OK)
+        sqlite_throw(m_db, rc, *m_path, "binding a value");
+    return *this;
+}
+
 bool SqliteQuery::step() {
     const int rc = sqlite3_step(m_stmt);
     if (rc == SQLITE_ROW) return true;
@@ -145,6 +151,19 @@ std::vector<uint8_t> SqliteQuery::colBlob(int c) const {
     const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(m_stmt, c));
     const int n = sqlite3_column_bytes(m_stmt, c);
     return p ? std::vector<uint8_t>(p, p + n) : std::vector<uint8_t>();
+}
+
+const sqlite3_value* SqliteQuery::colValue(int c) const {
+    return sqlite3_column_value(m_stmt, c);
+}
+
+int SqliteQuery::colCount() const {
+    return sqlite3_column_count(m_stmt);
+}
+
+std::string SqliteQuery::colName(int c) const {
+    const char* n = sqlite3_column_name(m_stmt, c);
+    return n ? n : "";
 }
 
 // ---- SqliteDb ----

@@ -34,6 +34,8 @@ public:
     SqliteQuery& bind(int i, const std::string& v);
     SqliteQuery& bindBlob(int i, std::span<const uint8_t> v);
     SqliteQuery& bindNull(int i);
+    // Binds a copy of a value read by another statement (colValue), of any type.
+    SqliteQuery& bindValue(int i, const sqlite3_value* v);
 
     // Advances; true when a row is available. throws StoreError on failure.
     bool step();
@@ -45,6 +47,10 @@ public:
     double colDouble(int c) const; // NULL reads as NaN
     std::string colText(int c) const;
     std::vector<uint8_t> colBlob(int c) const;
+    // The column as SQLite holds it, valid until the next step or reset (for bindValue).
+    const sqlite3_value* colValue(int c) const;
+    int colCount() const;
+    std::string colName(int c) const;
 
 private:
     sqlite3_stmt* m_stmt;

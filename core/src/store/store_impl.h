@@ -30,6 +30,11 @@ void store_require_writable(const RunStore::Impl& impl, const char* what);
 // requires: inside a write transaction. throws: InputError for a seed above kSeedMax.
 int64_t store_insert_run(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoints);
 
+// The id of the sweep with this name and JSON, inserted when there is none.
+// requires: inside a write transaction.
+int64_t store_sweep_find_or_create(SqliteDb& db, const std::string& name,
+                                   const std::string& sweepJson);
+
 // Status names as stored in runs.status and sweep_trials.status (store_status.cpp).
 // throws: StoreError naming the file `path` for a run status this program does not know.
 RunStatus store_run_status_parse(const std::string& s, const std::string& path);

@@ -19,9 +19,9 @@ int64_t store_insert_run(SqliteDb& db, const RunInfo& info, int32_t keepCheckpoi
         "INSERT INTO runs (name, experiment_json, resolved_config_json, config_hash, seed, "
         "bits_pattern, model, dataset, status, started_at, program_version, host, "
         "writer_host, writer_pid, writer_token, keep_checkpoints, data_dir, data_fingerprint, "
-        "executor) "
+        "executor, uid) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, "
-        "?, ?, ?, ?, ?, ?, ?)");
+        "?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))))");
     q.bind(1, info.name)
         .bind(2, info.experimentJson)
         .bind(3, info.resolvedConfigJson)

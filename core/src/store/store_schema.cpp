@@ -1,4 +1,4 @@
-// Run database schema (v1 and the migrations to v2, v3) and the user_version migrator.
+// Run database schema (v1 and the migrations to v2, v3, v4) and the user_version migrator.
 #include "store/store_schema.h"
 
 #include "bitbench/error.h"
@@ -201,10 +201,32 @@ constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE runs ADD COLUMN executor TEXT;
 )sql";
 
+// Version 4: runs written on cluster nodes into shard databases and merged back.
+// - runs.uid: 32 random hex digits given to every run when it is created (and to every existing
+//   run here), so a run keeps one identity across files: a shard's run merged into the main
+//   database keeps its uid, and merging the shard again finds it instead of adding a copy.
+// - shard_merges: per merged run (by uid), the run it became here, the shard it came from and
+//   the state it was merged in (status, end, steps, newest checkpoint, trial statuses); a merge
+//   that finds the same state adds nothing, a later state replaces the run's rows.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE runs ADD COLUMN uid TEXT;
+UPDATE runs SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX runs_uid ON runs (uid);
+CREATE TABLE shard_merges (
+    uid       TEXT PRIMARY KEY,
+    run       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    state     TEXT NOT NULL,
+    shard     TEXT NOT NULL,
+    merged_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX shard_merges_run ON shard_merges (run);
+)sql";
+
 constexpr StoreMigration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 
 } // namespace

@@ -20,10 +20,8 @@ int64_t RunStore::sweepCreate(const std::string& name, const std::string& sweepJ
     return id;
 }
 
-int64_t RunStore::sweepFindOrCreate(const std::string& name, const std::string& sweepJson) {
-    store_require_writable(*m_impl, "create a sweep");
-    SqliteDb& db = m_impl->db;
-    SqliteWriteTxn txn(db);
+int64_t store_sweep_find_or_create(SqliteDb& db, const std::string& name,
+                                   const std::string& sweepJson) {
     {
         auto q = db.query(
             "SELECT id FROM sweeps WHERE name = ? AND sweep_json = ? ORDER BY id DESC LIMIT 1");
@@ -35,7 +33,13 @@ int64_t RunStore::sweepFindOrCreate(const std::string& name, const std::string& 
         .bind(1, name)
         .bind(2, sweepJson)
         .run();
-    const int64_t id = db.lastInsertId();
+    return db.lastInsertId();
+}
+
+int64_t RunStore::sweepFindOrCreate(const std::string& name, const std::string& sweepJson) {
+    store_require_writable(*m_impl, "create a sweep");
+    SqliteWriteTxn txn(m_impl->db);
+    const int64_t id = store_sweep_find_or_create(m_impl->db, name, sweepJson);
     txn.commit();
     return id;
 }
