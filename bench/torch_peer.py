@@ -191,7 +191,23 @@ class Lenet5(nn.Module):
                     p.clamp_(-0.5, 0.5)
 
 
-class Lenet5Bn(nn.Module):
+class SgdCrossEntropy(nn.Module):
+    """The float-sgd and banner8 recipes: X/256 input, cross-entropy, SGD momentum 0.9, wd 1e-4."""
+
+    def prepare(self, images):
+        return images.float() / 256.0
+
+    def loss(self, logits, labels):
+        return F.cross_entropy(logits, labels)
+
+    def optimizer(self, lr):
+        return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+
+    def before_step(self):
+        pass
+
+
+class Lenet5Bn(SgdCrossEntropy):
     """The op graph lenet5-bn (core/src/graph/graph_builtin.cpp) in float."""
 
     def __init__(self, generator):
@@ -205,23 +221,11 @@ class Lenet5Bn(nn.Module):
         self.bn3 = nn.BatchNorm1d(512)
         self.fc2 = nn.Linear(512, 10)
 
-    def prepare(self, images):
-        return images.float() / 256.0
-
     def forward(self, x):
         x = F.relu(F.max_pool2d(self.bn1(self.conv1(x)), 2))
         x = F.relu(F.max_pool2d(self.bn2(self.conv2(x)), 2))
         x = F.relu(self.bn3(self.fc1(x.flatten(1))))
         return self.fc2(x)
-
-    def loss(self, logits, labels):
-        return F.cross_entropy(logits, labels)
-
-    def optimizer(self, lr):
-        return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-
-    def before_step(self):
-        pass
 
 
 # --- Banner et al. 2018 (ALGORITHMS.md 2): the banner8-sim step --------------------------------
@@ -331,7 +335,7 @@ class RangeBn(nn.Module):
         return out * QuantSte.apply(self.weight, 8).view(shape) + QuantSte.apply(self.bias, 8).view(shape)
 
 
-class Lenet5Banner(nn.Module):
+class Lenet5Banner(SgdCrossEntropy):
     """lenet5-bn under the banner8-sim preset: range BN with 8-bit parameters, every product's and
     BN's input quantized forward (8-bit running range), every product's and BN's output gradient
     quantized to 8 bits (stochastic), weights 8-bit per tensor, the weight gradient from a float32
@@ -347,9 +351,6 @@ class Lenet5Banner(nn.Module):
         self.bns = nn.ModuleList([RangeBn(32), RangeBn(64), RangeBn(512)])
         self.qs = nn.ModuleList([QuantMeasure() for _ in range(7)])
 
-    def prepare(self, images):
-        return images.float() / 256.0
-
     def product(self, x, layer, conv):
         return ProductBiprec.apply(x, QuantSte.apply(layer.weight, 8), conv)
 
@@ -364,15 +365,6 @@ class Lenet5Banner(nn.Module):
         x = self.qs[4](F.relu(F.max_pool2d(self.block(x, 1, self.conv2, True), 2)))
         x = self.qs[6](F.relu(self.block(x.flatten(1), 2, self.fc1, False)))
         return self.product(x, self.fc2, False) + self.fc2.bias
-
-    def loss(self, logits, labels):
-        return F.cross_entropy(logits, labels)
-
-    def optimizer(self, lr):
-        return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-
-    def before_step(self):
-        pass
 
 
 def make_model(case, generator):
