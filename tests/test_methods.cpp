@@ -41,8 +41,8 @@ class TestMethods : public QObject {
 private Q_SLOTS:
     void names() {
         QCOMPARE(experiment_method_names(),
-                 (std::vector<std::string>{"wage", "float-sgd", "bc", "bnn", "twn", "ttq", "dorefa", "terngrad"}));
-        QVERIFY(errorOf([] { experiment_method_json("xnor"); }).contains("known methods are wage, float-sgd, bc, bnn"));
+                 (std::vector<std::string>{"wage", "float-sgd", "banner8-sim", "banner8", "bc", "bnn", "twn", "ttq", "dorefa", "terngrad"}));
+        QVERIFY(errorOf([] { experiment_method_json("xnor"); }).contains("known methods are wage, float-sgd, banner8-sim, banner8, bc, bnn"));
     }
 
     void binaryConnect() {
