@@ -224,8 +224,9 @@ void GraphEngine::backward(const uint8_t* labels, int32_t n, int64_t step, Batch
                                     node.gamma->grad.data(), node.beta->grad.data());
             break;
         case OpKind::RangeBatchNorm:
-            // The quantized gamma of the forward (straight-through to the float one).
-            ref::rangebn_backward(rows, op.outShape.c, op.chunks, x, rangeBnParams(node).first, dy, node.bn, dx,
+            // The gamma the forward used (quantized there when param_bits; straight-through).
+            ref::rangebn_backward(rows, op.outShape.c, op.chunks, x,
+                                  op.paramBits ? node.gammaQ.data() : node.gamma->value.data(), dy, node.bn, dx,
                                   node.gamma->grad.data(), node.beta->grad.data());
             break;
         case OpKind::Quantize: {
