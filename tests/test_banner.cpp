@@ -5,6 +5,7 @@
 #include "bitbench/engine.h"
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
+#include "bitbench/fixed_point.h"
 #include "bitbench/graph.h"
 #include "bitbench/quant.h"
 #include "engine/graph/graph_engine.h"
@@ -12,7 +13,9 @@
 
 #include <QtTest>
 
+#include <cmath>
 #include <cstring>
+#include <numbers>
 
 using namespace bitbench;
 using nlohmann::json;
@@ -189,6 +192,120 @@ private Q_SLOTS:
         QCOMPARE(e.graph.ops[size_t(e.graph.find("conv1.bn"))].paramBits, 8);
         const Experiment f = experiment_from_json({{"model", "lenet5-bn"}, {"method", "float-sgd"}, {"batch_norm", "range"}});
         QCOMPARE(f.graph.ops[size_t(f.graph.find("conv1.bn"))].paramBits, 0);
+    }
+
+    // Fixed-point multipliers: a 31-bit mantissa and a shift, products rounded half to even and
+    // saturated.
+    void fixedPointMultiplier() {
+        const FxMultiplier h = fx_multiplier(0.75);
+        QCOMPARE(h.m, int32_t(3) << 29); // 0.75 2^31
+        QCOMPARE(h.shift, 31);
+        QCOMPARE(fx_multiplier(0.0).m, 0);
+        const FxMultiplier n = fx_multiplier(-3.0); // -0.75 2^2
+        QCOMPARE(n.m, -(int32_t(3) << 29));
+        QCOMPARE(n.shift, 29);
+        const FxMultiplier half = fx_multiplier(0.5);
+        QCOMPARE(fx_multiply_rne(5, half, 0), 2);   // 2.5 -> 2
+        QCOMPARE(fx_multiply_rne(7, half, 0), 4);   // 3.5 -> 4
+        QCOMPARE(fx_multiply_rne(-5, half, 0), -2); // -2.5 -> -2
+        QCOMPARE(fx_multiply_rne(3, h, 0), 2);      // 2.25
+        QCOMPARE(fx_multiply_rne(3, h, 16), 3 * 3 * 16384); // 2.25 on the 2^-16 grid
+        QCOMPARE(fx_multiply_rne(int64_t(1) << 40, n, 0), INT32_MIN);
+        QCOMPARE(fx_multiply_rne(int64_t(1) << 40, h, 0), INT32_MAX);
+        // A mantissa that rounds up to 2^31 moves to the next exponent.
+        const FxMultiplier up = fx_multiplier(std::nextafter(1.0, 0.0));
+        QCOMPARE(up.m, int32_t(1) << 30);
+        QCOMPARE(up.shift, 30);
+        // 1/3: within half a unit of the 31st bit.
+        const FxMultiplier third = fx_multiplier(1.0 / 3);
+        QVERIFY(std::abs(std::ldexp(double(third.m), -third.shift) - 1.0 / 3) <= std::ldexp(1.0, -33));
+    }
+
+    // Range BN in fixed point: the statistics from the integer codes equal the float op's (the
+    // values here are codes times a power of two, so the float sums are exact too), the output
+    // lies on the 2^-16 grid within half a step (plus the multiplier's 2^-31 relative error) of the
+    // float op's, in training and evaluation.
+    void rangeBnFixedPoint() {
+        const int64_t rows = 64;
+        const int32_t c = 3;
+        const double sx = 1.0 / 32;
+        std::vector<float> x(size_t(rows * c));
+        for (int64_t r = 0; r < rows; ++r)
+            for (int32_t ch = 0; ch < c; ++ch)
+                x[size_t(r * c + ch)] = float(sx * std::nearbyint(100 * std::sin(double(r * 7 + ch * 3)) * (ch + 1)));
+        const std::vector<float> gamma = {1.0f, 0.5f, -2.0f}, beta = {0.0f, 0.1f, -0.2f};
+        for (int32_t bits : {0, 8}) {
+            std::vector<float> yf(x.size()), yx(x.size());
+            ref::BatchNormCache cf, cx;
+            std::vector<double> mf(c, 0), sf(c, 1), mx(c, 0), sxr(c, 1);
+            ref::rangebn_forward_train(rows, c, 16, x.data(), gamma.data(), beta.data(), 1e-5, 0.9, yf.data(), cf, mf, sf,
+                                       bits);
+            ref::rangebn_forward_fixed_train(rows, c, 16, x.data(), sx, gamma.data(), beta.data(), 1e-5, 0.9, yx.data(),
+                                             cx, mx, sxr, bits);
+            QCOMPARE(cx.mean, cf.mean);
+            QCOMPARE(cx.invStd, cf.invStd);
+            QCOMPARE(cx.rawScale, cf.rawScale);
+            QCOMPARE(cx.maxIndex, cf.maxIndex);
+            QCOMPARE(cx.minIndex, cf.minIndex);
+            QCOMPARE(cx.fix, cf.fix);
+            QCOMPARE(mx, mf);
+            QCOMPARE(sxr, sf);
+            auto onGridAndClose = [&](const std::vector<float>& fixed, const std::vector<float>& flt) {
+                for (size_t i = 0; i < fixed.size(); ++i) {
+                    const double g = std::ldexp(double(fixed[i]), 16);
+                    QCOMPARE(g, std::nearbyint(g));
+                    QVERIFY2(std::abs(double(fixed[i]) - double(flt[i])) <= std::ldexp(1.0, -16) + 1e-6 * std::abs(flt[i]),
+                             qPrintable(QStringLiteral("%1: %2 vs %3").arg(i).arg(fixed[i]).arg(flt[i])));
+                }
+            };
+            onGridAndClose(yx, yf);
+            QVERIFY(yx != yf);
+            std::vector<float> ef(x.size()), ex(x.size());
+            ref::rangebn_forward_eval(rows, c, x.data(), gamma.data(), beta.data(), mf, sf, ef.data(), bits);
+            ref::rangebn_forward_fixed_eval(rows, c, x.data(), sx, gamma.data(), beta.data(), mf, sf, ex.data(), bits);
+            onGridAndClose(ex, ef);
+        }
+        // Hand-checked: 4 rows in 2 chunks, one channel, codes 1, 3, -2, 6 at sx = 1/2. S = 8, chunk
+        // max 3 and 6, min 1 and -2: range = (9 - (-1)) / 2 * 1/2 = 2.5; fix for n = 2.
+        const std::vector<float> v = {0.5f, 1.5f, -1.0f, 3.0f};
+        const float g1 = 1.0f, b1 = 0.25f;
+        std::vector<float> y(4);
+        ref::BatchNormCache cache;
+        std::vector<double> rm(1, 0), rs(1, 1);
+        ref::rangebn_forward_fixed_train(4, 1, 2, v.data(), 0.5, &g1, &b1, 1e-5, 0.9, y.data(), cache, rm, rs, 0);
+        const double fix = 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(2.0));
+        const double scale = 1 / (2.5 * fix + 1e-5);
+        QCOMPARE(cache.mean[0], 1.0);
+        QCOMPARE(cache.invStd[0], scale);
+        const FxMultiplier m = fx_multiplier(0.5 * scale / 4);
+        const int32_t codes[] = {1, 3, -2, 6};
+        for (int i = 0; i < 4; ++i) {
+            const double want = std::ldexp(double(fx_multiply_rne(4 * codes[i] - 8, m, 16)) + 16384, -16);
+            QCOMPARE(double(y[size_t(i)]), want);
+            QVERIFY(std::abs(want - ((double(v[size_t(i)]) - 1.0) * scale + 0.25)) <= std::ldexp(1.0, -17) + 1e-9);
+        }
+    }
+
+    // fixed_point is written only when set, reads back, and needs integer codes at its input.
+    void rangeBnFixedPointNeedsCodes() {
+        const Experiment e = experiment_from_json({{"model", "lenet5-bn"}, {"method", "banner8"}});
+        const OpDesc& bn = e.graph.ops[size_t(e.graph.find("conv1.bn"))];
+        QVERIFY(bn.fixedPoint);
+        QVERIFY(graph_to_json(e.graph).dump().find("\"fixed_point\":true") != std::string::npos);
+        const Experiment sim = experiment_from_json({{"model", "lenet5-bn"}, {"method", "banner8-sim"}});
+        QVERIFY(!sim.graph.ops[size_t(sim.graph.find("conv1.bn"))].fixedPoint);
+        QVERIFY(graph_to_json(sim.graph).dump().find("fixed_point") == std::string::npos);
+        // banner8-sim's A has Banner's float zero point: no integer codes.
+        json j = {{"name", "t"}, {"dataset", "synthetic"}, {"model", bnModel()}, {"method", "banner8-sim"},
+                  {"batch", 16}, {"batch_norm", "range8-fixed"}};
+        const Experiment bad = experiment_from_json(j);
+        try {
+            graph_exec::GraphEngine engine(bad, false);
+            QFAIL("a fixed-point range BN without integer codes was accepted");
+        } catch (const InputError& err) {
+            QVERIFY2(std::string(err.what()).find("fixed_point") != std::string::npos, err.what());
+            QVERIFY2(std::string(err.what()).find("c1.bn") != std::string::npos, err.what());
+        }
     }
 
     // The stored experiment holds the rewritten graph and not the rewrite keys: it reads back to

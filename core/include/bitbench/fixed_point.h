@@ -47,4 +47,22 @@ inline int64_t fx_div_rne(int64_t num, int64_t den) {
     return q;
 }
 
+// A real multiplier as a fixed-point one (gemmlowp's form): m * 2^-shift with |m| in
+// [2^30, 2^31) (m = 0 for a zero multiplier), m the multiplier's 31-bit mantissa rounded to
+// nearest, ties to even. requires: mult finite.
+struct FxMultiplier {
+    int32_t m = 0;
+    int32_t shift = 0;
+};
+FxMultiplier fx_multiplier(double mult);
+
+// round(x * f.m / 2^(f.shift - frac)) with ties to even, saturated to int32: x times the multiplier
+// on a grid of 2^-frac. Exact in 128 bits before the rounding.
+int32_t fx_multiply_rne(int64_t x, FxMultiplier f, int32_t frac);
+
+// Saturates to int32.
+inline int32_t fx_sat32(int64_t x) {
+    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : int32_t(x);
+}
+
 } // namespace bitbench

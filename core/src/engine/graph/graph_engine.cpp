@@ -135,8 +135,10 @@ void GraphEngine::build() {
     }
     if (!g.ops.empty()) m_nodes.back().last = true;
     planGradCopies();
-    for (Node& n : m_nodes)
+    for (Node& n : m_nodes) {
         if (n.op->hasWeights()) planProducts(n);
+        if (n.op->kind == OpKind::RangeBatchNorm && n.op->fixedPoint) planFixedBn(n);
+    }
     m_input.resize(size_t(B * g.input.size()));
     // The first quantize op reading the input is applied per byte value, like the legacy engines'
     // input tables; here the table holds only the transform and the op runs as any other.

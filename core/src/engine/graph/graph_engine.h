@@ -76,6 +76,7 @@ struct Node {
     std::vector<float> gammaQ, betaQ; // range BN with param_bits: gamma and beta as the op uses them
     Param* beta = nullptr;
     std::vector<double> runMean, runVar; // runVar: range BN's running scale
+    int32_t codeSource = -1;             // range BN in fixed point: the quantize op of its input codes
     ref::BatchNormCache bn;
 
     // Quantize: class A forward, class E backward (of the owner's quantizers), and E_grad, the
@@ -130,6 +131,8 @@ private:
     std::pair<const float*, const float*> rangeBnParams(Node& node);
     // Decides which of a conv/fc's products run on integer codes (graph_int.h), and why.
     void planProducts(Node& n);
+    // A rangebn with fixed_point: finds the quantize op giving its input codes (or refuses).
+    void planFixedBn(Node& n);
     void productForward(Node& n, int32_t batch, const float* x);
     void productBackward(Node& n, int32_t batch, const float* x, float* dx);
     // Marks the path from a quantize op (or the last product) with a split E back to its product.

@@ -103,7 +103,16 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
             break;
         case OpKind::RangeBatchNorm: {
             const auto [gamma, beta] = rangeBnParams(node);
-            if (training)
+            if (op.fixedPoint) {
+                const double sx = double(m_nodes[size_t(node.codeSource)].planA.groups.at(0).scale);
+                if (training)
+                    ref::rangebn_forward_fixed_train(rows, op.outShape.c, op.chunks, x, sx, gamma, beta, op.eps,
+                                                     op.momentum, y, node.bn, node.runMean, node.runVar,
+                                                     op.paramBits);
+                else
+                    ref::rangebn_forward_fixed_eval(rows, op.outShape.c, x, sx, gamma, beta, node.runMean,
+                                                    node.runVar, y, op.paramBits);
+            } else if (training)
                 ref::rangebn_forward_train(rows, op.outShape.c, op.chunks, x, gamma, beta, op.eps, op.momentum, y,
                                            node.bn, node.runMean, node.runVar, op.paramBits);
             else

@@ -4,7 +4,6 @@
 #include "bitbench/quant.h"
 
 #include <cmath>
-#include <numbers>
 
 namespace bitbench::ref {
 
@@ -106,8 +105,7 @@ void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, 
     cache.invStd.assign(static_cast<size_t>(c), 0);
     cache.maxIndex.assign(size_t(c) * size_t(chunks), 0);
     cache.minIndex.assign(size_t(c) * size_t(chunks), 0);
-    const double n = double(rows) / double(chunks);
-    cache.fix = 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
+    cache.fix = rangebn_fix(rows, chunks);
     std::vector<double> sumMax(static_cast<size_t>(c), 0.0), sumMin(static_cast<size_t>(c), 0.0);
     for (int32_t j = 0; j < chunks; ++j) {
         const int64_t lo = j * rows / chunks, hi = (j + 1) * rows / chunks;

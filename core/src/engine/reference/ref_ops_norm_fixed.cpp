@@ -1,0 +1,112 @@
+// Range BN in fixed point (ref_ops.h, rangebn_forward_fixed_*): statistics on the input's integer
+// codes, one fixed-point multiplier and shift per channel, the output on the Q16 grid.
+#include "bitbench/fixed_point.h"
+#include "engine/reference/ref_ops.h"
+
+#include <cmath>
+#include <numbers>
+
+namespace bitbench::ref {
+
+namespace {
+
+constexpr int32_t kFrac = 16; // output grid 2^-16
+
+std::vector<int32_t> codesOf(int64_t count, const float* x, double sx) {
+    std::vector<int32_t> q(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) q[size_t(i)] = int32_t(std::nearbyint(double(x[i]) / sx));
+    return q;
+}
+
+// y = (a q + b[ch]) M[ch] on the 2^-16 grid, plus off[ch] (on the grid), saturated to int32.
+void affineFixed(int64_t rows, int32_t c, const std::vector<int32_t>& q, int64_t a, const std::vector<int64_t>& b,
+                 const std::vector<FxMultiplier>& m, const std::vector<int64_t>& off, float* y) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) {
+            const int64_t t = a * q[size_t(r * c + ch)] + b[size_t(ch)];
+            const int32_t v = fx_sat32(int64_t(fx_multiply_rne(t, m[size_t(ch)], kFrac)) + off[size_t(ch)]);
+            y[r * c + ch] = float(std::ldexp(double(v), -kFrac));
+        }
+}
+
+int64_t onGrid(double v) {
+    const double g = std::nearbyint(std::ldexp(v, kFrac));
+    return g > double(INT32_MAX) ? INT32_MAX : g < double(INT32_MIN) ? INT32_MIN : int64_t(g);
+}
+
+} // namespace
+
+double rangebn_fix(int64_t rows, int32_t chunks) {
+    const double n = double(rows) / double(chunks);
+    return 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
+}
+
+void rangebn_forward_fixed_train(int64_t rows, int32_t c, int32_t chunks, const float* x, double sx,
+                                 const float* gamma, const float* beta, double eps, double momentum, float* y,
+                                 BatchNormCache& cache, std::vector<double>& runMean, std::vector<double>& runScale,
+                                 int32_t scaleBits) {
+    const std::vector<int32_t> q = codesOf(rows * c, x, sx);
+    std::vector<int64_t> sum(static_cast<size_t>(c), 0), span(static_cast<size_t>(c), 0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int32_t ch = 0; ch < c; ++ch) sum[size_t(ch)] += q[size_t(r * c + ch)];
+    cache.maxIndex.assign(size_t(c) * size_t(chunks), 0);
+    cache.minIndex.assign(size_t(c) * size_t(chunks), 0);
+    for (int32_t j = 0; j < chunks; ++j) {
+        const int64_t lo = j * rows / chunks, hi = (j + 1) * rows / chunks;
+        int64_t* iMax = cache.maxIndex.data() + size_t(j) * size_t(c);
+        int64_t* iMin = cache.minIndex.data() + size_t(j) * size_t(c);
+        for (int32_t ch = 0; ch < c; ++ch) iMax[ch] = iMin[ch] = lo;
+        for (int64_t r = lo + 1; r < hi; ++r)
+            for (int32_t ch = 0; ch < c; ++ch) {
+                const int32_t v = q[size_t(r * c + ch)];
+                if (v > q[size_t(iMax[ch] * c + ch)]) iMax[ch] = r;
+                if (v < q[size_t(iMin[ch] * c + ch)]) iMin[ch] = r;
+            }
+        for (int32_t ch = 0; ch < c; ++ch)
+            span[size_t(ch)] += int64_t(q[size_t(iMax[ch] * c + ch)]) - q[size_t(iMin[ch] * c + ch)];
+    }
+    cache.fix = rangebn_fix(rows, chunks);
+    cache.mean.assign(static_cast<size_t>(c), 0);
+    cache.invStd.assign(static_cast<size_t>(c), 0);
+    for (int32_t ch = 0; ch < c; ++ch) {
+        cache.mean[size_t(ch)] = sx * double(sum[size_t(ch)]) / double(rows);
+        const double range = sx * double(span[size_t(ch)]) / double(chunks);
+        const double scale = 1.0 / (range * cache.fix + eps);
+        cache.invStd[size_t(ch)] = scale;
+        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
+        runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
+    }
+    cache.rawScale.clear();
+    if (scaleBits) {
+        cache.rawScale = cache.invStd;
+        quantize_min_max(cache.invStd, scaleBits);
+    }
+    // (x - mean) s g = (rows q - sum) * (sx s g / rows): an exact integer times one multiplier.
+    std::vector<FxMultiplier> m(static_cast<size_t>(c));
+    std::vector<int64_t> b(static_cast<size_t>(c)), off(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) {
+        m[size_t(ch)] = fx_multiplier(sx * cache.invStd[size_t(ch)] * double(gamma[ch]) / double(rows));
+        b[size_t(ch)] = -sum[size_t(ch)];
+        off[size_t(ch)] = onGrid(double(beta[ch]));
+    }
+    affineFixed(rows, c, q, rows, b, m, off, y);
+}
+
+void rangebn_forward_fixed_eval(int64_t rows, int32_t c, const float* x, double sx, const float* gamma,
+                                const float* beta, const std::vector<double>& runMean,
+                                const std::vector<double>& runScale, float* y, int32_t scaleBits) {
+    const std::vector<int32_t> q = codesOf(rows * c, x, sx);
+    std::vector<double> s = runScale;
+    if (scaleBits) quantize_min_max(s, scaleBits);
+    // (x - mean) s g + beta = q (sx s g) + (beta - mean s g): the offset rounded onto the grid once.
+    std::vector<FxMultiplier> m(static_cast<size_t>(c));
+    std::vector<int64_t> b(static_cast<size_t>(c), 0), off(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) {
+        const double sg = s[size_t(ch)] * double(gamma[ch]);
+        m[size_t(ch)] = fx_multiplier(sx * sg);
+        off[size_t(ch)] = onGrid(double(beta[ch]) - runMean[size_t(ch)] * sg);
+    }
+    affineFixed(rows, c, q, 1, b, m, off, y);
+}
+
+} // namespace bitbench::ref
