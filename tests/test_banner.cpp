@@ -1,6 +1,7 @@
 // Banner et al.'s method as data: the affine quantizer's symmetric zero point (banner8's s8 weights
 // and 16-bit E_grad), the range-BN and quantize-point rewrites, the presets' stored graphs, the
 // direction of one-way quantize ops, and stop + resume of a banner8 run equal to an uninterrupted one.
+#include "bitbench/analysis.h"
 #include "bitbench/dataset.h"
 #include "bitbench/engine.h"
 #include "bitbench/error.h"
@@ -306,6 +307,38 @@ private Q_SLOTS:
             QVERIFY2(std::string(err.what()).find("fixed_point") != std::string::npos, err.what());
             QVERIFY2(std::string(err.what()).find("c1.bn") != std::string::npos, err.what());
         }
+    }
+
+    // The shipped Banner experiments read: the four side by side as one sweep (16 trials, each
+    // method on both models and both datasets), and the CIFAR-10 recipe on ResNet-20.
+    void shippedExperimentsRead() {
+        const std::string dir = BITBENCH_SOURCE_DIR "/experiments";
+        std::string name;
+        const auto trials = sweep_expand(json_file_read(dir + "/sweep-banner.json", "sweep file"), dir, &name);
+        QCOMPARE(trials.size(), size_t(16));
+        int range = 0, fixed = 0;
+        for (const auto& t : trials) {
+            QCOMPARE(t.experiment.epochs, 5);
+            for (const OpDesc& op : t.experiment.graph.ops) {
+                range += op.kind == OpKind::RangeBatchNorm;
+                fixed += op.fixedPoint;
+            }
+        }
+        QVERIFY(range > 0);
+        QVERIFY(fixed > 0);
+        const Experiment c = experiment_load(dir + "/banner8-resnet20-cifar10.json");
+        int convs = 0, fcs = 0;
+        for (const OpDesc& op : c.graph.ops) convs += op.kind == OpKind::Conv, fcs += op.kind == OpKind::Fc;
+        QCOMPARE(convs, 19 + 2); // ResNet-20's 19 convs and two 1x1 shortcuts
+        QCOMPARE(fcs, 1);
+        QCOMPARE(c.batch, 256);
+        QCOMPARE(c.graph.input.c, 3);
+        QCOMPARE(c.graph.ops[size_t(c.graph.find("fc"))].inShape.size(), int64_t(64));
+        for (const char* f : {"banner8-lenet5bn-mnist", "banner8-sim-lenet5bn-mnist", "banner8-resnet8-mnist",
+                              "banner8-sim-resnet8-mnist", "banner-lenet5bn-mnist-float-bn",
+                              "banner-lenet5bn-mnist-float-rangebn", "banner-resnet8-mnist-float-bn",
+                              "banner-resnet8-mnist-float-rangebn"})
+            QCOMPARE(experiment_load(dir + "/" + f + ".json").epochs, 5);
     }
 
     // The stored experiment holds the rewritten graph and not the rewrite keys: it reads back to
