@@ -217,6 +217,15 @@ private Q_SLOTS:
         const FxMultiplier up = fx_multiplier(std::nextafter(1.0, 0.0));
         QCOMPARE(up.m, int32_t(1) << 30);
         QCOMPARE(up.shift, 30);
+        // The int64 fast path equals the 128-bit definition.
+        uint64_t st = 12345;
+        auto next = [&] { st = st * 6364136223846793005ull + 1442695040888963407ull; return st >> 11; };
+        for (int i = 0; i < 20000; ++i) {
+            const int64_t x = int64_t(next() % (uint64_t(1) << 34)) - (int64_t(1) << 33);
+            const double mult = std::ldexp(double(next() % 1000000) - 500000.0, -int32_t(next() % 40));
+            const FxMultiplier f = fx_multiplier(mult);
+            QCOMPARE(fx_multiply_rne(x, f, 16), fx_multiply_rne_wide(x, f, 16));
+        }
         // 1/3: within half a unit of the 31st bit.
         const FxMultiplier third = fx_multiplier(1.0 / 3);
         QVERIFY(std::abs(std::ldexp(double(third.m), -third.shift) - 1.0 / 3) <= std::ldexp(1.0, -33));

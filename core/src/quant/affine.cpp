@@ -31,11 +31,19 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
     };
     if (q.rounding == Rounding::Stochastic) {
         for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
-            out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)) + noise_of(w), lo, qmax))));
+            out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)) + noise_of(w), lo, qmax))));
         });
         return;
     }
-    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(std::nearbyint(std::clamp(double(v(i, g)), lo, qmax)))); });
+    if (x.axis == GroupAxis::None && plan.groups.size() == 1) { // one group: a plain loop
+        const QuantGroup G = plan.groups[0];
+        const float zero = float(G.zero);
+        const int64_t n = x.size();
+        for (int64_t i = 0; i < n; ++i)
+            out(i, 0, int32_t(rne_small(std::clamp(double((x.data[i] - G.offset) / G.scale + zero), lo, qmax))));
+        return;
+    }
+    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)), lo, qmax)))); });
 }
 
 // Banner's activation range: the mean over rows (samples) of each row's min and max.
@@ -110,6 +118,13 @@ void affine_observe(const Quantizer& q, QuantClass cls, const TensorView& x, con
 }
 
 void affine_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+    if (plan.groups.size() == 1) {
+        const QuantGroup G = plan.groups[0];
+        affine_each(q, x, plan, d, [&](int64_t i, int64_t, int32_t code) {
+            out[i] = float(code - G.zero) * G.scale + G.offset;
+        });
+        return;
+    }
     affine_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
         const QuantGroup& G = plan.groups[size_t(g)];
         out[i] = float(code - G.zero) * G.scale + G.offset;

@@ -30,6 +30,14 @@ template <class F> inline void for_each_drawn(const TensorView& x, const QuantDr
     });
 }
 
+// round(v) to nearest, ties to even, for |v| < 2^51: adding and subtracting 1.5 * 2^52 in the
+// default rounding mode, what std::nearbyint gives there, without a library call (and so the
+// loops around it vectorize).
+inline double rne_small(double v) {
+    constexpr double magic = 6755399441055744.0;
+    return (v + magic) - magic;
+}
+
 // A word as a uniform number in [0, 1): word * 2^-32 (exact in double).
 inline double unit_of(uint32_t w) { return double(w) * 0x1p-32; }
 // The rounding noise U(-0.5, 0.5): word * 2^-32 - 0.5, in [-0.5, 0.5).
@@ -55,6 +63,18 @@ inline void group_max_abs(const TensorView& x, std::vector<double>& out) {
 inline void group_min_max(const TensorView& x, std::vector<float>& lo, std::vector<float>& hi) {
     lo.assign(size_t(x.groups()), 0.0f);
     hi.assign(size_t(x.groups()), 0.0f);
+    if (x.axis == GroupAxis::None) { // one group: the same comparisons in the same order, no lookups
+        const int64_t n = x.size();
+        if (n == 0) return;
+        float mn = x.data[0], mx = x.data[0];
+        for (int64_t i = 1; i < n; ++i) {
+            mn = std::min(mn, x.data[i]);
+            mx = std::max(mx, x.data[i]);
+        }
+        lo[0] = mn;
+        hi[0] = mx;
+        return;
+    }
     std::vector<uint8_t> seen(lo.size(), 0);
     for_each(x, [&](int64_t i, int64_t g) {
         const float v = x.data[i];

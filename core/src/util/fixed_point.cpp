@@ -17,7 +17,7 @@ FxMultiplier fx_multiplier(double mult) {
     return {int32_t(m), 31 - e};
 }
 
-int32_t fx_multiply_rne(int64_t x, FxMultiplier f, int32_t frac) {
+int32_t fx_multiply_rne_wide(int64_t x, FxMultiplier f, int32_t frac) {
     __extension__ using i128 = __int128;
     const i128 p = i128(x) * f.m;
     const int32_t s = f.shift - frac;

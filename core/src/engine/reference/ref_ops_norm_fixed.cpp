@@ -3,6 +3,7 @@
 #include "bitbench/fixed_point.h"
 #include "engine/reference/ref_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -12,20 +13,56 @@ namespace {
 
 constexpr int32_t kFrac = 16; // output grid 2^-16
 
+// x = float(q sx), rounded once: x / sx is within 2^-23 relative of the integer q, so rounding
+// x * (1 / sx) gives q as well.
+// Rounding to nearest, ties to even, by adding and subtracting 1.5 * 2^52 (exact for |v| < 2^51
+// in the default rounding mode; codes are far below): what nearbyint gives, without a call.
 std::vector<int32_t> codesOf(int64_t count, const float* x, double sx) {
     std::vector<int32_t> q(static_cast<size_t>(count));
-    for (int64_t i = 0; i < count; ++i) q[size_t(i)] = int32_t(std::nearbyint(double(x[i]) / sx));
+    const double inv = 1.0 / sx;
+    constexpr double magic = 6755399441055744.0;
+    for (int64_t i = 0; i < count; ++i) q[size_t(i)] = int32_t((double(x[i]) * inv + magic) - magic);
     return q;
 }
 
 // y = (a q + b[ch]) M[ch] on the 2^-16 grid, plus off[ch] (on the grid), saturated to int32.
 void affineFixed(int64_t rows, int32_t c, const std::vector<int32_t>& q, int64_t a, const std::vector<int64_t>& b,
                  const std::vector<FxMultiplier>& m, const std::vector<int64_t>& off, float* y) {
+    constexpr double unit = 1.0 / (1 << kFrac); // exact: v 2^-16 as ldexp gives it
+    // Fast form when every product fits int64 and every shift is 1..62 (always, in practice):
+    // round half to even as (p + 2^(s-1) - 1 + floor(p / 2^s) mod 2) >> s, no branches.
+    int32_t qmax = 0;
+    for (const int32_t v : q) qmax = std::max(qmax, v < 0 ? -v : v);
+    bool fast = true;
+    std::vector<int64_t> mm(static_cast<size_t>(c)), bias(static_cast<size_t>(c));
+    std::vector<int32_t> sh(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) {
+        const int32_t s = m[size_t(ch)].shift - kFrac;
+        const int64_t tmax = a * qmax + (b[size_t(ch)] < 0 ? -b[size_t(ch)] : b[size_t(ch)]);
+        fast = fast && s >= 1 && s <= 62 && tmax < (int64_t(1) << 32);
+        mm[size_t(ch)] = m[size_t(ch)].m;
+        sh[size_t(ch)] = std::clamp(s, 1, 62);
+        bias[size_t(ch)] = (int64_t(1) << (sh[size_t(ch)] - 1)) - 1;
+    }
+    if (fast) {
+        for (int64_t r = 0; r < rows; ++r) {
+            const int32_t* qr = q.data() + r * c;
+            float* yr = y + r * c;
+            for (int32_t ch = 0; ch < c; ++ch) {
+                const int64_t p = (a * qr[ch] + b[size_t(ch)]) * mm[size_t(ch)];
+                const int32_t s = sh[size_t(ch)];
+                int64_t v = (p + bias[size_t(ch)] + ((p >> s) & 1)) >> s;
+                v = std::clamp<int64_t>(v, INT32_MIN, INT32_MAX) + off[size_t(ch)];
+                yr[ch] = float(double(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)) * unit);
+            }
+        }
+        return;
+    }
     for (int64_t r = 0; r < rows; ++r)
         for (int32_t ch = 0; ch < c; ++ch) {
             const int64_t t = a * q[size_t(r * c + ch)] + b[size_t(ch)];
             const int32_t v = fx_sat32(int64_t(fx_multiply_rne(t, m[size_t(ch)], kFrac)) + off[size_t(ch)]);
-            y[r * c + ch] = float(std::ldexp(double(v), -kFrac));
+            y[r * c + ch] = float(double(v) * unit);
         }
 }
 
