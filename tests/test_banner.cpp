@@ -503,6 +503,77 @@ private Q_SLOTS:
         QCOMPARE(layers[0].plan[3].quantizer, std::string("affine8s"));
     }
 
+    // Affine apply counts the codes it clamps (below the lowest, above the highest code) and gives
+    // the same values as without counting.
+    void affineCountsClamps() {
+        const Quantizer q =
+            quantizer_parse(json::parse(R"({"family": "affine", "bits": 8, "range": "running",
+                                                            "zero_point": "integer"})"),
+                            "q");
+        const std::vector<float> x = {-2.0f, -1.5f, 0.0f, 0.5f, 3.0f};
+        const TensorView v{x.data(), 1, int64_t(x.size()), GroupAxis::None};
+        QuantRunning r{-1.0f, 1.0f};
+        QuantObserveArgs args;
+        args.training = false; // the running range as it is
+        args.running = &r;
+        QuantPlan plan;
+        quant_observe(q, QuantClass::A, v, args, plan);
+        QCOMPARE(plan.clamped, QuantClamps{});
+        std::vector<float> counted(x.size()), plain(x.size());
+        quant_apply(q, v, plan, {}, counted.data(), &plan.clamped);
+        quant_apply(q, v, plan, {}, plain.data());
+        QCOMPARE(counted, plain);
+        // scale 2/255, zero 128: -2 and -1.5 fall below code 0, 3 above code 255.
+        QCOMPARE(plan.clamped.lo, int64_t(2));
+        QCOMPARE(plan.clamped.hi, int64_t(1));
+        QCOMPARE(plan.clamped.total, int64_t(5));
+        // Another family leaves the counts at zero.
+        const Quantizer wage = quantizer_parse("wage8", "q");
+        QuantPlan wagePlan;
+        quant_observe(wage, QuantClass::A, v, {}, wagePlan);
+        QuantClamps none{7, 7, 7};
+        quant_apply(wage, v, wagePlan, {}, plain.data(), &none);
+        QCOMPARE(none, QuantClamps{});
+    }
+
+    // The engine's plans: E_grad apart from E (banner8's 16-bit copy; none in banner8-sim, whose
+    // E_grad is float) and the clamp counts of the step's applies.
+    void plansHoldEGradAndClamps_data() {
+        QTest::addColumn<QString>("method");
+        QTest::newRow("banner8") << "banner8";
+        QTest::newRow("banner8-sim") << "banner8-sim";
+    }
+    void plansHoldEGradAndClamps() {
+        QFETCH(QString, method);
+        const Experiment e = bannerExperiment(method.toStdString().c_str());
+        const Dataset d = dataset_generate_synthetic(12, 12, 1, 10, 32, 16, 7);
+        graph_exec::GraphEngine engine(e, true);
+        BatchResult out;
+        engine.trainStep(d.trainImages.data(), d.trainLabels.data(), 16, 0, 0.1, out);
+        const auto plans = engine.quantPlans();
+        QCOMPARE(plans.size(), size_t(3));
+        const bool integer = method == QLatin1String("banner8");
+        const std::vector<LayerReport> layers = engine.layers();
+        for (size_t l = 0; l < plans.size(); ++l) {
+            const auto& p = plans[l];
+            const QuantPlan& eg = p[size_t(QuantClass::EGrad)];
+            QCOMPARE(eg.groups.size(), size_t(integer ? 1 : 0));
+            if (integer) {
+                QCOMPARE(eg.groups[0].zero, 32768);
+                QCOMPARE(eg.groups[0].codeHi, 65535);
+                QCOMPARE(eg.clamped.total, p[3].clamped.total); // the same gradient, copied
+            }
+            QCOMPARE(p[0].clamped.total, layers[l].weights);
+            QVERIFY(p[0].clamped.lo + p[0].clamped.hi <=
+                    2); // min/max ranges clamp at most the ends
+            QVERIFY(p[3].clamped.total > 0);
+        }
+        // The first step's running range is 0.9 of the batch's: the activations overflow it.
+        const QuantClamps a = plans[0][1].clamped;
+        QVERIFY(a.total > 0);
+        QVERIFY(a.lo + a.hi > 0);
+    }
+
     // Stop after 3 steps, save, load into a new engine, 3 more: the weights, the momentum, the
     // running BN statistics and the running activation ranges equal 6 uninterrupted steps.
     void resumeEqualsUninterrupted_data() {

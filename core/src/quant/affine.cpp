@@ -5,7 +5,8 @@
 //   scale = max((max - min) / (2^M - 1), 1e-8)          (float, as the authors' float32 code)
 //   v = (x - offset) / scale + zero                     (float)
 //   stochastic: v += U(-0.5, 0.5)                       (double, RandomPurpose::QuantNoise)
-//   code = rne(clamp(v, 0, 2^M - 1))                    (clamp before round)
+//   code = rne(clamp(v, 0, 2^M - 1))                    (clamp before round; apply counts the
+//                                                        v below 0 and above 2^M - 1: QuantClamps)
 //   x_hat = float(code - zero) * scale + offset
 // Banner: offset = min, zero = 0. Integer zero point: [min, max] widened to contain 0, offset 0,
 // zero = clamp(rne(-min / scale), 0, 2^M - 1), so 0 is exactly a code (u8 codes at M = 8).
@@ -21,7 +22,8 @@ namespace bitbench::quant {
 namespace {
 
 template <class Out>
-void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, Out out) {
+void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                 const QuantDraws& d, QuantClamps* cl, Out out) {
     // Codes clamped to the plan's codeLo..codeHi (0 .. 2^M - 1, or from 1 when symmetric).
     const double lo = plan.groups.empty() ? 0.0 : double(plan.groups[0].codeLo);
     const double qmax = double((int64_t(1) << q.bits) - 1);
@@ -29,21 +31,26 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
         const QuantGroup& G = plan.groups[size_t(g)];
         return (x.data[i] - G.offset) / G.scale + float(G.zero);
     };
+    // The code of t, counted when it lies outside the codes (the count changes nothing).
+    int64_t below = 0, above = 0;
+    auto code = [&](double t) {
+        below += t < lo;
+        above += t > qmax;
+        return int32_t(rne_small(std::clamp(t, lo, qmax)));
+    };
     if (q.rounding == Rounding::Stochastic) {
         for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
-            out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)) + noise_of(w), lo, qmax))));
+            out(i, g, code(double(v(i, g)) + noise_of(w)));
         });
-        return;
-    }
-    if (x.axis == GroupAxis::None && plan.groups.size() == 1) { // one group: a plain loop
+    } else if (x.axis == GroupAxis::None && plan.groups.size() == 1) { // one group: a plain loop
         const QuantGroup G = plan.groups[0];
         const float zero = float(G.zero);
         const int64_t n = x.size();
-        for (int64_t i = 0; i < n; ++i)
-            out(i, 0, int32_t(rne_small(std::clamp(double((x.data[i] - G.offset) / G.scale + zero), lo, qmax))));
-        return;
+        for (int64_t i = 0; i < n; ++i) out(i, 0, code(double((x.data[i] - G.offset) / G.scale + zero)));
+    } else {
+        for_each(x, [&](int64_t i, int64_t g) { out(i, g, code(double(v(i, g)))); });
     }
-    for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)), lo, qmax)))); });
+    if (cl) *cl = {below, above, x.size()};
 }
 
 // Banner's activation range: the mean over rows (samples) of each row's min and max.
@@ -117,15 +124,16 @@ void affine_observe(const Quantizer& q, QuantClass cls, const TensorView& x, con
     }
 }
 
-void affine_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+void affine_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                  const QuantDraws& d, float* out, QuantClamps* clamped) {
     if (plan.groups.size() == 1) {
         const QuantGroup G = plan.groups[0];
-        affine_each(q, x, plan, d, [&](int64_t i, int64_t, int32_t code) {
+        affine_each(q, x, plan, d, clamped, [&](int64_t i, int64_t, int32_t code) {
             out[i] = float(code - G.zero) * G.scale + G.offset;
         });
         return;
     }
-    affine_each(q, x, plan, d, [&](int64_t i, int64_t g, int32_t code) {
+    affine_each(q, x, plan, d, clamped, [&](int64_t i, int64_t g, int32_t code) {
         const QuantGroup& G = plan.groups[size_t(g)];
         out[i] = float(code - G.zero) * G.scale + G.offset;
     });
@@ -133,7 +141,7 @@ void affine_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan
 
 void affine_apply_codes(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d,
                         int32_t* codes) {
-    affine_each(q, x, plan, d, [&](int64_t i, int64_t, int32_t code) { codes[i] = code; });
+    affine_each(q, x, plan, d, nullptr, [&](int64_t i, int64_t, int32_t code) { codes[i] = code; });
 }
 
 void affine_backward(const Quantizer&, const TensorView& x, const QuantPlan&, const float* dq, float* dx,

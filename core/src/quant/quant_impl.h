@@ -49,6 +49,7 @@ inline void plan_reset(QuantPlan& plan, const Quantizer& q, QuantClass cls, cons
     plan.cls = cls;
     plan.axis = x.axis;
     plan.groups.assign(size_t(x.groups()), QuantGroup{});
+    plan.clamped = {};
 }
 
 // max|x| per group (exact in float).
@@ -129,12 +130,15 @@ inline void copy_floats(const float* src, float* dst, int64_t n) {
 inline bool is_error_class(QuantClass c) { return c == QuantClass::E || c == QuantClass::EGrad; }
 
 // Entry points of each family (registry.cpp puts them in the table).
-#define BITBENCH_QUANT_FAMILY(name)                                                                                    \
-    void name##_observe(const Quantizer&, QuantClass, const TensorView&, const QuantObserveArgs&, QuantPlan&);      \
-    void name##_apply(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&, float*);             \
-    void name##_backward(const Quantizer&, const TensorView&, const QuantPlan&, const float*, float*,               \
-                         QuantParamGrads*);                                                                            \
-    void name##_apply_codes(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&, int32_t*);
+#define BITBENCH_QUANT_FAMILY(name)                                                                \
+    void name##_observe(const Quantizer&, QuantClass, const TensorView&, const QuantObserveArgs&,  \
+                        QuantPlan&);                                                               \
+    void name##_apply(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&,    \
+                      float*, QuantClamps*);                                                       \
+    void name##_backward(const Quantizer&, const TensorView&, const QuantPlan&, const float*,      \
+                         float*, QuantParamGrads*);                                                \
+    void name##_apply_codes(const Quantizer&, const TensorView&, const QuantPlan&,                 \
+                            const QuantDraws&, int32_t*);
 BITBENCH_QUANT_FAMILY(float)
 BITBENCH_QUANT_FAMILY(wage)
 BITBENCH_QUANT_FAMILY(pow2)

@@ -110,7 +110,7 @@ public:
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
     std::vector<LayerReport> layers() const override;
-    std::vector<std::array<QuantPlan, 4>> quantPlans() const override;
+    std::vector<std::array<QuantPlan, kQuantClassCount>> quantPlans() const override;
     // The quantize op of `product`'s block that gives its A (forward) or E (backward) class.
     const Node* ownedQuantize(const Node& product, bool forward) const;
     uint64_t weightsHash() const override;
