@@ -29,35 +29,56 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
         const QuantGroup& G = plan.groups[size_t(g)];
         return (x.data[i] - G.offset) / G.scale + float(G.zero);
     };
+    if (x.axis == GroupAxis::None && plan.groups.size() == 1) {
+        // One group: plain loops over chunks in parallel (every element's code depends on its value
+        // and its own draw only), the draws 16 Philox blocks at a time.
+        const QuantGroup G = plan.groups[0];
+        const float zero = float(G.zero);
+        const bool stochastic = q.rounding == Rounding::Stochastic;
+        for_chunks(x.size(), [&](int64_t i0, int64_t i1) {
+            const float* src = x.data;
+            if (stochastic) {
+                alignas(64) uint32_t w[kQuantChunk];
+                draw_words(d, RandomPurpose::QuantNoise, i0, i1 - i0, w);
+                for (int64_t i = i0; i < i1; ++i)
+                    out(i, 0, int32_t(rne_small(std::clamp(double((src[i] - G.offset) / G.scale + zero) + noise_of(w[i - i0]),
+                                                           lo, qmax))));
+                return;
+            }
+            for (int64_t i = i0; i < i1; ++i)
+                out(i, 0, int32_t(rne_small(std::clamp(double((src[i] - G.offset) / G.scale + zero), lo, qmax))));
+        });
+        return;
+    }
     if (q.rounding == Rounding::Stochastic) {
         for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
             out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)) + noise_of(w), lo, qmax))));
         });
         return;
     }
-    if (x.axis == GroupAxis::None && plan.groups.size() == 1) { // one group: a plain loop
-        const QuantGroup G = plan.groups[0];
-        const float zero = float(G.zero);
-        const int64_t n = x.size();
-        for (int64_t i = 0; i < n; ++i)
-            out(i, 0, int32_t(rne_small(std::clamp(double((x.data[i] - G.offset) / G.scale + zero), lo, qmax))));
-        return;
-    }
     for_each(x, [&](int64_t i, int64_t g) { out(i, g, int32_t(rne_small(std::clamp(double(v(i, g)), lo, qmax)))); });
 }
 
 // Banner's activation range: the mean over rows (samples) of each row's min and max.
+// Each row's min and max in parallel (rows are independent), the sums in row order as before.
 void sample_mean_range(const TensorView& x, float& lo, float& hi) {
+    std::vector<float> rowLo(size_t(x.rows)), rowHi(size_t(x.rows));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, x.rows), [&](const tbb::blocked_range<int64_t>& rr) {
+        for (int64_t r = rr.begin(); r < rr.end(); ++r) {
+            const float* row = x.data + r * x.cols;
+            float mn = row[0], mx = row[0];
+            for (int64_t c = 1; c < x.cols; ++c) {
+                mn = std::min(mn, row[c]);
+                mx = std::max(mx, row[c]);
+            }
+            rowLo[size_t(r)] = mn;
+            rowHi[size_t(r)] = mx;
+        }
+    });
     double sumLo = 0, sumHi = 0;
     for (int64_t r = 0; r < x.rows; ++r) {
-        const float* row = x.data + r * x.cols;
-        float mn = row[0], mx = row[0];
-        for (int64_t c = 1; c < x.cols; ++c) {
-            mn = std::min(mn, row[c]);
-            mx = std::max(mx, row[c]);
-        }
-        sumLo += mn;
-        sumHi += mx;
+        sumLo += rowLo[size_t(r)];
+        sumHi += rowHi[size_t(r)];
     }
     lo = float(sumLo / double(x.rows));
     hi = float(sumHi / double(x.rows));

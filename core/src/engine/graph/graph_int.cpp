@@ -46,8 +46,11 @@ void fillCodes(const float* v, int64_t rows, int64_t cols, const std::vector<dou
         const float* src = v + r * cols;
         C* dst = out + r * cols;
         for (int64_t c = 0; c < cols; ++c) {
-            // v = float(code * scale): v / scale is within |code| 2^-23 of the code.
-            const double code = std::nearbyint(double(src[c]) * inv);
+            // v = float(code * scale): v / scale is within |code| 2^-23 of the code. Rounded to
+            // nearest even by adding and subtracting 1.5 * 2^52 (what nearbyint gives below 2^51,
+            // without a call; anything larger clamps to the bound either way).
+            constexpr double magic = 6755399441055744.0;
+            const double code = (double(src[c]) * inv + magic) - magic;
             dst[c] = C(std::clamp(code, double(-bound), double(bound)));
         }
     });
