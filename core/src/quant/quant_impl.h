@@ -102,19 +102,44 @@ inline void group_min_max(const TensorView& x, std::vector<float>& lo, std::vect
         std::vector<uint8_t> any(static_cast<size_t>(chunks), 0);
         const float* v = x.data;
         for_chunks(n, [&](int64_t i0, int64_t i1) {
+            const size_t c = size_t(i0 / kQuantChunk);
             int64_t i = i0;
             if (i0 > 0)
                 while (i < i1 && std::isnan(v[i])) ++i;
             if (i == i1) return;
-            float mn = v[i], mx = v[i];
-            for (++i; i < i1; ++i) {
+            any[c] = 1;
+            if (std::isnan(v[i])) { // element 0: the sequential fold stays NaN
+                cLo[c] = cHi[c] = v[i];
+                return;
+            }
+            // From a number, the fold's value is the least (greatest) number of the chunk, NaNs
+            // skipped: found in 16 independent lanes (vector min/max), which order cannot change.
+            // Only a zero's sign depends on order: that of the chunk's first zero.
+            const int64_t start = i;
+            float lo[16], hi[16];
+            for (int k = 0; k < 16; ++k) lo[k] = hi[k] = v[start];
+            for (++i; i + 16 <= i1; i += 16)
+                for (int k = 0; k < 16; ++k) {
+                    lo[k] = std::min(lo[k], v[i + k]);
+                    hi[k] = std::max(hi[k], v[i + k]);
+                }
+            float mn = lo[0], mx = hi[0];
+            for (int k = 1; k < 16; ++k) {
+                mn = std::min(mn, lo[k]);
+                mx = std::max(mx, hi[k]);
+            }
+            for (; i < i1; ++i) {
                 mn = std::min(mn, v[i]);
                 mx = std::max(mx, v[i]);
             }
-            const size_t c = size_t(i0 / kQuantChunk);
+            if (mn == 0.0f || mx == 0.0f) {
+                int64_t z = start;
+                while (v[z] != 0.0f) ++z; // there is one
+                if (mn == 0.0f) mn = v[z];
+                if (mx == 0.0f) mx = v[z];
+            }
             cLo[c] = mn;
             cHi[c] = mx;
-            any[c] = 1;
         });
         float mn = cLo[0], mx = cHi[0]; // chunk 0 always has its element 0
         for (size_t c = 1; c < size_t(chunks); ++c)
