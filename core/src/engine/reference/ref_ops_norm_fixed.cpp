@@ -1,10 +1,13 @@
 // Range BN in fixed point (ref_ops.h, rangebn_forward_fixed_*): statistics on the input's integer
 // codes, one fixed-point multiplier and shift per channel, the output on the Q16 grid.
 #include "bitbench/fixed_point.h"
+#include "bitbench/gemm.h"
 #include "engine/reference/ref_ops.h"
+#include "kernels/wage_kernels.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <cmath>
@@ -67,11 +70,16 @@ void affineFixed(int64_t rows, int32_t c, const int32_t* q, int64_t a, const std
     constexpr double unit = 1.0 / (1 << kFrac); // exact: v 2^-16 as ldexp gives it
     // Fast form when every product fits int64 and every shift is 1..62 (always, in practice):
     // round half to even as (p + 2^(s-1) - 1 + floor(p / 2^s) mod 2) >> s, no branches.
-    int32_t qmax = 0;
-    for (int64_t i = 0; i < rows * c; ++i) qmax = std::max(qmax, q[size_t(i)] < 0 ? -q[size_t(i)] : q[size_t(i)]);
+    // max |q| (an integer maximum: any split gives it).
+    const int32_t qmax = tbb::parallel_reduce(
+        tbb::blocked_range<int64_t>(0, rows * c, 16384), int32_t(0),
+        [&](const tbb::blocked_range<int64_t>& r, int32_t m0) {
+            for (int64_t i = r.begin(); i < r.end(); ++i) m0 = std::max(m0, q[i] < 0 ? -q[i] : q[i]);
+            return m0;
+        },
+        [](int32_t x, int32_t z) { return std::max(x, z); });
     bool fast = true;
-    std::vector<int64_t> mm(static_cast<size_t>(c)), bias(static_cast<size_t>(c));
-    std::vector<int32_t> sh(static_cast<size_t>(c));
+    std::vector<int64_t> mm(static_cast<size_t>(c)), bias(static_cast<size_t>(c)), sh(static_cast<size_t>(c));
     for (int32_t ch = 0; ch < c; ++ch) {
         const int32_t s = m[size_t(ch)].shift - kFrac;
         const int64_t tmax = a * qmax + (b[size_t(ch)] < 0 ? -b[size_t(ch)] : b[size_t(ch)]);
@@ -81,20 +89,13 @@ void affineFixed(int64_t rows, int32_t c, const int32_t* q, int64_t a, const std
         bias[size_t(ch)] = (int64_t(1) << (sh[size_t(ch)] - 1)) - 1;
     }
     if (fast) {
-        // Element-wise: rows split over threads.
+        // Element-wise: rows split over threads, each block on the kernel table's fixedBnRows (the
+        // same integer steps compiled for the active ISA: vector lanes, same bits).
+        const wage_kernels::Kernels& k = wage_kernels::kernels_for(gemm_isa_active());
+        const wage_kernels::FixedBnChannels chans{b.data(), mm.data(), sh.data(), bias.data(), off.data()};
         tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, std::max<int64_t>(1, 4096 / std::max(1, c))),
                           [&](const tbb::blocked_range<int64_t>& rr) {
-                              for (int64_t r = rr.begin(); r < rr.end(); ++r) {
-                                  const int32_t* qr = q + r * c;
-                                  float* yr = y + r * c;
-                                  for (int32_t ch = 0; ch < c; ++ch) {
-                                      const int64_t p = (a * qr[ch] + b[size_t(ch)]) * mm[size_t(ch)];
-                                      const int32_t s = sh[size_t(ch)];
-                                      int64_t v = (p + bias[size_t(ch)] + ((p >> s) & 1)) >> s;
-                                      v = std::clamp<int64_t>(v, INT32_MIN, INT32_MAX) + off[size_t(ch)];
-                                      yr[ch] = float(double(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)) * unit);
-                                  }
-                              }
+                              k.fixedBnRows(q + rr.begin() * c, rr.end() - rr.begin(), c, a, chans, y + rr.begin() * c);
                           });
         return;
     }
