@@ -17,6 +17,8 @@
 // Backward: straight-through, no clip mask.
 #include "quant/quant_impl.h"
 
+#include <atomic>
+
 namespace bitbench::quant {
 
 namespace {
@@ -32,39 +34,68 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
         return (x.data[i] - G.offset) / G.scale + float(G.zero);
     };
     // The code of t, counted when it lies outside the codes (the count changes nothing).
-    int64_t below = 0, above = 0;
-    auto code = [&](double t) {
+    auto code = [&](double t, int64_t& below, int64_t& above) {
         below += t < lo;
         above += t > qmax;
         return int32_t(rne_small(std::clamp(t, lo, qmax)));
     };
-    if (q.rounding == Rounding::Stochastic) {
-        for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
-            out(i, g, code(double(v(i, g)) + noise_of(w)));
-        });
-    } else if (x.axis == GroupAxis::None && plan.groups.size() == 1) { // one group: a plain loop
+    if (x.axis == GroupAxis::None && plan.groups.size() == 1) {
+        // One group: plain loops over chunks in parallel (every element's code depends on its value
+        // and its own draw only), the draws 16 Philox blocks at a time; the clamp counts are
+        // integer sums, the same for any split.
         const QuantGroup G = plan.groups[0];
         const float zero = float(G.zero);
-        const int64_t n = x.size();
-        for (int64_t i = 0; i < n; ++i) out(i, 0, code(double((x.data[i] - G.offset) / G.scale + zero)));
+        const bool stochastic = q.rounding == Rounding::Stochastic;
+        std::atomic<int64_t> belowAll{0}, aboveAll{0};
+        for_chunks(x.size(), [&](int64_t i0, int64_t i1) {
+            const float* src = x.data;
+            int64_t below = 0, above = 0;
+            if (stochastic) {
+                alignas(64) uint32_t w[kQuantChunk];
+                draw_words(d, RandomPurpose::QuantNoise, i0, i1 - i0, w);
+                for (int64_t i = i0; i < i1; ++i)
+                    out(i, 0, code(double((src[i] - G.offset) / G.scale + zero) + noise_of(w[i - i0]), below, above));
+            } else {
+                for (int64_t i = i0; i < i1; ++i)
+                    out(i, 0, code(double((src[i] - G.offset) / G.scale + zero), below, above));
+            }
+            belowAll += below;
+            aboveAll += above;
+        });
+        if (cl) *cl = {belowAll.load(), aboveAll.load(), x.size()};
+        return;
+    }
+    int64_t below = 0, above = 0;
+    if (q.rounding == Rounding::Stochastic) {
+        for_each_drawn(x, d, RandomPurpose::QuantNoise, [&](int64_t i, int64_t g, uint32_t w) {
+            out(i, g, code(double(v(i, g)) + noise_of(w), below, above));
+        });
     } else {
-        for_each(x, [&](int64_t i, int64_t g) { out(i, g, code(double(v(i, g)))); });
+        for_each(x, [&](int64_t i, int64_t g) { out(i, g, code(double(v(i, g)), below, above)); });
     }
     if (cl) *cl = {below, above, x.size()};
 }
 
 // Banner's activation range: the mean over rows (samples) of each row's min and max.
+// Each row's min and max in parallel (rows are independent), the sums in row order as before.
 void sample_mean_range(const TensorView& x, float& lo, float& hi) {
+    std::vector<float> rowLo(size_t(x.rows)), rowHi(size_t(x.rows));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, x.rows), [&](const tbb::blocked_range<int64_t>& rr) {
+        for (int64_t r = rr.begin(); r < rr.end(); ++r) {
+            const float* row = x.data + r * x.cols;
+            float mn = row[0], mx = row[0];
+            for (int64_t c = 1; c < x.cols; ++c) {
+                mn = std::min(mn, row[c]);
+                mx = std::max(mx, row[c]);
+            }
+            rowLo[size_t(r)] = mn;
+            rowHi[size_t(r)] = mx;
+        }
+    });
     double sumLo = 0, sumHi = 0;
     for (int64_t r = 0; r < x.rows; ++r) {
-        const float* row = x.data + r * x.cols;
-        float mn = row[0], mx = row[0];
-        for (int64_t c = 1; c < x.cols; ++c) {
-            mn = std::min(mn, row[c]);
-            mx = std::max(mx, row[c]);
-        }
-        sumLo += mn;
-        sumHi += mx;
+        sumLo += rowLo[size_t(r)];
+        sumHi += rowHi[size_t(r)];
     }
     lo = float(sumLo / double(x.rows));
     hi = float(sumHi / double(x.rows));

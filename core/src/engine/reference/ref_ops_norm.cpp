@@ -3,6 +3,10 @@
 
 #include "bitbench/quant.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace bitbench::ref {
@@ -152,12 +156,25 @@ template <typename T>
 void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* dy,
                       const BatchNormCache& cache, T* dx, T* dgamma, T* dbeta) {
     std::vector<double> sdy(static_cast<size_t>(c), 0.0), sdyc(static_cast<size_t>(c), 0.0); // sum dy, sum dy (x - mean)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int32_t ch = 0; ch < c; ++ch) {
-            const double d = double(dy[r * c + ch]);
-            sdy[size_t(ch)] += d;
-            sdyc[size_t(ch)] += d * (double(x[r * c + ch]) - cache.mean[size_t(ch)]);
+    // Each channel's sums in row order, as one loop would; blocks of 16 channels on different threads.
+    constexpr int32_t kBlock = 16;
+    tbb::parallel_for(int32_t(0), (c + kBlock - 1) / kBlock, [&](int32_t blk) {
+        const int32_t ch0 = blk * kBlock, n = std::min(c, ch0 + kBlock) - ch0;
+        double s[kBlock] = {}, sc[kBlock] = {}, mean[kBlock] = {};
+        for (int32_t k = 0; k < n; ++k) mean[k] = cache.mean[size_t(ch0 + k)];
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* d = dy + r * c + ch0;
+            const T* xr = x + r * c + ch0;
+            for (int32_t k = 0; k < n; ++k) {
+                s[k] += double(d[k]);
+                sc[k] += double(d[k]) * (double(xr[k]) - mean[k]);
+            }
         }
+        for (int32_t k = 0; k < n; ++k) {
+            sdy[size_t(ch0 + k)] = s[k];
+            sdyc[size_t(ch0 + k)] = sc[k];
+        }
+    });
     std::vector<double> direct(static_cast<size_t>(c)), viaMean(static_cast<size_t>(c)), perChunk(static_cast<size_t>(c));
     for (int32_t ch = 0; ch < c; ++ch) {
         const double s = cache.invStd[size_t(ch)], g = double(gamma[ch]);
@@ -173,9 +190,12 @@ void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const
         perChunk[size_t(ch)] = dRange / double(chunks);
     }
     if (!dx) return;
-    for (int64_t r = 0; r < rows; ++r)
-        for (int32_t ch = 0; ch < c; ++ch)
-            dx[r * c + ch] = T(direct[size_t(ch)] * double(dy[r * c + ch]) + viaMean[size_t(ch)]);
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, std::max<int64_t>(1, 4096 / std::max(1, c))),
+                      [&](const tbb::blocked_range<int64_t>& rr) {
+                          for (int64_t r = rr.begin(); r < rr.end(); ++r)
+                              for (int32_t ch = 0; ch < c; ++ch)
+                                  dx[r * c + ch] = T(direct[size_t(ch)] * double(dy[r * c + ch]) + viaMean[size_t(ch)]);
+                      });
     for (int32_t j = 0; j < chunks; ++j)
         for (int32_t ch = 0; ch < c; ++ch) {
             const int64_t iMax = cache.maxIndex[size_t(j) * size_t(c) + size_t(ch)];
