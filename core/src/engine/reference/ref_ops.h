@@ -99,6 +99,11 @@ template <typename T>
 void rangebn_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta,
                           const std::vector<double>& runMean, const std::vector<double>& runScale, T* y,
                           int32_t scaleBits = 0);
+// Range BN's scales from each channel's range: scale = 1 / (range fix + eps) into cache.invStd
+// (quantized per tensor when scaleBits, the unquantized ones then in cache.rawScale), and the
+// running mean and scale updated. requires: cache.mean and cache.fix set for this batch.
+void rangebn_scales(const std::vector<double>& range, double eps, double momentum, BatchNormCache& cache,
+                    std::vector<double>& runMean, std::vector<double>& runScale, int32_t scaleBits);
 // Quantizes v in place per tensor: affine min/max, `bits`, nearest (the quantizer family's rule).
 void quantize_min_max(std::vector<double>& v, int32_t bits);
 // Range BN's constant fix for `rows` values per channel in `chunks` chunks.

@@ -34,6 +34,22 @@ template <typename T> std::vector<double> channelMeans(int64_t rows, int32_t c, 
 
 } // namespace
 
+void rangebn_scales(const std::vector<double>& range, double eps, double momentum, BatchNormCache& cache,
+                    std::vector<double>& runMean, std::vector<double>& runScale, int32_t scaleBits) {
+    cache.invStd.assign(range.size(), 0);
+    for (size_t ch = 0; ch < range.size(); ++ch) {
+        const double scale = 1.0 / (range[ch] * cache.fix + eps);
+        cache.invStd[ch] = scale;
+        runMean[ch] = (1 - momentum) * runMean[ch] + momentum * cache.mean[ch];
+        runScale[ch] = (1 - momentum) * runScale[ch] + momentum * scale;
+    }
+    cache.rawScale.clear();
+    if (scaleBits) {
+        cache.rawScale = cache.invStd;
+        quantize_min_max(cache.invStd, scaleBits);
+    }
+}
+
 void quantize_min_max(std::vector<double>& v, int32_t bits) {
     Quantizer q;
     q.family = QuantFamily::Affine;
@@ -127,18 +143,9 @@ void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, 
             sumMin[size_t(ch)] += double(x[iMin[ch] * c + ch]);
         }
     }
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double range = (sumMax[size_t(ch)] - sumMin[size_t(ch)]) / double(chunks);
-        const double scale = 1.0 / (range * cache.fix + eps);
-        cache.invStd[size_t(ch)] = scale;
-        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
-        runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
-    }
-    cache.rawScale.clear();
-    if (scaleBits) {
-        cache.rawScale = cache.invStd;
-        quantize_min_max(cache.invStd, scaleBits);
-    }
+    std::vector<double> range(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) range[size_t(ch)] = (sumMax[size_t(ch)] - sumMin[size_t(ch)]) / double(chunks);
+    rangebn_scales(range, eps, momentum, cache, runMean, runScale, scaleBits);
     normalize(rows, c, x, gamma, beta, cache.mean.data(), cache.invStd.data(), y);
 }
 

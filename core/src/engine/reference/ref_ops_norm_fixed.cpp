@@ -158,20 +158,12 @@ void rangebn_forward_fixed_train(int64_t rows, int32_t c, int32_t chunks, const 
     }
     cache.fix = rangebn_fix(rows, chunks);
     cache.mean.assign(static_cast<size_t>(c), 0);
-    cache.invStd.assign(static_cast<size_t>(c), 0);
+    std::vector<double> range(static_cast<size_t>(c));
     for (int32_t ch = 0; ch < c; ++ch) {
         cache.mean[size_t(ch)] = sx * double(sum[size_t(ch)]) / double(rows);
-        const double range = sx * double(span[size_t(ch)]) / double(chunks);
-        const double scale = 1.0 / (range * cache.fix + eps);
-        cache.invStd[size_t(ch)] = scale;
-        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
-        runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
+        range[size_t(ch)] = sx * double(span[size_t(ch)]) / double(chunks);
     }
-    cache.rawScale.clear();
-    if (scaleBits) {
-        cache.rawScale = cache.invStd;
-        quantize_min_max(cache.invStd, scaleBits);
-    }
+    rangebn_scales(range, eps, momentum, cache, runMean, runScale, scaleBits);
     // (x - mean) s g = (rows q - sum) * (sx s g / rows): an exact integer times one multiplier.
     std::vector<FxMultiplier> m(static_cast<size_t>(c));
     std::vector<int64_t> b(static_cast<size_t>(c)), off(static_cast<size_t>(c));
