@@ -2,6 +2,7 @@
 // same JSON in a file would, editing a cell changes the experiment's quantizers, plans become
 // inspector marks, and an op-form model trains from the GUI controller into the store.
 #include "experiment_panel.h"
+#include "inspector_panel.h"
 #include "main_window.h"
 #include "quant_bridge.h"
 #include "training_controller.h"
@@ -10,6 +11,7 @@
 
 #include "bitbench/store.h"
 
+#include <QComboBox>
 #include <QFile>
 #include <QSettings>
 #include <QSignalSpy>
@@ -96,6 +98,47 @@ private Q_SLOTS:
         const auto wage = panel->buildExperiment(w.editorQuantKeys());
         QVERIFY(wage.has_value());
         QCOMPARE(wage->configHash(), fileEquivalent({{"model", "lenet5"}, {"method", "wage"}}, *wage).configHash());
+    }
+
+    // Banner et al.'s presets from the picker: the experiment is the shipped file's.
+    void bannerPresetsMatchTheirFiles() {
+        MainWindow w;
+        w.restoreSession();
+        fakeMnist(w);
+        auto* panel = w.experimentPanel();
+        auto* combo = panel->findChild<QComboBox*>(QStringLiteral("methodCombo"));
+        QVERIFY(combo);
+        QVERIFY(panel->setModel(QStringLiteral("lenet5-bn")));
+        for (const char* method : {"banner8", "banner8-sim"}) {
+            const QString name = QString::fromLatin1(method);
+            const int i = combo->findData(name);
+            QVERIFY2(i > 0, method);
+            combo->setCurrentIndex(i);
+            Q_EMIT combo->activated(i); // as a click on the item
+            QCOMPARE(panel->method(), name);
+            const auto e = panel->buildExperiment(w.editorQuantKeys());
+            QVERIFY2(e.has_value(), method);
+            QFile f(QStringLiteral(BITBENCH_SOURCE_DIR "/experiments/%1-lenet5bn-mnist.json")
+                        .arg(name));
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const Experiment file = fileEquivalent(json::parse(f.readAll().toStdString()), *e);
+            QCOMPARE(e->stored().dump(), file.stored().dump());
+            QCOMPARE(e->configHash(), file.configHash());
+            QCOMPARE(panel->lossName(), QStringLiteral("softmax_ce"));
+            QCOMPARE(panel->batch(), 128);
+            // The grid shows the preset's families; E_grad gets its own column when it is not E.
+            auto* ed = w.bitwidthEditor();
+            QCOMPARE(ed->cellText(0, 0).left(8), QStringLiteral("affine 8"));
+            QCOMPARE(ed->cellText(0, 2), QStringLiteral("float"));
+            const QString eGrad = ed->extraColumnText(0);
+            QCOMPARE(eGrad.isEmpty(), false);
+            QCOMPARE(eGrad.startsWith(
+                         QLatin1String(name == QLatin1String("banner8") ? "affine 16" : "float")),
+                     true);
+        }
+        // Back to float-sgd: E_grad is E again, no E_grad column.
+        QVERIFY(panel->setMethod(QStringLiteral("float-sgd")));
+        QVERIFY(w.bitwidthEditor()->extraColumnText(0).isEmpty());
     }
 
     void editingCellsChangesQuant() {
@@ -186,6 +229,77 @@ private Q_SLOTS:
         QVERIFY(quant_bridge_marks(QuantPlan{}).clipHi == 0.0);
     }
 
+    // A banner8 run's plans reach the inspector with E_grad apart from E: its table shows each
+    // class's scale, zero point, clip range and clamped shares; banner8-sim has no E_grad row.
+    void inspectorShowsAffinePlans() {
+        for (const char* method : {"banner8", "banner8-sim"}) {
+            const bool integer = std::string(method) == "banner8";
+            const json j = {{"name", "gui-banner"},
+                            {"model", "lenet5-bn"},
+                            {"method", method},
+                            {"dataset", "synthetic"},
+                            {"batch", 32},
+                            {"epochs", 1},
+                            {"seed", 2},
+                            {"stats_interval", 1},
+                            {"train_limit", 64},
+                            {"test_limit", 32}};
+            TrainingRequest r;
+            r.experiment = experiment_from_json(j);
+            r.dbPath = m_dir.filePath(QStringLiteral("%1.db").arg(method)).toStdString();
+            r.threads = 1;
+            TrainingController c;
+            std::vector<std::array<QuantPlan, kQuantClassCount>> plans;
+            connect(&c, &TrainingController::batchReady, this, [&](const MetricsBatch& b) {
+                if (!b.plans.empty()) plans = b.plans;
+            });
+            QSignalSpy finished(&c, &TrainingController::runFinished);
+            QVERIFY(c.start(std::move(r)));
+            QVERIFY(finished.wait(120000));
+            QVERIFY2(finished.first().at(0).toInt() == int(TrainingOutcome::Finished),
+                     qPrintable(finished.first().at(1).toString()));
+            QCOMPARE(int(plans.size()), 4);
+            InspectorPanel inspector;
+            inspector.setLayers({"conv1", "conv2", "fc1", "fc2"});
+            inspector.setPlans(plans);
+            QCOMPARE(inspector.eGradShown(), integer);
+            inspector.select(1, int(QuantClass::A));
+            const int W = 0, A = 1, G = 2, E = 3, EG = 4;
+            const int family = 0, scale = 1, zero = 2, clipLo = 3, clipHi = 4, low = 5, high = 6;
+            for (int cls : {W, A, E}) {
+                QCOMPARE(inspector.planCell(cls, family), QStringLiteral("affine"));
+                QVERIFY(inspector.planCell(cls, scale).toDouble() > 0);
+                QVERIFY(inspector.planCell(cls, clipLo).toDouble() <
+                        inspector.planCell(cls, clipHi).toDouble());
+                QVERIFY(inspector.planCell(cls, low).endsWith(QLatin1String(" %")));
+                QVERIFY(inspector.planCell(cls, high).endsWith(QLatin1String(" %")));
+            }
+            QCOMPARE(inspector.planCell(G, family), QString()); // float
+            if (integer) {
+                QCOMPARE(inspector.planCell(W, zero), QStringLiteral("128")); // s8 weights
+                bool ok = false;
+                const int za = inspector.planCell(A, zero).toInt(&ok);
+                QVERIFY(ok && za >= 0 && za <= 255); // u8 with an integer zero point
+                QCOMPARE(inspector.planCell(EG, family), QStringLiteral("affine"));
+                QCOMPARE(inspector.planCell(EG, zero), QStringLiteral("32768"));
+                // E_grad has a plan but no statistics: the view says so.
+                inspector.select(1, EG);
+                QCOMPARE(inspector.selectedClass(), EG);
+                QVERIFY(inspector.view()->headerText().contains(QLatin1String("E_grad")));
+            } else {
+                // Banner's float zero point: the weights' min (after a relu, A's min is 0: "0").
+                QVERIFY(inspector.planCell(W, zero).startsWith(QLatin1String("min -")));
+                QCOMPARE(inspector.planCell(EG, family), QString());
+                inspector.select(1, EG); // hidden: stays on A
+                QCOMPARE(inspector.selectedClass(), A);
+            }
+            // The numbers are the plan's.
+            const QuantPlan& pw = plans[1][0];
+            QCOMPARE(inspector.planCell(W, scale), QString::number(pw.groups[0].scale, 'g', 4));
+            QVERIFY(pw.clamped.total > 0);
+        }
+    }
+
     void opFormModelTrainsToStore() {
         QTemporaryDir dir;
         const QString db = dir.filePath(QStringLiteral("runs.db"));
@@ -198,7 +312,7 @@ private Q_SLOTS:
         r.threads = 1;
         TrainingController c;
         int steps = 0;
-        std::vector<std::array<QuantPlan, 4>> plans;
+        std::vector<std::array<QuantPlan, kQuantClassCount>> plans;
         connect(&c, &TrainingController::batchReady, this, [&](const MetricsBatch& b) {
             steps += int(b.steps.size());
             if (!b.plans.empty()) plans = b.plans;

@@ -192,6 +192,58 @@ private Q_SLOTS:
         QCOMPARE(f.layers.size(), size_t(4));
         QCOMPARE(f.layers[1].pricedAs[0], std::string("float"));
     }
+
+    // banner8's quantizers on tinyfc, batch 2, sgd: u8 A and E with integer zero points, s8 W
+    // and 16-bit E_grad (symmetric). The zero-point corrections by hand (cost_model.h): a
+    // multiply-add = MUL8 * 8 * 32 / 64 + ADD8 * 4 = 0.92 pJ; an add of width w = ADD8 * w / 8.
+    void affineZeroPointsByHand() {
+        json j = {
+            {"name", "t"}, {"dataset", "mnist"}, {"batch", 2}, {"optimizer", {{"kind", "sgd"}}}};
+        j["model"] =
+            json::parse(R"({"name": "tinyfc", "input": {"height": 1, "width": 1, "channels": 4},
+          "layers": [{"name": "fc1", "type": "fc", "out": 3, "relu": true}, {"name": "fc2", "type": "fc", "out": 2}]})");
+        j["quant"] =
+            json::parse(R"({"W": {"family": "affine", "bits": 8, "zero_point": "symmetric"},
+          "A": {"family": "affine", "bits": 8, "zero_point": "integer"}, "G": "float",
+          "E": {"family": "affine", "bits": 8, "rounding": "stochastic", "zero_point": "integer"},
+          "E_grad": {"family": "affine", "bits": 16, "zero_point": "symmetric"}})");
+        const CostEstimate t = cost_estimate(experiment_from_json(j));
+        const CostTable c;
+        QVERIFY(near(c.int8MulPj * 4 + c.int8AddPj * 4, 0.92));
+        auto add = [&](int width) { return c.int8AddPj * width / 8.0; };
+        // fc1 forward: sum w over 4 terms for 3 outputs (12 adds, 8 + 2 bits), za sum w for the
+        // 2 x 3 outputs of the batch.
+        QVERIFY(near(t.layers[0].zeroPointEnergyPj[0], 12 * add(10) + 6 * 0.92)); // 5.97
+        QCOMPARE(t.layers[0].zeroPointEnergyPj[1], 0.0); // first layer: no error
+        // fc1 gradient: E_grad (16 bits) summed over the batch (3 x 2 adds, 16 + 1 bits), then
+        // za sum e for each of the 12 weights.
+        QVERIFY(near(t.layers[0].zeroPointEnergyPj[2], 6 * add(17) + 12 * 0.92)); // 11.4225
+        // fc2 (3 -> 2): forward 6 adds of 8 + 2 bits + 4 multiply-adds; error: w summed over the
+        // 2 outputs (6 adds, 8 + 1 bits) + ze sum w for 2 x 3 input gradients; gradient 4 adds
+        // of 17 bits + 6 multiply-adds.
+        QVERIFY(near(t.layers[1].zeroPointEnergyPj[0], 6 * add(10) + 4 * 0.92)); // 3.905
+        QVERIFY(near(t.layers[1].zeroPointEnergyPj[1], 6 * add(9) + 6 * 0.92));  // 5.7225
+        QVERIFY(near(t.layers[1].zeroPointEnergyPj[2], 4 * add(17) + 6 * 0.92)); // 5.775
+        // The products at their bits: forward 8 x 8 (adder 16 + log2 fan-in), gradient E_grad
+        // 16 x A 8 over the batch of 2 (adder 25 bits), error W 8 x E 8 over 2 outputs.
+        QCOMPARE(t.layers[0].operandBits[2][0], 16);
+        QVERIFY(near(t.layers[0].energyPj[0], 12 * (0.2 + add(18))));     // 3.21
+        QVERIFY(near(t.layers[0].energyPj[2], 12 * (0.2 * 2 + add(25)))); // 5.925
+        QVERIFY(near(t.layers[1].energyPj[0], 6 * (0.2 + add(18))));      // 1.605
+        QVERIFY(near(t.layers[1].energyPj[1], 6 * (0.2 + add(17))));      // 1.5825
+        QVERIFY(near(t.layers[1].energyPj[2], 6 * (0.2 * 2 + add(25))));  // 2.9625
+        // Per step: 2 images x (products 15.285 + requantization 5 x 1.6) + sgd's update of 18
+        // weights (18 x 4.6) + the corrections (32.795).
+        QVERIFY(near(t.trainStepEnergyPj, 2 * (15.285 + 8.0) + 82.8 + 32.795)); // 162.165 pJ
+        // An inference: one image's forward (4.815 + 8) and its 3 + 2 multiply-adds (the weights'
+        // sums are made once).
+        QVERIFY(near(t.inferenceEnergyPj, 4.815 + 8.0 + 5 * 0.92)); // 17.415 pJ
+        // Banner's float zero point (min) on W too: the weights' zero point adds A's row sums.
+        j["quant"]["W"] = "affine8";
+        const CostEstimate m = cost_estimate(experiment_from_json(j));
+        QVERIFY(near(m.layers[0].zeroPointEnergyPj[0],
+                     12 * add(10) + 6 * 0.92 + 2 * 4 * add(10) + 6 * 0.92));
+    }
 };
 
 QTEST_APPLESS_MAIN(TestCostModel)

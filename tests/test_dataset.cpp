@@ -3,6 +3,7 @@
 #include "bitbench/error.h"
 #include "bitbench/experiment.h"
 #include "bitbench/paths.h"
+#include "data/dataset_cifar_impl.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -134,6 +135,23 @@ private Q_SLOTS:
     }
 
     // --- IDX ------------------------------------------------------------------------------
+
+    // A CIFAR record count whose byte count overflows 64 bits is refused, not wrapped: 1758833717408688130
+    // records of 3073 bytes are 2 bytes modulo 2^64, so an unchecked product would take a 2-byte
+    // buffer for them and decode far past its end.
+    void cifarRecordCountOverflow() {
+        const std::vector<uint8_t> raw(2, 0);
+        std::vector<uint8_t> images, labels;
+        for (const int64_t records : {int64_t(1758833717408688130), int64_t(-1), INT64_MAX}) {
+            try {
+                cifar_batch_decode(raw, records, "batch.bin", images, labels);
+                QFAIL("an impossible record count was accepted");
+            } catch (const DataError& e) {
+                QVERIFY2(std::string(e.what()).find("batch.bin") != std::string::npos, e.what());
+            }
+        }
+        QVERIFY(images.empty());
+    }
 
     void loadsIdxFolder() {
         QTemporaryDir tmp;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace bitbench;
@@ -273,6 +274,36 @@ private Q_SLOTS:
                                 std::vector<int64_t> got(size_t(M * ldc), 123456789012), want = got;
                                 gemm_s16_tn(M, N, R, A.data(), lda, B.data(), ldb, got.data(), ldc, accumulate, maxA, 127,
                                             ws);
+                                gemm_s16_tn_ref(M, N, R, A.data(), lda, B.data(), ldb, want.data(), ldc, accumulate);
+                                const std::string why = mismatch(got, want);
+                                QVERIFY2(why.empty(), (std::to_string(M) + "x" + std::to_string(N) + "x" +
+                                                       std::to_string(R) + " " + why).c_str());
+                            }
+                        }
+        }
+    }
+
+    // Both operands int16 (banner8's weight gradient: int16 E_grad codes against u8 activations
+    // minus their zero point, and the extremes of int16 on both sides).
+    void tnWideEqualsReference_data() { addIsaRows(); }
+    void tnWideEqualsReference() {
+        FETCH_ISA();
+        uint32_t seed = 41;
+        Gemm16Workspace ws;
+        for (int threads : {1, 2}) {
+            tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads));
+            for (int64_t M : {1, 9, 32, 64})
+                for (int64_t N : {1, 25, 33, 100})
+                    for (int64_t R : {1, 3, 257, 1033, 6000})
+                        for (const auto [maxA, maxB] : {std::pair{32767, 255}, std::pair{32767, 32767}, std::pair{255, 127}}) {
+                            const int fill = int(seed % 3);
+                            const int64_t lda = M + 1, ldb = N + 2, ldc = N + 3;
+                            auto A = codes16(size_t(R * lda), ++seed, maxA, fill);
+                            auto B = codes16(size_t(R * ldb), ++seed, maxB, fill);
+                            for (bool accumulate : {false, true}) {
+                                std::vector<int64_t> got(size_t(M * ldc), 123456789012), want = got;
+                                gemm_s16_tn(M, N, R, A.data(), lda, B.data(), ldb, got.data(), ldc, accumulate, maxA,
+                                            maxB, ws);
                                 gemm_s16_tn_ref(M, N, R, A.data(), lda, B.data(), ldb, want.data(), ldc, accumulate);
                                 const std::string why = mismatch(got, want);
                                 QVERIFY2(why.empty(), (std::to_string(M) + "x" + std::to_string(N) + "x" +

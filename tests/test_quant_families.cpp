@@ -289,12 +289,38 @@ private Q_SLOTS:
             const double u = double(rng.word(RandomPurpose::QuantNoise, 11, 3, i)) * 0x1p-32;
             QCOMPARE(r.codes[i], double(7.3f) + (u - 0.5) > 7.5 ? 8 : 7);
         }
+        // Every element (the draws are made 16 Philox blocks at a time, in parallel chunks of 4096
+        // elements): its own word of the stream.
+        size_t wrong = 0;
+        for (size_t i = 2; i < n; ++i) {
+            const double u = double(rng.word(RandomPurpose::QuantNoise, 11, 3, i)) * 0x1p-32;
+            wrong += r.codes[i] != (double(7.3f) + (u - 0.5) > 7.5 ? 8 : 7);
+        }
+        QCOMPARE(wrong, size_t(0));
         QVERIFY(meanWithin(r.out, 2, double(7.3f), 1.0));
         QCOMPARE(r.codes[0], 0); // clamped before rounding: noise never leaves [0, 15]
         QCOMPARE(r.codes[1], 15);
         QCOMPARE(run(shortQ("affine4s"), QuantClass::E, x, 1, -1, GroupAxis::None, d).out, r.out);
         QVERIFY(run(shortQ("affine4s"), QuantClass::E, x, 1, -1, GroupAxis::None, {&rng, 12, 3}).out != r.out);
         QVERIFY(run(shortQ("affine4s"), QuantClass::E, x, 1, -1, GroupAxis::None, {&rng, 11, 4}).out != r.out);
+    }
+
+    void affineRangeOverChunks() {
+        // Longer than one parallel chunk (4096 elements): the range is the sequential fold's, the
+        // first least and greatest elements in index order, NaNs skipped, -0 and +0 equal.
+        std::vector<float> x(3 * 4096 + 5, 1.0f);
+        x[4096] = std::nanf(""); // a NaN opening the second chunk must not hide that chunk's values
+        x[4097] = -3.0f;
+        x[2 * 4096 + 7] = 5.0f;
+        Run r = run(shortQ("affine8"), QuantClass::E, x);
+        QCOMPARE(r.plan.groups[0].offset, -3.0f);
+        QCOMPARE(r.plan.groups[0].stat, 8.0);
+        // Signed zeros as least values: the first one wins.
+        std::vector<float> z(2 * 4096 + 1, 1.0f);
+        z[10] = 0.0f, z[4096] = -0.0f, z[5000] = -0.0f;
+        QVERIFY(!std::signbit(run(shortQ("affine8"), QuantClass::E, z).plan.groups[0].offset));
+        z[10] = -0.0f, z[4096] = 0.0f;
+        QVERIFY(std::signbit(run(shortQ("affine8"), QuantClass::E, z).plan.groups[0].offset));
     }
 
     void pow2Stochastic() {

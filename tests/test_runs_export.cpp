@@ -85,6 +85,7 @@ private Q_SLOTS:
     void csvRoundTrip();
     void markdownAndLatex();
     void unknownExtension();
+    void neverOverADatabase();
 };
 
 void TestRunsExport::figureFiles() {
@@ -184,6 +185,38 @@ void TestRunsExport::unknownExtension() {
     QVERIFY(!export_table_write(ExportTable{},
                                 dir.filePath(QStringLiteral("no/such/folder/runs.csv")), &error));
     QVERIFY(error.contains(QStringLiteral("cannot write")));
+}
+
+// A table or figure exported over a SQLite file (a run database, ours or not) is refused and the
+// file left as it was; the figure's PNG is not written either.
+void TestRunsExport::neverOverADatabase() {
+    QTemporaryDir dir;
+    const QString db = dir.filePath(QStringLiteral("runs.csv"));
+    QByteArray header("SQLite format 3");
+    header.append('\0');
+    header.append(QByteArray(4080, 'x'));
+    {
+        QFile f(db);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(header);
+    }
+    ExportTable t;
+    t.columns = {ExportColumn{"id", "id", true}};
+    t.rows = {{"1"}};
+    QString error;
+    QVERIFY(!export_table_write(t, db, &error));
+    QVERIFY2(error.contains(QStringLiteral("runs.csv")) && error.contains(QStringLiteral("database")),
+             qPrintable(error));
+    QCOMPARE(readAll(db), header);
+
+    QCustomPlot plot;
+    plot.addGraph()->setData({1, 2}, {1, 2});
+    const QString png = dir.filePath(QStringLiteral("figure.png"));
+    QFile::copy(db, png);
+    error.clear();
+    export_paper_figure(&plot, dir.filePath(QStringLiteral("figure")), &error);
+    QVERIFY2(error.contains(QStringLiteral("figure.png")), qPrintable(error));
+    QCOMPARE(readAll(png), header);
 }
 
 QTEST_MAIN(TestRunsExport)

@@ -288,6 +288,51 @@ private Q_SLOTS:
                 }
     }
 
+    // Range BN in fixed point (fixedBnRows): the reference by hand (p / 2^s rounded half to even,
+    // saturation to int32 before and after the offset), then every table against it.
+    void referenceFixedBn() {
+        const int64_t b[] = {0, 0, 0, 0, 0}, m[] = {int64_t(1) << 30, int64_t(1) << 30, int64_t(1) << 30,
+                                                   int64_t(1) << 30, int64_t(1) << 30};
+        const int64_t sh[] = {31, 32, 31, 1, 1}, off[] = {0, 0, 0, 0, -3};
+        int64_t half[5];
+        for (int i = 0; i < 5; ++i) half[i] = (int64_t(1) << (sh[i] - 1)) - 1;
+        const int32_t q[] = {1, 1, -1, 3, -3};
+        float y[5];
+        ref().fixedBnRows(q, 1, 5, 3, {b, m, sh, half, off}, y);
+        // 1.5 -> 2, 0.75 -> 1, -1.5 -> -2, 9 * 2^29 -> INT32_MAX, -9 * 2^29 -> INT32_MIN (then - 3, saturated).
+        const float want[] = {2.0f / 65536, 1.0f / 65536, -2.0f / 65536, float(double(INT32_MAX) / 65536),
+                              float(double(INT32_MIN) / 65536)};
+        for (int i = 0; i < 5; ++i) QCOMPARE(y[i], want[i]);
+    }
+
+    void fixedBnEqualsReference_data() { addIsaRows(); }
+    void fixedBnEqualsReference() {
+        FETCH_TABLE(k);
+        std::mt19937 rng(17);
+        for (int64_t rows : {1, 3, 17})
+            for (int64_t c : {1, 5, 16, 32, 33, 64})
+                for (int64_t a : {int64_t(1), int64_t(128), int64_t(73728)}) {
+                    std::vector<int32_t> q(static_cast<size_t>(rows * c));
+                    for (auto& v : q) v = int32_t(rng() % 511) - 255;
+                    const size_t nc = static_cast<size_t>(c);
+                    std::vector<int64_t> b(nc), m(nc), sh(nc), half(nc), off(nc);
+                    for (int64_t j = 0; j < c; ++j) {
+                        b[size_t(j)] = int64_t(rng() % (1u << 25)) - (1 << 24);
+                        const int64_t mag = (int64_t(1) << 30) + int64_t(rng() % (1u << 30));
+                        m[size_t(j)] = rng() % 2 ? mag : -mag;
+                        sh[size_t(j)] = 1 + int64_t(rng() % 62);
+                        if (j % 3 == 0) sh[size_t(j)] = 30 + int64_t(rng() % 20); // mostly in range
+                        half[size_t(j)] = (int64_t(1) << (sh[size_t(j)] - 1)) - 1;
+                        off[size_t(j)] = int64_t(int32_t(rng()));
+                    }
+                    const FixedBnChannels ch{b.data(), m.data(), sh.data(), half.data(), off.data()};
+                    std::vector<float> got(size_t(rows * c) + 8, 7.0f), want = got;
+                    k.fixedBnRows(q.data(), rows, c, a, ch, got.data());
+                    ref().fixedBnRows(q.data(), rows, c, a, ch, want.data());
+                    SAME(got, want);
+                }
+    }
+
     void rowsEqualReference_data() { addIsaRows(); }
     void rowsEqualReference() {
         FETCH_TABLE(k);

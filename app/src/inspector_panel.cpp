@@ -9,6 +9,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -49,11 +50,13 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
     bar->addWidget(new QLabel(tr("Tensor")));
     m_class = new QButtonGroup(this);
     m_class->setExclusive(true);
-    static const char* tips[] = {"Weights (forward copy)", "Activations", "Weight updates (gradients)",
-                                 "Errors (gradients w.r.t. activations)"};
-    for (int c = 0; c < 4; ++c) {
+    static const char* tips[] = {
+        "Weights (forward copy)", "Activations", "Weight updates (gradients)",
+        "Errors (gradients w.r.t. activations)",
+        "The copy of the errors that feeds the weight gradient (quantized apart from E)"};
+    for (int c = 0; c < kQuantClassCount; ++c) {
         auto* b = new QToolButton;
-        b->setText(QLatin1String(kTensorClassNames[c]));
+        b->setText(QLatin1String(quant_class_name(QuantClass(c))));
         b->setToolTip(tr(tips[c]));
         b->setCheckable(true);
         b->setAutoRaise(false);
@@ -61,9 +64,13 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
         m_class->addButton(b, c);
         bar->addWidget(b);
     }
+    m_class->button(int(QuantClass::EGrad))
+        ->setHidden(true); // shown when a plan has its own E_grad
     m_class->button(1)->setChecked(true);
     bar->addStretch(1);
     v->addLayout(bar);
+    m_planTable = makePlanTable();
+    v->addWidget(m_planTable);
     m_view = new widgets::HistogramView;
     m_view->setTitle(tr("No statistics yet: press Train"));
     v->addWidget(m_view, 1);
@@ -82,6 +89,8 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
     m_maxGraph->setName(tr("max|x| (far right, log)"));
     m_maxGraph->setPen(QPen(QColor(90, 90, 90), 1.2, Qt::DashLine));
     connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { showSelected(true); });
+    connect(m_planTable, &QTableWidget::cellClicked, this,
+            [this](int row, int) { select(selectedLayer(), row); });
     connect(m_class, &QButtonGroup::idClicked, this, [this] { showSelected(true); });
 }
 
@@ -97,7 +106,7 @@ void InspectorPanel::setLayers(const QStringList& names) {
 
 void InspectorPanel::clear() {
     m_history.clear();
-    m_plans.clear();
+    setPlans({});
     drawMaxAbs(nullptr);
     m_view->clearStatsHistory();
     m_view->setValues({}, {});
@@ -106,19 +115,25 @@ void InspectorPanel::clear() {
     m_view->setTitle(tr("No statistics yet: press Train"));
 }
 
-void InspectorPanel::setPlans(std::vector<std::array<QuantPlan, 4>> plans) {
+void InspectorPanel::setPlans(std::vector<std::array<QuantPlan, kQuantClassCount>> plans) {
     m_plans = std::move(plans);
+    // E_grad gets its button and row when some layer quantizes it apart from E.
+    QAbstractButton* eg = m_class->button(int(QuantClass::EGrad));
+    eg->setHidden(!eGradShown());
+    if (eg->isHidden() && eg->isChecked()) m_class->button(int(QuantClass::E))->setChecked(true);
     showSelected(false);
 }
 
 const QuantPlan* InspectorPanel::plan(int layer, int cls) const {
-    if (layer < 0 || size_t(layer) >= m_plans.size() || cls < 0 || cls > 3) return nullptr;
+    if (layer < 0 || size_t(layer) >= m_plans.size() || cls < 0 || cls >= kQuantClassCount)
+        return nullptr;
     const QuantPlan& p = m_plans[size_t(layer)][size_t(cls)];
     return p.groups.empty() ? nullptr : &p;
 }
 
 void InspectorPanel::select(int layer, int cls) {
-    if (layer < 0 || layer >= m_layer->count() || cls < 0 || cls > 3) return;
+    if (layer < 0 || layer >= m_layer->count() || cls < 0 || cls >= kQuantClassCount) return;
+    if (m_class->button(cls)->isHidden()) return; // E_grad when no plan has its own
     const QSignalBlocker block(m_layer);
     m_layer->setCurrentIndex(layer);
     m_class->button(cls)->setChecked(true);
@@ -154,25 +169,32 @@ void InspectorPanel::addStats(const std::vector<TensorStats>& stats) {
 
 void InspectorPanel::showSelected(bool rebuildHistory) {
     const int layer = selectedLayer(), cls = selectedClass();
+    showPlanTable();
     const auto it = m_history.constFind(key(layer, cls));
     if (rebuildHistory) m_view->clearStatsHistory();
     drawMaxAbs(it == m_history.constEnd() ? nullptr : &*it);
+    const QString clsName = QLatin1String(quant_class_name(QuantClass(cls)));
+    const QuantPlan* p = plan(layer, cls);
     if (it == m_history.constEnd() || !it->present) {
-        m_view->setValues({}, {});
+        // No statistics (an engine may keep only the plan of a class, as E_grad): its marks.
+        m_view->setValues({}, p ? quant_bridge_marks(*p) : widgets::QuantMarks{});
         m_view->setError({});
         m_view->setStats({});
-        m_view->setTitle(layer < 0 ? tr("No model") : tr("%1 · %2: no statistics yet")
-                                                          .arg(m_layer->currentText(), QLatin1String(kTensorClassNames[cls])));
+        m_view->setTitle(
+            layer < 0 ? tr("No model")
+            : p       ? tr("%1 · %2 (%3): plan only, no statistics")
+                      .arg(m_layer->currentText(), clsName,
+                           QLatin1String(quant_family(p->family).name))
+                : tr("%1 · %2: no statistics yet").arg(m_layer->currentText(), clsName));
         return;
     }
     const TensorStats& s = it->latest;
-    const QuantPlan* p = plan(layer, cls);
     QString bits = s.bits ? tr("%1 bits").arg(s.bits) : tr("float");
     if (p)
         bits = QString::fromLatin1(quant_family(p->family).name) + (s.bits ? QLatin1Char(' ') + QString::number(s.bits) : QString()) +
                (p->groups.size() > 1 ? tr(", %1 groups").arg(p->groups.size()) : QString());
-    m_view->setTitle(tr("%1 · %2 (%3), step %4").arg(QString::fromStdString(s.layerName),
-                                                     QLatin1String(kTensorClassNames[cls]), bits)
+    m_view->setTitle(tr("%1 · %2 (%3), step %4")
+                         .arg(QString::fromStdString(s.layerName), clsName, bits)
                          .arg(s.step));
     widgets::QuantMarks marks;
     marks.step = s.quantStep;

@@ -32,7 +32,7 @@ void MetricsMailbox::onEpoch(const EpochMetrics& m) {
     notifyLocked(lock);
 }
 
-void MetricsMailbox::putPlans(std::vector<std::array<QuantPlan, 4>> plans) {
+void MetricsMailbox::putPlans(std::vector<std::array<QuantPlan, kQuantClassCount>> plans) {
     if (plans.empty()) return;
     std::unique_lock lock(m_mutex);
     m_pending.plans = std::move(plans);

@@ -18,7 +18,7 @@ struct MetricsBatch {
     std::vector<EpochMetrics> epochs;
     std::vector<std::vector<TensorStats>> stats; // one entry per statistics step, oldest first
     // The quantizer plans of the newest statistics step (Engine::quantPlans); empty: none new.
-    std::vector<std::array<QuantPlan, 4>> plans;
+    std::vector<std::array<QuantPlan, kQuantClassCount>> plans;
     bool empty() const { return steps.empty() && epochs.empty() && stats.empty() && plans.empty(); }
 };
 
@@ -34,7 +34,7 @@ public:
     void onTensorStats(const std::vector<TensorStats>& stats) override;
     void onEpoch(const EpochMetrics& m) override;
     // The engine's plans at a statistics step; replaces ones not yet taken.
-    void putPlans(std::vector<std::array<QuantPlan, 4>> plans);
+    void putPlans(std::vector<std::array<QuantPlan, kQuantClassCount>> plans);
 
     // Moves everything out and re-arms dataReady.
     MetricsBatch take();

@@ -124,7 +124,26 @@ nlohmann::json quant_bridge_keys(const widgets::BitwidthConfig& cfg, bool bitsFo
     return quant_config_to_json(q);
 }
 
+// E_grad beside E, read-only, when some layer quantizes the weight gradient's copy of E apart.
+static void showEGrad(widgets::BitwidthEditor& editor, const QuantConfig* q) {
+    QVector<CellQuant> cells;
+    bool differs = false;
+    for (const QString& layer : editor.layers()) {
+        const std::string name = layer.toStdString();
+        const Quantizer eg = q ? q->forOp(name, QuantClass::EGrad) : Quantizer{};
+        differs = differs || (q && !(eg == q->forOp(name, QuantClass::E)));
+        cells.push_back(quant_bridge_cell(eg));
+    }
+    editor.setExtraColumn(
+        QStringLiteral("E_grad"),
+        QStringLiteral(
+            "The copy of the errors that feeds the weight gradient, quantized apart from E "
+            "(the experiment's \"E_grad\"; edit it in the JSON)"),
+        differs ? cells : QVector<CellQuant>{});
+}
+
 bool quant_bridge_load(widgets::BitwidthEditor& editor, const Experiment& e) {
+    showEGrad(editor, e.quantGiven ? &*e.quantGiven : nullptr);
     if (!e.quantGiven) {
         // As the window always loaded bits: the pattern, then each override cell by cell.
         editor.resetOverrides();

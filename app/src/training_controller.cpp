@@ -37,7 +37,9 @@ bool TrainingController::start(TrainingRequest request, QString* error) {
     m_thread = new QThread(this);
     m_thread->setObjectName(QStringLiteral("bitbench-trainer"));
     m_worker = new TrainingWorker(std::move(request), &m_mailbox,
-                                  [this](std::vector<std::array<QuantPlan, 4>> p) { m_mailbox.putPlans(std::move(p)); });
+                                  [this](std::vector<std::array<QuantPlan, kQuantClassCount>> p) {
+                                      m_mailbox.putPlans(std::move(p));
+                                  });
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::started, m_worker, &TrainingWorker::run);
     connect(m_worker, &TrainingWorker::status, this, &TrainingController::statusMessage);

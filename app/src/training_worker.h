@@ -41,7 +41,7 @@ class TrainingWorker : public QObject {
     Q_OBJECT
 public:
     // The engine's quantizer plans at each statistics step, read on the training thread.
-    using PlansSink = std::function<void(std::vector<std::array<QuantPlan, 4>>)>;
+    using PlansSink = std::function<void(std::vector<std::array<QuantPlan, kQuantClassCount>>)>;
 
     TrainingWorker(TrainingRequest request, TrainObserver* observer, PlansSink plans = {});
 

@@ -213,6 +213,7 @@ void BitwidthEditor::onItemChanged(QTableWidgetItem* item) {
     if (m_updating)
         return;
     const int l = item->row(), c = item->column();
+    if (c >= kClassCount) return; // the read-only extra column
     const CellQuant q = cell_quant_of_variant(item->data(kQuantRole));
     if (!(q == m_cells[l][c])) { // the family editor
         applyCellEdit(l, c, q);
@@ -450,6 +451,7 @@ void BitwidthEditor::refreshCells() {
     m_resetAction->setEnabled(any);
     m_resetButton->setEnabled(any);
     m_updating = false;
+    refreshExtraColumn();
 }
 
 void BitwidthEditor::emitIfChanged() {

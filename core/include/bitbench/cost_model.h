@@ -52,6 +52,9 @@ struct LayerCost {
     // Per product: how its MACs are priced ("multiply", "add/subtract", "float").
     std::string pricedAs[3];
     double requantEnergyPj = 0;         // per image: forward outputs rescaled by a multiply
+    // Per step, per product: the zero-point corrections of affine operands (cost_estimate of an
+    // experiment; zero for the layer form): the row/column sums and one multiply-add per output.
+    double zeroPointEnergyPj[3] = {0, 0, 0};
 };
 
 // Per-configuration totals.
@@ -99,6 +102,23 @@ CostEstimate cost_estimate(const ModelDesc& model, const QuantSpec& bits, int32_
 // shifts (free). The update: the WAGE solver adds one G-bit number per weight (fp32 add for a
 // float G); sgd and adam work on float32 master weights: one fp32 MUL + ADD per weight, two
 // with momentum or Adam's moments. Batch norm and the residual add are not priced.
+// Zero points (affine operands with gemmlowp's integer zero point or Banner's min; symmetric
+// affine has none): each product is Y[R][C] = sum over T terms of (x - zx)(z - zz)
+//   = sum x z - zx colsum(z)[c] - zz rowsum(x)[r] + T zx zz,
+// computed as the integer product of the codes (priced as above) plus, per step:
+//   zx != 0: the C column sums of z, T adds each at width min(32, bits(z) + ceil(log2 T)), and
+//            one multiply-add per output (R * C), int8 MUL * zbits * 32 / 64 + int8 ADD * 32 / 8
+//            (a zbits x 32-bit multiply, a 32-bit add; zbits = the zero point's operand bits);
+//   zz != 0: the R row sums of x likewise (width from bits(x)), and one multiply-add per output;
+//   T zx zz: one constant per layer, not priced. Nothing when either operand is float.
+// With B = batch, P = output positions, O = out, K = fan-in:
+//   forward  x = A(in), z = W:      R = B P, C = O, T = K (sum w: O K adds once per step)
+//   error    x = E,     z = W:      R = B P, C = K, T = O (sum over outputs of w: K O adds)
+//   gradient x = E_grad, z = A(in): R = O,   C = K, T = B P
+// banner8 (W and E_grad symmetric): forward O K adds + B P O multiply-adds (za sum w); error
+// K O adds + B P K multiply-adds (ze sum w); gradient O B P adds (the E_grad sums) + O K
+// multiply-adds (za sum e). An inference adds one image's forward multiply-adds (and A's row
+// sums when W has a zero point), not the weights' sums. Corrections take no MAC-unit area.
 // For a WAGE layer list this equals cost_estimate(model, bits, batch) exactly.
 // throws: InputError when the graph has no conv or fc.
 CostEstimate cost_estimate(const Experiment& e, const CostTable& table = {});

@@ -71,11 +71,12 @@ public:
     virtual void weightsLoad(const std::vector<uint8_t>& blob) = 0;
 
     // The quantizer plans as of the last forward and backward pass (an evaluation's forward
-    // included), per weight layer in layers() order and class W, A, G, E. A class whose engine
-    // keeps no plan (float, or an engine without quantizer families) has a plan with no groups;
-    // an engine that keeps none returns an empty list. Not thread-safe against a running step:
-    // call it between steps, on the training thread.
-    virtual std::vector<std::array<QuantPlan, 4>> quantPlans() const { return {}; }
+    // included), per weight layer in layers() order and class W, A, G, E, E_grad (QuantClass
+    // order; E_grad is the plan of the weight gradient's copy of E, empty when E serves both). A
+    // class whose engine keeps no plan (float, or an engine without quantizer families) has a plan
+    // with no groups; an engine that keeps none returns an empty list. Not thread-safe against a
+    // running step: call it between steps, on the training thread.
+    virtual std::vector<std::array<QuantPlan, kQuantClassCount>> quantPlans() const { return {}; }
 
     // Per-layer time split; engines that do not measure return an empty list.
     virtual std::vector<LayerTiming> timings() const { return {}; }

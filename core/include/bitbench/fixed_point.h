@@ -47,4 +47,31 @@ inline int64_t fx_div_rne(int64_t num, int64_t den) {
     return q;
 }
 
+// A real multiplier as a fixed-point one (gemmlowp's form): m * 2^-shift with |m| in
+// [2^30, 2^31) (m = 0 for a zero multiplier), m the multiplier's 31-bit mantissa rounded to
+// nearest, ties to even. requires: mult finite.
+struct FxMultiplier {
+    int32_t m = 0;
+    int32_t shift = 0;
+};
+FxMultiplier fx_multiplier(double mult);
+
+// round(x * f.m / 2^(f.shift - frac)) with ties to even, saturated to int32: x times the multiplier
+// on a grid of 2^-frac. Exact in 128 bits before the rounding.
+int32_t fx_multiply_rne_wide(int64_t x, FxMultiplier f, int32_t frac);
+inline int32_t fx_multiply_rne(int64_t x, FxMultiplier f, int32_t frac) {
+    const int32_t s = f.shift - frac;
+    // |x| < 2^32 and |m| < 2^31: the product fits int64; a shift in 1..62 rounds in int64.
+    if (x > -(int64_t(1) << 32) && x < (int64_t(1) << 32) && s >= 1 && s <= 62) {
+        const int64_t v = fx_shift_rne(x * int64_t(f.m), s);
+        return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v);
+    }
+    return fx_multiply_rne_wide(x, f, frac);
+}
+
+// Saturates to int32.
+inline int32_t fx_sat32(int64_t x) {
+    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : int32_t(x);
+}
+
 } // namespace bitbench

@@ -73,6 +73,11 @@ struct OpDesc {
     // RangeBatchNorm: 0 (float) or the bits of Banner et al.'s quantization of its scale, gamma
     // and beta (each per tensor across channels, affine min/max, nearest; straight-through).
     int32_t paramBits = 0;
+    // RangeBatchNorm: normalize in fixed point (JSON "fixed_point": true, written only when set):
+    // statistics on the input's integer codes and one fixed-point multiplier and shift per
+    // channel (graph.md). Its input must be a forward quantize op (through relu, max-pool,
+    // flatten) whose A quantizer gives integer codes with one scale for the tensor.
+    bool fixedPoint = false;
 
     // Quantize: JSON "apply": "both" (default, not written), "forward", "backward".
     QuantizeApply apply = QuantizeApply::Both;
@@ -115,8 +120,9 @@ struct Graph {
 
 // Rewrites that method presets name ("batch_norm": "range", "quantize_points": "banner").
 // graph_range_bn: every batchnorm op becomes a rangebn op of the same name, inputs and eps
-// (chunks 16, momentum 0.9, param_bits as given: "range" 0, "range8" 8).
-Graph graph_range_bn(const Graph& g, int32_t paramBits = 0);
+// (chunks 16, momentum 0.9, param_bits and fixed_point as given: "range" 0, "range8" 8,
+// "range8-fixed" 8 in fixed point).
+Graph graph_range_bn(const Graph& g, int32_t paramBits = 0, bool fixedPoint = false);
 // graph_banner_points: Banner et al.'s quantization points. Every quantize op quantizes forward
 // only; every conv, fc and batch norm whose input is not a forward quantize op gets one before it
 // (`<op>.in.quant`); every conv, fc and batch norm gets a backward-only quantize op after it

@@ -89,11 +89,22 @@ struct QuantGroup {
     bool operator==(const QuantGroup&) const = default;
 };
 
+// What one apply clamped: elements whose code (after the stochastic noise, before rounding) lay
+// below codeLo or above codeHi and was clamped to that end, of `total` elements. Families that do
+// not count it (every one but affine) leave it zero; counting changes no output.
+struct QuantClamps {
+    int64_t lo = 0, hi = 0, total = 0;
+    bool operator==(const QuantClamps&) const = default;
+};
+
 struct QuantPlan {
     QuantFamily family = QuantFamily::Float;
     QuantClass cls = QuantClass::W;
     GroupAxis axis = GroupAxis::None;
     std::vector<QuantGroup> groups;
+    // The counts of the last apply with this plan, when its caller asked for them (the graph
+    // executor does, for every plan it keeps); observe resets them.
+    QuantClamps clamped;
 };
 
 // Banner's running range of one tensor (checkpointed by the caller). Starts at 0, 0 as in the
@@ -128,9 +139,10 @@ enum class QuantCost : uint8_t { Multiply, AddSubtract, Float };
 // observe: requires x.size() > 0 rows-major data; ensures plan.groups.size() == x.groups().
 using QuantObserveFn = void (*)(const Quantizer& q, QuantClass cls, const TensorView& x, const QuantObserveArgs& args,
                                 QuantPlan& plan);
-// apply: out has x.size() floats (may be x.data); plan from observe on the same view.
-using QuantApplyFn = void (*)(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& draws,
-                              float* out);
+// apply: out has x.size() floats (may be x.data); plan from observe on the same view. clamped may
+// be null; a family that counts its clamped codes sets it (QuantClamps).
+using QuantApplyFn = void (*)(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                              const QuantDraws& draws, float* out, QuantClamps* clamped);
 // backward: dq = dL/dq, dx = dL/dx (may be dq), both x.size(); grads may be null.
 using QuantBackwardFn = void (*)(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const float* dq,
                                  float* dx, QuantParamGrads* grads);
@@ -166,7 +178,9 @@ const std::array<QuantFamilyTraits, kQuantFamilyCount>& quant_families();
 // Running range has no QuantRunning, or when stochastic rounding has no random stream.
 void quant_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const QuantObserveArgs& args,
                    QuantPlan& plan);
-void quant_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& draws, float* out);
+// clamped: when given, reset and filled by the families that count (affine).
+void quant_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                 const QuantDraws& draws, float* out, QuantClamps* clamped = nullptr);
 void quant_backward(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const float* dq, float* dx,
                     QuantParamGrads* grads = nullptr);
 // throws: InputError also when the family (or its class, wage G) has no integer codes.

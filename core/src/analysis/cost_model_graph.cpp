@@ -36,6 +36,31 @@ MacCost costProduct(const CostTable& t, const Quantizer& a, const Quantizer& b, 
     return c;
 }
 
+// The bits of an operand's zero point: affine with Banner's min or gemmlowp's integer zero point
+// (priced alike); 0 when it has none (symmetric affine and the other families).
+int32_t zeroPointBits(const Quantizer& q) {
+    return q.family == QuantFamily::Affine && q.zeroPoint != ZeroPoint::Symmetric ? q.bits : 0;
+}
+
+// The zero-point corrections of Y[R][C] = sum over T terms of (x - zx)(z - zz) (cost_model.h):
+// zx needs the column sums of z (C sums of T terms; free when zSumsFree: weights of a finished
+// net), zz the row sums of x (R sums), each zero point one multiply-add per output.
+double zeroPointEnergy(const CostTable& t, const Quantizer& x, const Quantizer& z, int64_t R,
+                       int64_t C, int64_t T, bool zSumsFree = false) {
+    if (bitsOf(x) == 0 || bitsOf(z) == 0) return 0; // a float product
+    auto sums = [&](int64_t n, int32_t bits) {
+        return double(n * T) * t.int8AddPj * std::min(32, bits + ceilLog2(T)) / 8.0;
+    };
+    auto corrections = [&](int32_t zBits) {
+        return double(R * C) * (t.int8MulPj * zBits * 32 / 64.0 + t.int8AddPj * 4);
+    };
+    double e = 0;
+    if (const int32_t zx = zeroPointBits(x))
+        e += (zSumsFree ? 0.0 : sums(C, bitsOf(z))) + corrections(zx);
+    if (const int32_t zz = zeroPointBits(z)) e += sums(R, bitsOf(x)) + corrections(zz);
+    return e;
+}
+
 bool powerOfTwoScale(const Quantizer& q) {
     return q.family == QuantFamily::Float || q.family == QuantFamily::Wage || q.family == QuantFamily::Pow2 ||
            q.family == QuantFamily::Sign;
@@ -55,7 +80,7 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
     CostEstimate est;
     est.batch = batch;
     double unitArea[3] = {0, 0, 0};
-    double updateArea = 0, perImage = 0, update = 0;
+    double updateArea = 0, perImage = 0, update = 0, zeroPoints = 0;
     bool first = true;
     for (const OpDesc& op : g.ops) {
         if (!op.hasWeights()) continue;
@@ -85,6 +110,18 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
             perImage += lc.energyPj[p];
             est.trainMacsPerStep += lc.macs[p] * batch;
         }
+        // Zero points, per step: forward x = A(in) rows (batch x positions) against W (out columns,
+        // fan-in terms); error x = E rows against W (fan-in columns, out terms); gradient x =
+        // E_grad (out rows) against A(in) (fan-in columns, batch x positions terms).
+        const int64_t rows = int64_t(batch) * positions, K = op.fanIn();
+        lc.zeroPointEnergyPj[0] = zeroPointEnergy(table, qA, qW, rows, op.out, K);
+        lc.zeroPointEnergyPj[1] =
+            lc.macs[1] ? zeroPointEnergy(table, qE, qW, rows, K, op.out) : 0.0;
+        lc.zeroPointEnergyPj[2] = zeroPointEnergy(table, qEG, qA, op.out, K, rows);
+        zeroPoints += lc.zeroPointEnergyPj[0] + lc.zeroPointEnergyPj[1] + lc.zeroPointEnergyPj[2];
+        // An inference: one image's forward corrections; the weights' sums are made once.
+        const double inferenceZeroPoints =
+            zeroPointEnergy(table, qA, qW, positions, op.out, K, true);
         if (!powerOfTwoScale(qW) || !powerOfTwoScale(qA)) {
             lc.requantEnergyPj = double(positions * op.out) * table.int8MulPj * 8.0;
             perImage += lc.requantEnergyPj;
@@ -102,13 +139,13 @@ CostEstimate cost_estimate(const Experiment& e, const CostTable& table) {
         lc.updateEnergyPj = double(op.weightCount()) * add.energyPj;
         updateArea = std::max(updateArea, add.areaUm2);
         update += lc.updateEnergyPj;
-        est.inferenceEnergyPj += lc.energyPj[0] + lc.requantEnergyPj;
+        est.inferenceEnergyPj += lc.energyPj[0] + lc.requantEnergyPj + inferenceZeroPoints;
         est.inferenceMacs += lc.macs[0];
         est.layers.push_back(lc);
         first = false;
     }
     if (est.layers.empty()) throw InputError("cost model: model '" + g.name + "' has no conv or fc op");
-    est.trainStepEnergyPj = double(batch) * perImage + update;
+    est.trainStepEnergyPj = double(batch) * perImage + update + zeroPoints;
     est.inferenceAreaUm2 = unitArea[0];
     est.trainAreaUm2 = unitArea[0] + unitArea[1] + unitArea[2] + updateArea;
     return est;

@@ -249,12 +249,13 @@ Experiment experiment_from_json(const nlohmann::json& given, const std::string& 
     }
     // Graph rewrites (method presets set them): the stored experiment keeps the rewritten graph
     // in op form and not the keys, so it replays as it ran.
-    if (const std::string bn = r.stringOr("batch_norm", "model"); bn == "range" || bn == "range8") {
-        e.graph = graph_range_bn(e.graph, bn == "range8" ? 8 : 0);
+    if (const std::string bn = r.stringOr("batch_norm", "model"); bn == "range" || bn == "range8" || bn == "range8-fixed") {
+        e.graph = graph_range_bn(e.graph, bn == "range" ? 0 : 8, bn == "range8-fixed");
         e.graphModel = true;
     } else if (bn != "model") {
         r.fail("batch_norm", "expected \"model\" (as the model says), \"range\" (Banner et al.'s range batch norm "
-                             "for every batchnorm op) or \"range8\" (the same with 8-bit scale, gamma and beta), "
+                             "for every batchnorm op), \"range8\" (the same with 8-bit scale, gamma and beta) or "
+                             "\"range8-fixed\" (range8 normalizing in fixed point), "
                              "got \"" + bn + "\"");
     }
     if (const std::string qp = r.stringOr("quantize_points", "model"); qp == "banner") {

@@ -31,7 +31,7 @@ constexpr Preset kPresets[] = {
                                   "G": "float", "E": "affine8s", "E_grad": "float"},
                         "loss": "softmax_ce", "batch": 128, "lr": [[0, 0.1], [1, 0.01], [2, 0.001]],
                         "optimizer": {"kind": "sgd", "momentum": 0.9, "weight_decay": 0.0001}})"},
-    {"banner8", R"({"batch_norm": "range8", "quantize_points": "banner",
+    {"banner8", R"({"batch_norm": "range8-fixed", "quantize_points": "banner",
                     "quant": {"W": {"family": "affine", "bits": 8, "zero_point": "symmetric"},
                               "A": {"family": "affine", "bits": 8, "range": "running", "zero_point": "integer"},
                               "G": "float",

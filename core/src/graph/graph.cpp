@@ -137,6 +137,7 @@ nlohmann::json graph_to_json(const Graph& g) {
         case OpKind::RangeBatchNorm:
             o["chunks"] = op.chunks;
             if (op.paramBits) o["param_bits"] = op.paramBits; // written when set, as "apply"
+            if (op.fixedPoint) o["fixed_point"] = true;
             [[fallthrough]];
         case OpKind::BatchNorm:
             o["momentum"] = op.momentum;

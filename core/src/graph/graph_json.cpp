@@ -93,6 +93,7 @@ OpDesc readOp(JsonReader& r, const std::vector<OpDesc>& before,
         op.chunks = int32_t(r.integerOr("chunks", 1, 65536, 16));
         op.paramBits = int32_t(r.integerOr("param_bits", 0, 16, 0));
         if (op.paramBits == 1) r.fail("param_bits", "expected 0 (float) or 2..16");
+        op.fixedPoint = r.booleanOr("fixed_point", false);
         op.momentum = 0.9;
         [[fallthrough]];
     case OpKind::BatchNorm:

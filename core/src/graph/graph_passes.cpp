@@ -10,7 +10,7 @@
 
 namespace bitbench {
 
-Graph graph_range_bn(const Graph& g, int32_t paramBits) {
+Graph graph_range_bn(const Graph& g, int32_t paramBits, bool fixedPoint) {
     Graph out = g;
     for (OpDesc& op : out.ops)
         if (op.kind == OpKind::BatchNorm) {
@@ -18,6 +18,7 @@ Graph graph_range_bn(const Graph& g, int32_t paramBits) {
             op.momentum = 0.9; // the rangebn op's default (Banner et al.'s running update)
             op.chunks = 16;
             op.paramBits = paramBits;
+            op.fixedPoint = fixedPoint;
         }
     graph_infer_shapes(out);
     return out;

@@ -129,10 +129,19 @@ void gemm_s16_nt_packed(int64_t M, const int16_t* A, int64_t lda, const Gemm16Pa
                       });
 }
 
-void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
-                 int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws) {
-    const Kernel16* k = activeKernel();
-    if (!k) return gemm_s16_tn_ref(M, N, R, A, lda, B, ldb, C, ldc, accumulate);
+namespace {
+
+void interleaveB(const Kernel16& k, const int8_t* r0, const int8_t* r1, int64_t n, int64_t padded, int32_t* out) {
+    k.interleave8(r0, r1, n, padded, out);
+}
+void interleaveB(const Kernel16& k, const int16_t* r0, const int16_t* r1, int64_t n, int64_t padded, int32_t* out) {
+    k.interleave16(r0, r1, n, padded, out);
+}
+
+// The tn form for B of int8 or int16 codes (the pair layout is the same once interleaved).
+template <typename TB>
+void tnImpl(const Kernel16* k, int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const TB* B,
+            int64_t ldb, int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws) {
     if (!accumulate)
         for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, int64_t(0));
     if (M <= 0 || N <= 0 || R <= 0) return;
@@ -147,7 +156,7 @@ void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda,
         for (int64_t r = r0, p = 0; r < r1; r += 2, ++p) {
             const bool two = r + 1 < r1;
             k->interleave16(A + r * lda, two ? A + (r + 1) * lda : nullptr, M, Mp, a + p * Mp);
-            k->interleave8(B + r * ldb, two ? B + (r + 1) * ldb : nullptr, N, Np, b + p * Np);
+            interleaveB(*k, B + r * ldb, two ? B + (r + 1) * ldb : nullptr, N, Np, b + p * Np);
         }
     };
     // The tiles of rows [i0, i1) (whole tiles) and columns [j0, j1) (whole column blocks) over
@@ -219,6 +228,33 @@ void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda,
                       });
 }
 
+template <typename TB>
+void tnRef(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const TB* B, int64_t ldb, int64_t* C,
+           int64_t ldc, bool accumulate) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            int64_t s = accumulate ? C[i * ldc + j] : 0;
+            for (int64_t r = 0; r < R; ++r) s += int64_t(A[r * lda + i]) * B[r * ldb + j];
+            C[i * ldc + j] = s;
+        }
+}
+
+} // namespace
+
+void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+                 int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws) {
+    const Kernel16* k = activeKernel();
+    if (!k) return gemm_s16_tn_ref(M, N, R, A, lda, B, ldb, C, ldc, accumulate);
+    tnImpl(k, M, N, R, A, lda, B, ldb, C, ldc, accumulate, maxA, maxB, ws);
+}
+
+void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
+                 int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws) {
+    const Kernel16* k = activeKernel();
+    if (!k) return gemm_s16_tn_ref(M, N, R, A, lda, B, ldb, C, ldc, accumulate);
+    tnImpl(k, M, N, R, A, lda, B, ldb, C, ldc, accumulate, maxA, maxB, ws);
+}
+
 void gemm_s16_nt_ref(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                      int32_t* C, int64_t ldc) {
     for (int64_t i = 0; i < M; ++i)
@@ -231,12 +267,11 @@ void gemm_s16_nt_ref(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t 
 
 void gemm_s16_tn_ref(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                      int64_t* C, int64_t ldc, bool accumulate) {
-    for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) {
-            int64_t s = accumulate ? C[i * ldc + j] : 0;
-            for (int64_t r = 0; r < R; ++r) s += int64_t(A[r * lda + i]) * B[r * ldb + j];
-            C[i * ldc + j] = s;
-        }
+    tnRef(M, N, R, A, lda, B, ldb, C, ldc, accumulate);
+}
+void gemm_s16_tn_ref(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
+                     int64_t* C, int64_t ldc, bool accumulate) {
+    tnRef(M, N, R, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 } // namespace bitbench

@@ -48,6 +48,12 @@ struct Gemm16Workspace {
 void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                  int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws);
 
+// tn with int16 B (both operands wide: banner8's int16 E_grad codes against u8 activations minus
+// their zero point). requires: |A| <= maxA <= 32767, |B| <= maxB <= 32767 (a pair of products
+// then never saturates vpmaddwd: 2 * 32767^2 < 2^31). Exact for any R, equal to gemm_s16_tn_ref.
+void gemm_s16_tn(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
+                 int64_t* C, int64_t ldc, bool accumulate, int32_t maxA, int32_t maxB, Gemm16Workspace& ws);
+
 // Rows of the tn form summed per int32 chunk: the largest even count with rows * maxA * maxB < 2^31
 // (capped for cache). requires: maxA, maxB >= 1.
 int64_t gemm_s16_tn_chunk_rows(int32_t maxA, int32_t maxB);
@@ -56,6 +62,8 @@ int64_t gemm_s16_tn_chunk_rows(int32_t maxA, int32_t maxB);
 void gemm_s16_nt_ref(int64_t M, int64_t N, int64_t K, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                      int32_t* C, int64_t ldc);
 void gemm_s16_tn_ref(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+                     int64_t* C, int64_t ldc, bool accumulate);
+void gemm_s16_tn_ref(int64_t M, int64_t N, int64_t R, const int16_t* A, int64_t lda, const int16_t* B, int64_t ldb,
                      int64_t* C, int64_t ldc, bool accumulate);
 
 } // namespace bitbench

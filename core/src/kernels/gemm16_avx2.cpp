@@ -17,7 +17,7 @@ inline __m256i broadcastWord(const int32_t* p) {
     return _mm256_set1_epi32(v);
 }
 
-// vpmaddwd cannot overflow here: |pair| <= 2 * 32767 * 127 (B codes are int8 values).
+// vpmaddwd cannot overflow here: |pair| <= 2 * 32767 * 32767 < 2^31 (no code is -32768).
 template <bool kPacked>
 void tileT(const Tile16& t) {
     __m256i acc[kRows][2];

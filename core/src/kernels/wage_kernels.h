@@ -76,6 +76,15 @@ struct UpdateParams {
     Requant forward; // latent -> forward code
 };
 
+// Per-channel constants of Kernels::fixedBnRows, each an array of the row's c channels.
+struct FixedBnChannels {
+    const int64_t* b;    // added to a q
+    const int64_t* m;    // the multiplier's mantissa
+    const int64_t* s;    // its shift less the output's 16 fraction bits, 1..62
+    const int64_t* half; // 2^(s-1) - 1
+    const int64_t* off;  // beta (or the evaluation offset) on the 2^-16 grid
+};
+
 // Philox counter words shared by all blocks of one tensor and step (Random::block's counter
 // with the block index left out): key = seed, counter = (block, c1, c2, c3).
 struct PhiloxLanes {
@@ -130,6 +139,12 @@ struct Kernels {
     // updateValues on int64 gradient sums, the product g[i] * lrQ taken in 128 bits where it
     // could pass int64. requires: 1 <= s < 127, 0 <= lrQ, |vs[i]| < 2^63.
     uint32_t (*updateValues64)(const int64_t* g, int64_t n, int64_t lrQ, int32_t s, int64_t* vs);
+    // Range BN in fixed point (the graph executor's banner8; ref_ops_norm_fixed.cpp): rows of c
+    // codes q, per channel ch with t = a q + b[ch], p = t m[ch] (int64) and 1 <= s[ch] <= 62:
+    //   v = clamp32((p + half[ch] + ((p >> s[ch]) & 1)) >> s[ch]) + off[ch]   (p / 2^s rounded half to even)
+    //   y = float(double(clamp32(v)) * 2^-16)
+    // half[ch] = 2^(s[ch]-1) - 1. requires: every a q + b[ch] and p fit int64 (the caller checks).
+    void (*fixedBnRows)(const int32_t* q, int64_t rows, int64_t c, int64_t a, FixedBnChannels ch, float* y);
     // Per element (see UpdateParams): n = stochastic round of vs[i] with draw draws[i] >> 17,
     // dw[i] = n, wLat[i] = C(wLat[i]) - n * 2^up, wq[i] = forward(C(wLat[i])).
     void (*updateApply)(const int64_t* vs, const uint32_t* draws, int64_t n, UpdateParams p, int32_t* wLat,

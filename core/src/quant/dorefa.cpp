@@ -88,7 +88,8 @@ void dorefa_observe(const Quantizer& q, QuantClass cls, const TensorView& x, con
     }
 }
 
-void dorefa_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+void dorefa_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                  const QuantDraws& d, float* out, QuantClamps*) {
     const double n = double((int64_t(1) << q.bits) - 1);
     const QuantClass cls = plan.cls;
     // The output formula is chosen once per tensor, outside the element loop.

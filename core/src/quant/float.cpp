@@ -8,7 +8,8 @@ void float_observe(const Quantizer& q, QuantClass cls, const TensorView& x, cons
     plan_reset(plan, q, cls, x);
 }
 
-void float_apply(const Quantizer&, const TensorView& x, const QuantPlan&, const QuantDraws&, float* out) {
+void float_apply(const Quantizer&, const TensorView& x, const QuantPlan&, const QuantDraws&,
+                 float* out, QuantClamps*) {
     copy_floats(x.data, out, x.size());
 }
 

@@ -48,7 +48,8 @@ void pow2_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const
     }
 }
 
-void pow2_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+void pow2_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& d,
+                float* out, QuantClamps*) {
     pow2_each(q, x, plan, d,
               [&](int64_t i, int64_t g, int32_t code) { out[i] = float(code) * plan.groups[size_t(g)].scale; });
 }

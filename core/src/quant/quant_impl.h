@@ -4,6 +4,9 @@
 #include "bitbench/error.h"
 #include "bitbench/quant.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,6 +33,36 @@ template <class F> inline void for_each_drawn(const TensorView& x, const QuantDr
     });
 }
 
+// Element-wise work on [0, n) in chunks of kQuantChunk elements, f(i0, i1) per chunk, the chunks in
+// parallel. Only for work whose every element depends on its index alone (its value, its draw):
+// then neither the split nor the thread count changes a bit. kQuantChunk is a multiple of 64, so a
+// chunk holds whole Philox blocks and whole draw_words batches.
+constexpr int64_t kQuantChunk = 4096;
+template <class F> inline void for_chunks(int64_t n, F&& f) {
+    if (n <= kQuantChunk) {
+        if (n > 0) f(int64_t(0), n);
+        return;
+    }
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, (n + kQuantChunk - 1) / kQuantChunk),
+                      [&](const tbb::blocked_range<int64_t>& r) {
+                          for (int64_t c = r.begin(); c < r.end(); ++c)
+                              f(c * kQuantChunk, std::min(n, (c + 1) * kQuantChunk));
+                      });
+}
+
+// out[j] = word first + j of the stream (p, d.step, d.tensor) for j < n: what for_each_drawn hands
+// element first + j, computed 16 Philox blocks at a time in vector lanes (the ISA of the GEMM).
+// requires: d.rng; first a multiple of 4; out holds n rounded up to a multiple of 64 words.
+void draw_words(const QuantDraws& d, RandomPurpose p, int64_t first, int64_t n, uint32_t* out);
+
+// round(v) to nearest, ties to even, for |v| < 2^51: adding and subtracting 1.5 * 2^52 in the
+// default rounding mode, what std::nearbyint gives there, without a library call (and so the
+// loops around it vectorize).
+inline double rne_small(double v) {
+    constexpr double magic = 6755399441055744.0;
+    return (v + magic) - magic;
+}
+
 // A word as a uniform number in [0, 1): word * 2^-32 (exact in double).
 inline double unit_of(uint32_t w) { return double(w) * 0x1p-32; }
 // The rounding noise U(-0.5, 0.5): word * 2^-32 - 0.5, in [-0.5, 0.5).
@@ -41,6 +74,7 @@ inline void plan_reset(QuantPlan& plan, const Quantizer& q, QuantClass cls, cons
     plan.cls = cls;
     plan.axis = x.axis;
     plan.groups.assign(size_t(x.groups()), QuantGroup{});
+    plan.clamped = {};
 }
 
 // max|x| per group (exact in float).
@@ -55,6 +89,69 @@ inline void group_max_abs(const TensorView& x, std::vector<double>& out) {
 inline void group_min_max(const TensorView& x, std::vector<float>& lo, std::vector<float>& hi) {
     lo.assign(size_t(x.groups()), 0.0f);
     hi.assign(size_t(x.groups()), 0.0f);
+    if (x.axis == GroupAxis::None) { // one group: no lookups, chunks in parallel
+        const int64_t n = x.size();
+        if (n == 0) return;
+        // The sequential fold m = std::min(m, x[i]) from m = x[0] keeps the first element (in
+        // index order) of least value, -0 and +0 counting as equal, skips NaNs, and stays NaN when
+        // x[0] is one. Per chunk: the same fold, from x[0] for the first chunk and from the chunk's
+        // first non-NaN element for the others (a NaN there would hide the chunk's values); the
+        // chunks' results then folded in chunk order give the first least element of the whole,
+        // i.e. the sequential result bit for bit, for any split.
+        const int64_t chunks = (n + kQuantChunk - 1) / kQuantChunk;
+        std::vector<float> cLo(static_cast<size_t>(chunks)), cHi(static_cast<size_t>(chunks));
+        std::vector<uint8_t> any(static_cast<size_t>(chunks), 0);
+        const float* v = x.data;
+        for_chunks(n, [&](int64_t i0, int64_t i1) {
+            const size_t c = size_t(i0 / kQuantChunk);
+            int64_t i = i0;
+            if (i0 > 0)
+                while (i < i1 && std::isnan(v[i])) ++i;
+            if (i == i1) return;
+            any[c] = 1;
+            if (std::isnan(v[i])) { // element 0: the sequential fold stays NaN
+                cLo[c] = cHi[c] = v[i];
+                return;
+            }
+            // From a number, the fold's value is the least (greatest) number of the chunk, NaNs
+            // skipped: found in 16 independent lanes (vector min/max), which order cannot change.
+            // Only a zero's sign depends on order: that of the chunk's first zero.
+            const int64_t start = i;
+            float lo[16], hi[16];
+            for (int k = 0; k < 16; ++k) lo[k] = hi[k] = v[start];
+            for (++i; i + 16 <= i1; i += 16)
+                for (int k = 0; k < 16; ++k) {
+                    lo[k] = std::min(lo[k], v[i + k]);
+                    hi[k] = std::max(hi[k], v[i + k]);
+                }
+            float mn = lo[0], mx = hi[0];
+            for (int k = 1; k < 16; ++k) {
+                mn = std::min(mn, lo[k]);
+                mx = std::max(mx, hi[k]);
+            }
+            for (; i < i1; ++i) {
+                mn = std::min(mn, v[i]);
+                mx = std::max(mx, v[i]);
+            }
+            if (mn == 0.0f || mx == 0.0f) {
+                int64_t z = start;
+                while (v[z] != 0.0f) ++z; // there is one
+                if (mn == 0.0f) mn = v[z];
+                if (mx == 0.0f) mx = v[z];
+            }
+            cLo[c] = mn;
+            cHi[c] = mx;
+        });
+        float mn = cLo[0], mx = cHi[0]; // chunk 0 always has its element 0
+        for (size_t c = 1; c < size_t(chunks); ++c)
+            if (any[c]) {
+                mn = std::min(mn, cLo[c]);
+                mx = std::max(mx, cHi[c]);
+            }
+        lo[0] = mn;
+        hi[0] = mx;
+        return;
+    }
     std::vector<uint8_t> seen(lo.size(), 0);
     for_each(x, [&](int64_t i, int64_t g) {
         const float v = x.data[i];
@@ -109,12 +206,15 @@ inline void copy_floats(const float* src, float* dst, int64_t n) {
 inline bool is_error_class(QuantClass c) { return c == QuantClass::E || c == QuantClass::EGrad; }
 
 // Entry points of each family (registry.cpp puts them in the table).
-#define BITBENCH_QUANT_FAMILY(name)                                                                                    \
-    void name##_observe(const Quantizer&, QuantClass, const TensorView&, const QuantObserveArgs&, QuantPlan&);      \
-    void name##_apply(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&, float*);             \
-    void name##_backward(const Quantizer&, const TensorView&, const QuantPlan&, const float*, float*,               \
-                         QuantParamGrads*);                                                                            \
-    void name##_apply_codes(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&, int32_t*);
+#define BITBENCH_QUANT_FAMILY(name)                                                                \
+    void name##_observe(const Quantizer&, QuantClass, const TensorView&, const QuantObserveArgs&,  \
+                        QuantPlan&);                                                               \
+    void name##_apply(const Quantizer&, const TensorView&, const QuantPlan&, const QuantDraws&,    \
+                      float*, QuantClamps*);                                                       \
+    void name##_backward(const Quantizer&, const TensorView&, const QuantPlan&, const float*,      \
+                         float*, QuantParamGrads*);                                                \
+    void name##_apply_codes(const Quantizer&, const TensorView&, const QuantPlan&,                 \
+                            const QuantDraws&, int32_t*);
 BITBENCH_QUANT_FAMILY(float)
 BITBENCH_QUANT_FAMILY(wage)
 BITBENCH_QUANT_FAMILY(pow2)

@@ -93,11 +93,13 @@ void quant_observe(const Quantizer& q, QuantClass c, const TensorView& x, const 
     t.observe(q, c, x, args, plan);
 }
 
-void quant_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws& draws, float* out) {
+void quant_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
+                 const QuantDraws& draws, float* out, QuantClamps* clamped) {
     check_view(q, x);
     check_plan(q, x, plan);
     check_draws(q, draws);
-    quant_family(q.family).apply(q, x, plan, draws, out);
+    if (clamped) *clamped = {};
+    quant_family(q.family).apply(q, x, plan, draws, out, clamped);
 }
 
 void quant_backward(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const float* dq, float* dx,

@@ -34,7 +34,8 @@ void sign_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const
     }
 }
 
-void sign_apply(const Quantizer& q, const TensorView& x, const QuantPlan&, const QuantDraws& d, float* out) {
+void sign_apply(const Quantizer& q, const TensorView& x, const QuantPlan&, const QuantDraws& d,
+                float* out, QuantClamps*) {
     sign_each(q, x, d, [&](int64_t i, int32_t code) { out[i] = float(code); });
 }
 

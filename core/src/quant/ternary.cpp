@@ -46,7 +46,8 @@ void ternary_observe(const Quantizer& q, QuantClass cls, const TensorView& x, co
     }
 }
 
-void ternary_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan, const QuantDraws&, float* out) {
+void ternary_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan, const QuantDraws&,
+                   float* out, QuantClamps*) {
     ternary_each(x, plan, [&](int64_t i, int64_t g, int32_t t) { out[i] = float(t) * plan.groups[size_t(g)].scale; });
 }
 

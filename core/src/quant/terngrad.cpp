@@ -57,7 +57,8 @@ void terngrad_observe(const Quantizer& q, QuantClass cls, const TensorView& x, c
     }
 }
 
-void terngrad_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan, const QuantDraws& d, float* out) {
+void terngrad_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan,
+                    const QuantDraws& d, float* out, QuantClamps*) {
     terngrad_each(x, plan, d,
                   [&](int64_t i, int64_t g, int32_t code) { out[i] = float(code) * plan.groups[size_t(g)].scale; });
 }

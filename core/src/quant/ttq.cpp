@@ -39,7 +39,8 @@ void ttq_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const 
     }
 }
 
-void ttq_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan, const QuantDraws&, float* out) {
+void ttq_apply(const Quantizer&, const TensorView& x, const QuantPlan& plan, const QuantDraws&,
+               float* out, QuantClamps*) {
     ttq_each(x, plan, [&](int64_t i, int64_t g, int32_t t) {
         const QuantGroup& G = plan.groups[size_t(g)];
         out[i] = t > 0 ? G.pos : (t < 0 ? -G.neg : 0.0f);

@@ -59,7 +59,8 @@ void wage_observe(const Quantizer& q, QuantClass cls, const TensorView& x, const
     }
 }
 
-void wage_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws&, float* out) {
+void wage_apply(const Quantizer& q, const TensorView& x, const QuantPlan& plan, const QuantDraws&,
+                float* out, QuantClamps*) {
     if (plan.cls == QuantClass::G) {
         std::vector<Pow2Factors> f(plan.groups.size());
         for (size_t g = 0; g < f.size(); ++g) f[g] = pow2_factors(-plan.groups[g].exponent);

@@ -94,7 +94,14 @@ RunStore RunStore::open(const std::string& path, StoreAccess access) {
                       "' and is no run database of its own; choose another file, it was left "
                       "untouched"));
     std::error_code ec;
-    const bool exists = fs::exists(path, ec);
+    const fs::file_status st = fs::status(path, ec);
+    const bool exists = fs::exists(st);
+    // A folder, FIFO or device is no database: SQLite would fail with an I/O error at best.
+    if (exists && !fs::is_regular_file(st))
+        throw StoreError(error_message_file(
+            path, std::string("not a regular file (") +
+                      (fs::is_directory(st) ? "a directory" : fs::is_fifo(st) ? "a FIFO" : "a special file") +
+                      "); a run database is a file, it was left untouched"));
     const std::string dir = folderOf(path);
     if (!exists && access != StoreAccess::ReadWrite) {
         throw StoreError("no run database at '" + path +

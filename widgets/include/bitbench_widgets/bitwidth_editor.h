@@ -67,6 +67,11 @@ public:
                   const QHash<QString, QHash<int, CellQuant>>& overrides);
     // The cell text ("affine 8", "ternary", "float").
     QString cellText(int layer, int cls) const;
+    // A read-only column after the four classes, e.g. E_grad (the weight gradient's copy of E)
+    // where it differs from E: its header, tooltip and one cell per layer (rows in order); an
+    // empty list removes it. It is shown, not edited: the pattern and config() ignore it.
+    void setExtraColumn(const QString& title, const QString& tip, const QVector<CellQuant>& cells);
+    QString extraColumnText(int layer) const; // "" without the column
 
     // The engine plan of a cell: integer or float arithmetic, and why (the cell's tooltip). An
     // empty list clears the plans.
@@ -105,6 +110,7 @@ private:
     void showError(const QString& message);
     void rebuildGrid();
     void refreshCells();
+    void refreshExtraColumn();
     void emitIfChanged();
 
     QLineEdit* m_edit = nullptr;
@@ -124,6 +130,8 @@ private:
     class QuantCellDelegate* m_delegate = nullptr;
     QVector<std::array<bool, kClassCount>> m_override;
     BitwidthConfig m_lastEmitted;
+    QString m_extraTitle, m_extraTip;
+    QVector<CellQuant> m_extra;
     bool m_updating = false;
 };
 

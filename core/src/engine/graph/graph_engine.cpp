@@ -135,8 +135,10 @@ void GraphEngine::build() {
     }
     if (!g.ops.empty()) m_nodes.back().last = true;
     planGradCopies();
-    for (Node& n : m_nodes)
+    for (Node& n : m_nodes) {
         if (n.op->hasWeights()) planProducts(n);
+        if (n.op->kind == OpKind::RangeBatchNorm && n.op->fixedPoint) planFixedBn(n);
+    }
     m_input.resize(size_t(B * g.input.size()));
     // The first quantize op reading the input is applied per byte value, like the legacy engines'
     // input tables; here the table holds only the transform and the op runs as any other.
@@ -274,7 +276,7 @@ void GraphEngine::refreshForwardWeights(Node& n) {
     const QuantDraws draws = m_legacy ? QuantDraws{&m_rng, 0, n.w->tensor}
                                       : QuantDraws{&m_rng, uint64_t(n.w->solver->stepsTaken()),
                                                    kQuantWTensor + uint32_t(n.ordinal)};
-    quant_apply(n.qW, v, n.planW, draws, n.wq.data());
+    quant_apply(n.qW, v, n.planW, draws, n.wq.data(), &n.planW.clamped);
     if (n.log2Alpha)
         for (float& x : n.wq) x = std::ldexp(x, -n.log2Alpha);
     if (n.ip.forward || n.ip.inputGrad)
@@ -322,20 +324,24 @@ const Node* GraphEngine::ownedQuantize(const Node& product, bool forward) const 
     return found;
 }
 
-std::vector<std::array<QuantPlan, 4>> GraphEngine::quantPlans() const {
+std::vector<std::array<QuantPlan, kQuantClassCount>> GraphEngine::quantPlans() const {
     // A and E: the quantize op that ends the layer's block (as collectStats reads A); the last
-    // layer's E is the one applied to the loss gradient when no quantize op follows it.
-    std::vector<std::array<QuantPlan, 4>> r;
+    // layer's E is the one applied to the loss gradient when no quantize op follows it. E_grad:
+    // the copy of that E which the weight gradient reads, when it is quantized apart (splitE).
+    std::vector<std::array<QuantPlan, kQuantClassCount>> r;
+    const size_t e = size_t(QuantClass::E), eg = size_t(QuantClass::EGrad);
     for (const Node& n : m_nodes) {
         if (!n.op->hasWeights()) continue;
-        std::array<QuantPlan, 4> p;
+        std::array<QuantPlan, kQuantClassCount> p;
         if (!isFloat(n.qW)) p[0] = n.planW;
         if (!isFloat(n.qG)) p[2] = n.planG;
         const Node* qa = ownedQuantize(n, true);
         const Node* qe = ownedQuantize(n, false);
         if (qa && !isFloat(qa->qA)) p[1] = qa->planA;
-        if (qe && !isFloat(qe->qErr)) p[3] = qe->planE;
-        else if (!qe && n.last && !isFloat(n.qE)) p[3] = n.planE;
+        const Node* src = qe ? qe : n.last ? &n : nullptr;
+        if (src && !isFloat(qe ? qe->qErr : n.qE)) p[e] = src->planE;
+        if (src && (qe ? qe->splitE : n.gradCopy) && !isFloat(src->qErrGrad))
+            p[eg] = src->planEGrad;
         r.push_back(std::move(p));
     }
     return r;

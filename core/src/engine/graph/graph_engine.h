@@ -76,6 +76,7 @@ struct Node {
     std::vector<float> gammaQ, betaQ; // range BN with param_bits: gamma and beta as the op uses them
     Param* beta = nullptr;
     std::vector<double> runMean, runVar; // runVar: range BN's running scale
+    int32_t codeSource = -1;             // range BN in fixed point: the quantize op of its input codes
     ref::BatchNormCache bn;
 
     // Quantize: class A forward, class E backward (of the owner's quantizers), and E_grad, the
@@ -109,7 +110,7 @@ public:
     void evaluate(const uint8_t* images, const uint8_t* labels, int32_t n, BatchResult& out) override;
     void collectStats(int64_t step, int32_t bins, std::vector<TensorStats>& out) const override;
     std::vector<LayerReport> layers() const override;
-    std::vector<std::array<QuantPlan, 4>> quantPlans() const override;
+    std::vector<std::array<QuantPlan, kQuantClassCount>> quantPlans() const override;
     // The quantize op of `product`'s block that gives its A (forward) or E (backward) class.
     const Node* ownedQuantize(const Node& product, bool forward) const;
     uint64_t weightsHash() const override;
@@ -130,6 +131,8 @@ private:
     std::pair<const float*, const float*> rangeBnParams(Node& node);
     // Decides which of a conv/fc's products run on integer codes (graph_int.h), and why.
     void planProducts(Node& n);
+    // A rangebn with fixed_point: finds the quantize op giving its input codes (or refuses).
+    void planFixedBn(Node& n);
     void productForward(Node& n, int32_t batch, const float* x);
     void productBackward(Node& n, int32_t batch, const float* x, float* dx);
     // Marks the path from a quantize op (or the last product) with a split E back to its product.

@@ -3,6 +3,7 @@
 // path (graph_int.h) or the float kernels. core/doc/executors.md, "Integer products".
 #include "engine/graph/graph_engine.h"
 
+#include "bitbench/error.h"
 #include "engine/graph/graph_kernels.h"
 #include "graph/graph_walk.h"
 
@@ -115,6 +116,26 @@ void GraphEngine::planProducts(Node& n) {
     p.w.bound = p.boundW;
     p.e.bound = p.boundE;
     p.eg.bound = p.boundEG;
+}
+
+void GraphEngine::planFixedBn(Node& n) {
+    const OpDesc& op = *n.op;
+    const int32_t i = graph_code_source(m_graph, op.in[0]);
+    std::string why;
+    if (i < 0) {
+        why = "its input is the network input";
+    } else if (!m_graph.ops[size_t(i)].quantizesForward()) {
+        why = "its input comes from " + std::string(op_kind_name(m_graph.ops[size_t(i)].kind)) + " '" +
+              m_graph.ops[size_t(i)].name + "', not from a forward quantizer";
+    } else {
+        const Quantizer& q = m_nodes[size_t(i)].qA;
+        if (!code_bound(q, QuantClass::A)) why = "its input's quantizer " + q.text() + " has no integer codes with one scale";
+        else if (q.granularity != Granularity::Tensor) why = "its input's quantizer is not per tensor";
+    }
+    if (!why.empty())
+        throw InputError("op '" + op.name + "': rangebn with fixed_point needs integer codes at its input, but " + why +
+                         " (use \"quantize_points\": \"banner\" with an affine A with \"zero_point\": \"integer\")");
+    n.codeSource = i;
 }
 
 IntOperands GraphEngine::operandsOf(const Node& node, int32_t batch) const {

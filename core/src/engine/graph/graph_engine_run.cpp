@@ -37,7 +37,7 @@ void GraphEngine::quantizeError(const Quantizer& q, uint32_t tensor, int64_t ste
     if (isFloat(q)) return;
     const TensorView v = viewOf(e.data(), n, s, q.granularity);
     quant_observe(q, QuantClass::E, v, {}, plan);
-    quant_apply(q, v, plan, {&m_rng, uint64_t(step), tensor}, e.data());
+    quant_apply(q, v, plan, {&m_rng, uint64_t(step), tensor}, e.data(), &plan.clamped);
     // WAGE's Q_E leaves out its group's 2^p (the WAGE solver's Q_G normalizes the gradient
     // anyway). Any other solver needs the error's magnitude: multiply it back, exactly (a power of
     // two in double, one rounding), and keep the plan's scale in step for the integer products.
@@ -103,7 +103,16 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
             break;
         case OpKind::RangeBatchNorm: {
             const auto [gamma, beta] = rangeBnParams(node);
-            if (training)
+            if (op.fixedPoint) {
+                const double sx = double(m_nodes[size_t(node.codeSource)].planA.groups.at(0).scale);
+                if (training)
+                    ref::rangebn_forward_fixed_train(rows, op.outShape.c, op.chunks, x, sx, gamma, beta, op.eps,
+                                                     op.momentum, y, node.bn, node.runMean, node.runVar,
+                                                     op.paramBits);
+                else
+                    ref::rangebn_forward_fixed_eval(rows, op.outShape.c, x, sx, gamma, beta, node.runMean,
+                                                    node.runVar, y, op.paramBits);
+            } else if (training)
                 ref::rangebn_forward_train(rows, op.outShape.c, op.chunks, x, gamma, beta, op.eps, op.momentum, y,
                                            node.bn, node.runMean, node.runVar, op.paramBits);
             else
@@ -121,7 +130,9 @@ void GraphEngine::forward(const uint8_t* images, int32_t n, bool training, int64
             args.training = training;
             args.running = &node.runA;
             quant_observe(node.qA, QuantClass::A, v, args, node.planA);
-            quant_apply(node.qA, v, node.planA, {&m_rng, drawStep, kQuantATensor + uint32_t(node.index)}, y);
+            quant_apply(node.qA, v, node.planA,
+                        {&m_rng, drawStep, kQuantATensor + uint32_t(node.index)}, y,
+                        &node.planA.clamped);
             break;
         }
         }
@@ -280,7 +291,8 @@ void GraphEngine::update(int64_t step, double lr) {
                 const TensorView v = weightView(node, w.grad.data(), node.qG);
                 QuantPlan& plan = node.planG;
                 quant_observe(node.qG, QuantClass::G, v, {}, plan);
-                quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data());
+                quant_apply(node.qG, v, plan, {&m_rng, uint64_t(step), w.tensor}, w.grad.data(),
+                            &plan.clamped);
             }
             w.solver->update(w.value.data(), w.grad.data(), int64_t(w.value.size()), rate * node.lrScale, {step});
             if (m_e.optimizer.latentClip > 0 && !isFloat(node.qW)) { // BinaryConnect: W stays in [-H, H]

@@ -46,8 +46,11 @@ void fillCodes(const float* v, int64_t rows, int64_t cols, const std::vector<dou
         const float* src = v + r * cols;
         C* dst = out + r * cols;
         for (int64_t c = 0; c < cols; ++c) {
-            // v = float(code * scale): v / scale is within |code| 2^-23 of the code.
-            const double code = std::nearbyint(double(src[c]) * inv);
+            // v = float(code * scale): v / scale is within |code| 2^-23 of the code. Rounded to
+            // nearest even by adding and subtracting 1.5 * 2^52 (what nearbyint gives below 2^51,
+            // without a call; anything larger clamps to the bound either way).
+            constexpr double magic = 6755399441055744.0;
+            const double code = (double(src[c]) * inv + magic) - magic;
             dst[c] = C(std::clamp(code, double(-bound), double(bound)));
         }
     });
@@ -256,9 +259,16 @@ void int_weight_grad(const IntOperands& o, IntProducts& p, Codes& e, float* dw) 
             gemm_s8_tn(o.out, o.K, rows, e.c8.data(), o.out, cols.c8.data(), o.K, p.acc32.data(), o.K, false);
             sums.s32 = p.acc32.data();
         } else {
-            transposeCodes(e, rows, o.out, p.eT);
-            transposeCodes(cols, rows, o.K, p.colT);
-            sums = productNt(o.out, o.K, rows, p.eT, p.colT, p);
+            // int16 codes (banner8: int16 E_grad against u8 activations minus their zero point):
+            // the int16 tn kernel, int32 sums over chunks of rows short enough to fit, added in
+            // int64. Exact, so equal to the int64 loops.
+            if (!p.tn16) p.tn16 = std::make_shared<Gemm16Workspace>();
+            grow(p.acc64, size_t(int64_t(o.out) * o.K));
+            const int16_t* ec = wide(e);
+            const int16_t* xc = wide(cols);
+            gemm_s16_tn(o.out, o.K, rows, ec, o.out, xc, o.K, p.acc64.data(), o.K, false, std::max(1, e.bound),
+                        std::max(1, cols.bound), *p.tn16);
+            sums.s64 = p.acc64.data();
         }
     }
     const double s = e.scale[0] * p.x.scale[0];

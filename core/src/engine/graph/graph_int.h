@@ -14,6 +14,7 @@
 
 namespace bitbench {
 struct Gemm16PackedB;
+struct Gemm16Workspace;
 }
 
 namespace bitbench::graph_exec {
@@ -50,10 +51,11 @@ struct IntProducts {
     int32_t boundX = 0, boundW = 0, boundE = 0, boundEG = 0; // EG: the E_grad copy's codes
     bool colsReady = false; // the input codes' columns of this step are in `col` (conv)
     // Work buffers.
-    Codes x, w, wt, e, eg, col, colT, eT;
+    Codes x, w, wt, e, eg, col;
     std::vector<int32_t> acc32;
     std::vector<int64_t> acc64, dx64, x64, w64, e64;
     std::shared_ptr<Gemm16PackedB> packed16; // the int8 side of an int16 x int8 product
+    std::shared_ptr<Gemm16Workspace> tn16;   // the weight gradient's int16 tn buffers
 };
 
 // The products of a conv (geom, n >= 1) or an fc (geom.kernel == 0: rows = n, K = fan-in).

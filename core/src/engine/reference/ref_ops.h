@@ -99,8 +99,32 @@ template <typename T>
 void rangebn_forward_eval(int64_t rows, int32_t c, const T* x, const T* gamma, const T* beta,
                           const std::vector<double>& runMean, const std::vector<double>& runScale, T* y,
                           int32_t scaleBits = 0);
+// Range BN's scales from each channel's range: scale = 1 / (range fix + eps) into cache.invStd
+// (quantized per tensor when scaleBits, the unquantized ones then in cache.rawScale), and the
+// running mean and scale updated. requires: cache.mean and cache.fix set for this batch.
+void rangebn_scales(const std::vector<double>& range, double eps, double momentum, BatchNormCache& cache,
+                    std::vector<double>& runMean, std::vector<double>& runScale, int32_t scaleBits);
 // Quantizes v in place per tensor: affine min/max, `bits`, nearest (the quantizer family's rule).
 void quantize_min_max(std::vector<double>& v, int32_t bits);
+// Range BN's constant fix for `rows` values per channel in `chunks` chunks.
+double rangebn_fix(int64_t rows, int32_t chunks);
+// Range BN in fixed point (a rangebn op with fixed_point): x holds integer codes times sx
+// (x = q sx exactly, one scale for the tensor). Training: per channel the code sum S and each
+// chunk's max and min code (integers; the first max / min as rangebn_forward_train) give mean =
+// sx S / rows and range = sx (sum of chunk max - sum of chunk min) / chunks; scale and its
+// quantization, the running statistics and the cache are rangebn_forward_train's. The output is
+// y = round((rows q - S) * M) + round(beta 2^16) on the grid 2^-16, M = sx scale gamma / rows held
+// as a fixed-point multiplier (fx_multiplier: 31-bit mantissa and shift), rounding half to even,
+// saturated to int32 (|y| < 2^15), then y 2^-16 as float. Evaluation: y = round(q M) +
+// round((beta - runMean scale gamma) 2^16) with M = sx scale gamma (running scale, quantized when
+// scaleBits). gamma and beta come quantized from the caller. The backward is rangebn_backward's.
+void rangebn_forward_fixed_train(int64_t rows, int32_t c, int32_t chunks, const float* x, double sx,
+                                 const float* gamma, const float* beta, double eps, double momentum, float* y,
+                                 BatchNormCache& cache, std::vector<double>& runMean, std::vector<double>& runScale,
+                                 int32_t scaleBits);
+void rangebn_forward_fixed_eval(int64_t rows, int32_t c, const float* x, double sx, const float* gamma,
+                                const float* beta, const std::vector<double>& runMean,
+                                const std::vector<double>& runScale, float* y, int32_t scaleBits);
 // Gradients through the mean and through each chunk's max and min element.
 template <typename T>
 void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* dy,

@@ -3,8 +3,11 @@
 
 #include "bitbench/quant.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
 #include <cmath>
-#include <numbers>
 
 namespace bitbench::ref {
 
@@ -30,6 +33,22 @@ template <typename T> std::vector<double> channelMeans(int64_t rows, int32_t c, 
 }
 
 } // namespace
+
+void rangebn_scales(const std::vector<double>& range, double eps, double momentum, BatchNormCache& cache,
+                    std::vector<double>& runMean, std::vector<double>& runScale, int32_t scaleBits) {
+    cache.invStd.assign(range.size(), 0);
+    for (size_t ch = 0; ch < range.size(); ++ch) {
+        const double scale = 1.0 / (range[ch] * cache.fix + eps);
+        cache.invStd[ch] = scale;
+        runMean[ch] = (1 - momentum) * runMean[ch] + momentum * cache.mean[ch];
+        runScale[ch] = (1 - momentum) * runScale[ch] + momentum * scale;
+    }
+    cache.rawScale.clear();
+    if (scaleBits) {
+        cache.rawScale = cache.invStd;
+        quantize_min_max(cache.invStd, scaleBits);
+    }
+}
 
 void quantize_min_max(std::vector<double>& v, int32_t bits) {
     Quantizer q;
@@ -106,8 +125,7 @@ void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, 
     cache.invStd.assign(static_cast<size_t>(c), 0);
     cache.maxIndex.assign(size_t(c) * size_t(chunks), 0);
     cache.minIndex.assign(size_t(c) * size_t(chunks), 0);
-    const double n = double(rows) / double(chunks);
-    cache.fix = 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
+    cache.fix = rangebn_fix(rows, chunks);
     std::vector<double> sumMax(static_cast<size_t>(c), 0.0), sumMin(static_cast<size_t>(c), 0.0);
     for (int32_t j = 0; j < chunks; ++j) {
         const int64_t lo = j * rows / chunks, hi = (j + 1) * rows / chunks;
@@ -125,18 +143,9 @@ void rangebn_forward_train(int64_t rows, int32_t c, int32_t chunks, const T* x, 
             sumMin[size_t(ch)] += double(x[iMin[ch] * c + ch]);
         }
     }
-    for (int32_t ch = 0; ch < c; ++ch) {
-        const double range = (sumMax[size_t(ch)] - sumMin[size_t(ch)]) / double(chunks);
-        const double scale = 1.0 / (range * cache.fix + eps);
-        cache.invStd[size_t(ch)] = scale;
-        runMean[size_t(ch)] = (1 - momentum) * runMean[size_t(ch)] + momentum * cache.mean[size_t(ch)];
-        runScale[size_t(ch)] = (1 - momentum) * runScale[size_t(ch)] + momentum * scale;
-    }
-    cache.rawScale.clear();
-    if (scaleBits) {
-        cache.rawScale = cache.invStd;
-        quantize_min_max(cache.invStd, scaleBits);
-    }
+    std::vector<double> range(static_cast<size_t>(c));
+    for (int32_t ch = 0; ch < c; ++ch) range[size_t(ch)] = (sumMax[size_t(ch)] - sumMin[size_t(ch)]) / double(chunks);
+    rangebn_scales(range, eps, momentum, cache, runMean, runScale, scaleBits);
     normalize(rows, c, x, gamma, beta, cache.mean.data(), cache.invStd.data(), y);
 }
 
@@ -154,12 +163,25 @@ template <typename T>
 void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const T* gamma, const T* dy,
                       const BatchNormCache& cache, T* dx, T* dgamma, T* dbeta) {
     std::vector<double> sdy(static_cast<size_t>(c), 0.0), sdyc(static_cast<size_t>(c), 0.0); // sum dy, sum dy (x - mean)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int32_t ch = 0; ch < c; ++ch) {
-            const double d = double(dy[r * c + ch]);
-            sdy[size_t(ch)] += d;
-            sdyc[size_t(ch)] += d * (double(x[r * c + ch]) - cache.mean[size_t(ch)]);
+    // Each channel's sums in row order, as one loop would; blocks of 16 channels on different threads.
+    constexpr int32_t kBlock = 16;
+    tbb::parallel_for(int32_t(0), (c + kBlock - 1) / kBlock, [&](int32_t blk) {
+        const int32_t ch0 = blk * kBlock, n = std::min(c, ch0 + kBlock) - ch0;
+        double s[kBlock] = {}, sc[kBlock] = {}, mean[kBlock] = {};
+        for (int32_t k = 0; k < n; ++k) mean[k] = cache.mean[size_t(ch0 + k)];
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* d = dy + r * c + ch0;
+            const T* xr = x + r * c + ch0;
+            for (int32_t k = 0; k < n; ++k) {
+                s[k] += double(d[k]);
+                sc[k] += double(d[k]) * (double(xr[k]) - mean[k]);
+            }
         }
+        for (int32_t k = 0; k < n; ++k) {
+            sdy[size_t(ch0 + k)] = s[k];
+            sdyc[size_t(ch0 + k)] = sc[k];
+        }
+    });
     std::vector<double> direct(static_cast<size_t>(c)), viaMean(static_cast<size_t>(c)), perChunk(static_cast<size_t>(c));
     for (int32_t ch = 0; ch < c; ++ch) {
         const double s = cache.invStd[size_t(ch)], g = double(gamma[ch]);
@@ -175,9 +197,12 @@ void rangebn_backward(int64_t rows, int32_t c, int32_t chunks, const T* x, const
         perChunk[size_t(ch)] = dRange / double(chunks);
     }
     if (!dx) return;
-    for (int64_t r = 0; r < rows; ++r)
-        for (int32_t ch = 0; ch < c; ++ch)
-            dx[r * c + ch] = T(direct[size_t(ch)] * double(dy[r * c + ch]) + viaMean[size_t(ch)]);
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, std::max<int64_t>(1, 4096 / std::max(1, c))),
+                      [&](const tbb::blocked_range<int64_t>& rr) {
+                          for (int64_t r = rr.begin(); r < rr.end(); ++r)
+                              for (int32_t ch = 0; ch < c; ++ch)
+                                  dx[r * c + ch] = T(direct[size_t(ch)] * double(dy[r * c + ch]) + viaMean[size_t(ch)]);
+                      });
     for (int32_t j = 0; j < chunks; ++j)
         for (int32_t ch = 0; ch < c; ++ch) {
             const int64_t iMax = cache.maxIndex[size_t(j) * size_t(c) + size_t(ch)];
