@@ -36,6 +36,17 @@ template <class F> QString errorOf(F f) {
 class TestQuantConfig : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // Labels: the short string when there is one, else the short base and what differs from it.
+    void labels() {
+        auto q = [](const char* j) { return quantizer_parse(nlohmann::json::parse(j), "t"); };
+        QCOMPARE(q(R"("affine8s")").label(), std::string("affine8s"));
+        QCOMPARE(q(R"({"family": "affine", "bits": 8, "zero_point": "symmetric"})").label(),
+                 std::string("affine8 zero_point=symmetric"));
+        QCOMPARE(q(R"({"family": "affine", "bits": 8, "range": "running", "zero_point": "integer"})").label(),
+                 std::string("affine8 range=running zero_point=integer"));
+        QCOMPARE(q(R"({"family": "affine", "bits": 16, "rounding": "stochastic", "granularity": "channel"})").label(),
+                 std::string("affine16s granularity=channel"));
+    }
     void shortStringsRoundTrip_data() {
         QTest::addColumn<QString>("text");
         for (const char* s : {"float", "wage1", "wage2", "wage8", "wage16", "pow2", "pow8", "pow16", "affine1", "affine8",

@@ -6,6 +6,7 @@
 
 #include "bitbench/error.h"
 #include "bitbench/paths.h"
+#include "bitbench/quant.h"
 
 #include <CLI/CLI.hpp>
 
@@ -28,6 +29,16 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void onSignal(int) {
     g_interrupted.store(true);
     if (Trainer* t = g_trainer.load()) t->requestStop();
+}
+
+// A plan's quantizer as people read it: its label (Quantizer::label) when the text is JSON.
+std::string quantizerLabel(const std::string& text) {
+    if (text.empty() || text[0] != '{') return text;
+    try {
+        return quantizer_parse(nlohmann::json::parse(text), "plan").label();
+    } catch (const std::exception&) {
+        return text;
+    }
 }
 
 std::string clock(double seconds) {
@@ -179,7 +190,7 @@ void train_print_layers(std::FILE* out, const Trainer& t) {
         // The engine plan: per class its quantizer, integer or float, and why.
         for (size_t c = 0; c < 4; ++c)
             if (!l.plan[c].quantizer.empty())
-                std::fprintf(out, "      %s %-9s %-7s %s\n", kTensorClassNames[c], l.plan[c].quantizer.c_str(),
+                std::fprintf(out, "      %s %-9s %-7s %s\n", kTensorClassNames[c], quantizerLabel(l.plan[c].quantizer).c_str(),
                              l.plan[c].integer ? "integer" : "float", l.plan[c].why.c_str());
     }
 }

@@ -55,6 +55,9 @@ struct Quantizer {
     bool operator==(const Quantizer&) const = default;
     // The short string when one exists ("wage8", "affine8s", "ternary"), else compact JSON.
     std::string text() const;
+    // For people (plans, tables): the short string of the family, bits and rounding, then each
+    // key that differs from it as key=value ("affine8 range=running zero_point=integer").
+    std::string label() const;
 };
 
 // The default parameter of a family (0.7, 0.05, 0.9 for affine, 0 otherwise).

@@ -209,6 +209,22 @@ std::string Quantizer::text() const {
     return quantizer_to_json(*this).dump();
 }
 
+std::string Quantizer::label() const {
+    const std::string t = text();
+    if (t.empty() || t[0] != '{') return t;
+    std::string s = family == QuantFamily::Pow2 ? "pow" : quant_family(family).name;
+    if (family == QuantFamily::Wage || family == QuantFamily::Pow2 || family == QuantFamily::Affine ||
+        family == QuantFamily::Dorefa)
+        s += std::to_string(bits);
+    if (rounding == Rounding::Stochastic && (family == QuantFamily::Affine || family == QuantFamily::Sign)) s += 's';
+    const auto base = parse_short(s);
+    if (!base) return t;
+    const nlohmann::json mine = quantizer_to_json(*this), theirs = quantizer_to_json(*base);
+    for (const auto& [key, v] : mine.items())
+        if (!theirs.contains(key) || theirs[key] != v) s += " " + key + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    return s;
+}
+
 Quantizer QuantConfig::forOp(const std::string& opName, QuantClass cls) const {
     const auto it = ops.find(opName);
     const QuantClassSet* op = it == ops.end() ? nullptr : &it->second;
