@@ -69,6 +69,14 @@ inline int32_t fx_multiply_rne(int64_t x, FxMultiplier f, int32_t frac) {
     return fx_multiply_rne_wide(x, f, frac);
 }
 
+// round(v) to nearest, ties to even, for |v| < 2^51: adding and subtracting 1.5 * 2^52 in the
+// default rounding mode, what std::nearbyint gives there, without a library call (and so the
+// loops around it vectorize). Larger values come back rounded to a multiple of a power of two.
+inline double fx_rne_small(double v) {
+    constexpr double magic = 6755399441055744.0;
+    return (v + magic) - magic;
+}
+
 // Saturates to int32.
 inline int32_t fx_sat32(int64_t x) {
     return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : int32_t(x);

@@ -37,7 +37,7 @@ void affine_each(const Quantizer& q, const TensorView& x, const QuantPlan& plan,
     auto code = [&](double t, int64_t& below, int64_t& above) {
         below += t < lo;
         above += t > qmax;
-        return int32_t(rne_small(std::clamp(t, lo, qmax)));
+        return int32_t(fx_rne_small(std::clamp(t, lo, qmax)));
     };
     if (x.axis == GroupAxis::None && plan.groups.size() == 1) {
         // One group: plain loops over chunks in parallel (every element's code depends on its value

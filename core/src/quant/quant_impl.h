@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bitbench/error.h"
+#include "bitbench/fixed_point.h"
 #include "bitbench/quant.h"
 
 #include <tbb/blocked_range.h>
@@ -54,14 +55,6 @@ template <class F> inline void for_chunks(int64_t n, F&& f) {
 // element first + j, computed 16 Philox blocks at a time in vector lanes (the ISA of the GEMM).
 // requires: d.rng; first a multiple of 4; out holds n rounded up to a multiple of 64 words.
 void draw_words(const QuantDraws& d, RandomPurpose p, int64_t first, int64_t n, uint32_t* out);
-
-// round(v) to nearest, ties to even, for |v| < 2^51: adding and subtracting 1.5 * 2^52 in the
-// default rounding mode, what std::nearbyint gives there, without a library call (and so the
-// loops around it vectorize).
-inline double rne_small(double v) {
-    constexpr double magic = 6755399441055744.0;
-    return (v + magic) - magic;
-}
 
 // A word as a uniform number in [0, 1): word * 2^-32 (exact in double).
 inline double unit_of(uint32_t w) { return double(w) * 0x1p-32; }

@@ -2,6 +2,7 @@
 // int16 products with exact sums, and the one rescale to float.
 #include "engine/graph/graph_int.h"
 
+#include "bitbench/fixed_point.h"
 #include "bitbench/gemm.h"
 #include "engine/graph/graph_kernels.h"
 #include "kernels/gemm16.h"
@@ -46,11 +47,9 @@ void fillCodes(const float* v, int64_t rows, int64_t cols, const std::vector<dou
         const float* src = v + r * cols;
         C* dst = out + r * cols;
         for (int64_t c = 0; c < cols; ++c) {
-            // v = float(code * scale): v / scale is within |code| 2^-23 of the code. Rounded to
-            // nearest even by adding and subtracting 1.5 * 2^52 (what nearbyint gives below 2^51,
-            // without a call; anything larger clamps to the bound either way).
-            constexpr double magic = 6755399441055744.0;
-            const double code = (double(src[c]) * inv + magic) - magic;
+            // v = float(code * scale): v / scale is within |code| 2^-23 of the code. Rounded
+            // without a call (fx_rne_small; anything beyond 2^51 clamps to the bound either way).
+            const double code = fx_rne_small(double(src[c]) * inv);
             dst[c] = C(std::clamp(code, double(-bound), double(bound)));
         }
     });

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace bitbench::ref {
 
@@ -33,6 +34,11 @@ template <typename T> std::vector<double> channelMeans(int64_t rows, int32_t c, 
 }
 
 } // namespace
+
+double rangebn_fix(int64_t rows, int32_t chunks) {
+    const double n = double(rows) / double(chunks);
+    return 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
+}
 
 void rangebn_scales(const std::vector<double>& range, double eps, double momentum, BatchNormCache& cache,
                     std::vector<double>& runMean, std::vector<double>& runScale, int32_t scaleBits) {

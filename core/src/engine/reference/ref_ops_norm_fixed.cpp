@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 namespace bitbench::ref {
 
@@ -19,10 +18,6 @@ namespace {
 
 constexpr int32_t kFrac = 16; // output grid 2^-16
 
-// x = float(q sx), rounded once: x / sx is within 2^-23 relative of the integer q, so rounding
-// x * (1 / sx) gives q as well.
-// Rounding to nearest, ties to even, by adding and subtracting 1.5 * 2^52 (exact for |v| < 2^51
-// in the default rounding mode; codes are far below): what nearbyint gives, without a call.
 // A buffer of the calling thread for the codes, reused from call to call (no allocation and no
 // page faults once it has grown). A thread that gets here again while its buffer is in use (it
 // took another task while waiting inside a parallel loop) gets a private one.
@@ -54,12 +49,12 @@ private:
     std::vector<int32_t>* m_v = &m_own;
 };
 
-// Element-wise, so split over threads.
+// x = float(q sx), rounded once: x / sx is within 2^-23 relative of the integer q, so rounding
+// x * (1 / sx) to nearest gives q as well. Element-wise, so split over threads.
 const int32_t* codesOf(int64_t count, const float* x, double sx, int32_t* out) {
     const double inv = 1.0 / sx;
-    constexpr double magic = 6755399441055744.0;
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 16384), [&](const tbb::blocked_range<int64_t>& r) {
-        for (int64_t i = r.begin(); i < r.end(); ++i) out[i] = int32_t((double(x[i]) * inv + magic) - magic);
+        for (int64_t i = r.begin(); i < r.end(); ++i) out[i] = int32_t(fx_rne_small(double(x[i]) * inv));
     });
     return out;
 }
@@ -113,11 +108,6 @@ int64_t onGrid(double v) {
 }
 
 } // namespace
-
-double rangebn_fix(int64_t rows, int32_t chunks) {
-    const double n = double(rows) / double(chunks);
-    return 0.5 * 0.35 * (1 + std::sqrt(std::numbers::pi * std::log(4.0))) / std::sqrt(2 * std::log(n));
-}
 
 void rangebn_forward_fixed_train(int64_t rows, int32_t c, int32_t chunks, const float* x, double sx,
                                  const float* gamma, const float* beta, double eps, double momentum, float* y,
